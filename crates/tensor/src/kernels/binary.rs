@@ -1,0 +1,258 @@
+//! Elementwise functions of two (or three) tensors with NumPy broadcasting.
+
+use super::{map_in_place, zip_strided, PAR_CHUNK, PAR_MIN};
+use crate::element::Element;
+use crate::layout::broadcast_shapes;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// The broadcast shape of two operands, or a panic naming the op, both
+/// shapes and the caller's line.
+#[track_caller]
+pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::layout::Dims {
+    match broadcast_shapes(a, b) {
+        Some(s) => s,
+        None => panic!(
+            "{op}: shapes {a:?} and {b:?} cannot be broadcast together, called at {}",
+            std::panic::Location::caller()
+        ),
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// `f(a, b)` elementwise with NumPy broadcasting; `op` names the op in
+    /// the panic message.
+    ///
+    /// Fast paths: same-shape dense operands, and one operand holding a
+    /// single element; everything else (bias rows, columns, strided views)
+    /// goes through the row-walking strided kernel.
+    ///
+    /// # Panics
+    /// When the shapes cannot be broadcast together.
+    #[track_caller]
+    pub fn zip_with<F>(&self, other: &Self, op: &str, f: F) -> Self
+    where
+        F: Fn(T, T) -> T + Sync + Send,
+    {
+        let shape = broadcast_or_panic(op, self.shape(), other.shape());
+        if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
+            if self.shape() == other.shape() {
+                let mut out = Vec::new();
+                if a.len() >= PAR_MIN {
+                    a.par_iter()
+                        .zip(b.par_iter())
+                        .with_min_len(PAR_CHUNK)
+                        .map(|(&x, &y)| f(x, y))
+                        .collect_into_vec(&mut out);
+                } else {
+                    out = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+                }
+                return Tensor::from_parts(out, &shape);
+            }
+        }
+        if other.numel() == 1 && self.numel() == shape.iter().product::<usize>() {
+            let y = other.item();
+            return self.map(|x| f(x, y)).reshaped_view(&shape);
+        }
+        if self.numel() == 1 && other.numel() == shape.iter().product::<usize>() {
+            let x = self.item();
+            return other.map(|y| f(x, y)).reshaped_view(&shape);
+        }
+        let la = self.layout.broadcast_to(&shape).expect("shape checked");
+        let lb = other.layout.broadcast_to(&shape).expect("shape checked");
+        let out = zip_strided([(&self.data[..], &la), (&other.data[..], &lb)], &shape, |[x, y]| f(x, y));
+        Tensor::from_parts(out, &shape)
+    }
+
+    /// As [`Tensor::zip_with`], but writes the result into `self`'s buffer
+    /// when `self` owns it alone and already has the output's shape: no
+    /// allocation, no fresh pages to fault in.
+    #[track_caller]
+    pub fn zip_with_owned<F>(mut self, other: &Self, op: &str, f: F) -> Self
+    where
+        F: Fn(T, T) -> T + Sync + Send,
+    {
+        let shape = broadcast_or_panic(op, self.shape(), other.shape());
+        if shape[..] == *self.shape() && self.is_unique_dense() {
+            if let Some(b) = other.as_slice().filter(|_| other.shape() == self.shape()) {
+                let a = Arc::get_mut(&mut self.data).expect("checked unique");
+                if a.len() >= PAR_MIN {
+                    a.par_chunks_mut(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)).for_each(|(ca, cb)| {
+                        ca.iter_mut().zip(cb).for_each(|(x, &y)| *x = f(*x, y))
+                    });
+                } else {
+                    a.iter_mut().zip(b).for_each(|(x, &y)| *x = f(*x, y));
+                }
+                return self;
+            }
+            if other.numel() == 1 {
+                let y = other.item();
+                let a = Arc::get_mut(&mut self.data).expect("checked unique");
+                map_in_place(a, |x| f(x, y));
+                return self;
+            }
+        }
+        self.zip_with(other, op, f)
+    }
+
+    /// A contiguous tensor viewed with another shape of the same size.
+    pub(crate) fn reshaped_view(self, shape: &[usize]) -> Self {
+        if self.shape() == shape {
+            self
+        } else {
+            self.reshape(shape).expect("same element count")
+        }
+    }
+
+    /// `a + b` with broadcasting. PyTorch: `add`.
+    #[track_caller]
+    pub fn add(&self, other: &Self) -> Self {
+        self.zip_with(other, "add", |a, b| a + b)
+    }
+
+    /// `a - b` with broadcasting. PyTorch: `sub`.
+    #[track_caller]
+    pub fn sub(&self, other: &Self) -> Self {
+        self.zip_with(other, "sub", |a, b| a - b)
+    }
+
+    /// `a * b` with broadcasting. PyTorch: `mul`.
+    #[track_caller]
+    pub fn mul(&self, other: &Self) -> Self {
+        self.zip_with(other, "mul", |a, b| a * b)
+    }
+
+    /// `a / b` with broadcasting. PyTorch: `div`.
+    #[track_caller]
+    pub fn div(&self, other: &Self) -> Self {
+        self.zip_with(other, "div", |a, b| a / b)
+    }
+
+    /// The larger of `a` and `b`, elementwise with broadcasting (NaN wins).
+    /// PyTorch: `maximum`.
+    #[track_caller]
+    pub fn maximum(&self, other: &Self) -> Self {
+        self.zip_with(other, "maximum", |a, b| if a.is_nan() || a >= b { a } else { b })
+    }
+
+    /// The smaller of `a` and `b`, elementwise with broadcasting (NaN wins).
+    /// PyTorch: `minimum`.
+    #[track_caller]
+    pub fn minimum(&self, other: &Self) -> Self {
+        self.zip_with(other, "minimum", |a, b| if a.is_nan() || a <= b { a } else { b })
+    }
+
+    /// `a^b` elementwise with broadcasting; integer-valued exponents give
+    /// the real result for negative bases. PyTorch: `pow`.
+    #[track_caller]
+    pub fn pow(&self, other: &Self) -> Self {
+        self.zip_with(other, "pow", |a, b| a.powf(b))
+    }
+
+    /// Mask (1 where true, 0 where false) of `a > b`. PyTorch: `gt`.
+    #[track_caller]
+    pub fn gt(&self, other: &Self) -> Self {
+        self.zip_with(other, "gt", |a, b| mask(a > b))
+    }
+
+    /// Mask of `a < b`. PyTorch: `lt`.
+    #[track_caller]
+    pub fn lt(&self, other: &Self) -> Self {
+        self.zip_with(other, "lt", |a, b| mask(a < b))
+    }
+
+    /// Mask of `a >= b`. PyTorch: `ge`.
+    #[track_caller]
+    pub fn ge(&self, other: &Self) -> Self {
+        self.zip_with(other, "ge", |a, b| mask(a >= b))
+    }
+
+    /// Mask of `a <= b`. PyTorch: `le`.
+    #[track_caller]
+    pub fn le(&self, other: &Self) -> Self {
+        self.zip_with(other, "le", |a, b| mask(a <= b))
+    }
+
+    /// Mask of `a == b`. PyTorch: `eq`.
+    #[track_caller]
+    pub fn eq_mask(&self, other: &Self) -> Self {
+        self.zip_with(other, "eq", |a, b| mask(a == b))
+    }
+
+    /// `a` where `mask` is non-zero, `b` elsewhere; all three broadcast
+    /// together. PyTorch: `torch.where(mask, a, b)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let m = Tensor::<f32>::from_vec(vec![1.0, 0.0], &[2]).unwrap();
+    /// let r = Tensor::where_(&m, &Tensor::ones(&[2]), &Tensor::zeros(&[2, 1]));
+    /// assert_eq!(r.to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the three shapes cannot be broadcast together.
+    #[track_caller]
+    pub fn where_(mask: &Self, a: &Self, b: &Self) -> Self {
+        let s = broadcast_or_panic("where", a.shape(), b.shape());
+        let shape = broadcast_or_panic("where", mask.shape(), &s);
+        let lm = mask.layout.broadcast_to(&shape).expect("shape checked");
+        let la = a.layout.broadcast_to(&shape).expect("shape checked");
+        let lb = b.layout.broadcast_to(&shape).expect("shape checked");
+        let out = zip_strided(
+            [(&mask.data[..], &lm), (&a.data[..], &la), (&b.data[..], &lb)],
+            &shape,
+            |[m, x, y]| if m != T::zero() { x } else { y },
+        );
+        Tensor::from_parts(out, &shape)
+    }
+}
+
+#[inline]
+fn mask<T: Element>(c: bool) -> T {
+    if c {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn broadcasting_values() {
+        let a = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
+        let row = Tensor::<f64>::from_vec(vec![10., 20., 30.], &[3]).unwrap();
+        let col = Tensor::<f64>::from_vec(vec![100., 200.], &[2, 1]).unwrap();
+        assert_eq!(a.add(&row).to_vec(), vec![11., 22., 33., 14., 25., 36.]);
+        assert_eq!(a.add(&col).to_vec(), vec![101., 102., 103., 204., 205., 206.]);
+        assert_eq!(a.t().mul(&col.t()).to_vec(), vec![100., 800., 200., 1000., 300., 1200.]);
+        let s = Tensor::<f64>::scalar(2.0);
+        assert_eq!(s.sub(&row).to_vec(), vec![-8., -18., -28.]);
+        assert_eq!(a.gt(&Tensor::scalar(3.0)).to_vec(), vec![0., 0., 0., 1., 1., 1.]);
+        let one = Tensor::<f64>::from_vec(vec![5.0], &[1, 1]).unwrap();
+        assert_eq!(row.add(&one).shape(), &[1, 3]);
+    }
+
+    #[test]
+    fn owned_zip_reuses_buffer() {
+        let a = Tensor::<f32>::ones(&[1000]);
+        let p = a.data.as_ptr();
+        let b = Tensor::<f32>::ones(&[1000]);
+        let c = a.zip_with_owned(&b, "add", |x, y| x + y);
+        assert_eq!(c.data.as_ptr(), p);
+        assert!(c.to_vec().iter().all(|&v| v == 2.0));
+    }
+
+    #[test]
+    fn shape_mismatch_message_names_op_shapes_and_line() {
+        let a = Tensor::<f32>::zeros(&[2, 3]);
+        let b = Tensor::<f32>::zeros(&[4]);
+        let err = std::panic::catch_unwind(|| a.add(&b)).unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("add: shapes [2, 3] and [4] cannot be broadcast"), "{msg}");
+        assert!(msg.contains(file!()), "{msg}");
+    }
+}

@@ -1,0 +1,186 @@
+//! Matrix multiplication through the `gemm` crate (strided, so transposed
+//! views are multiplied without a copy).
+
+use crate::element::Element;
+use crate::layout::{broadcast_shapes, Dims, Layout};
+use crate::tensor::Tensor;
+use gemm::Parallelism;
+
+/// Below this many multiply-adds (`m·n·k`) one gemm call runs on the calling
+/// thread: W1 at n = 64 (262,144) is faster alone than split over two cores.
+pub const GEMM_PAR_MIN: usize = 96 * 96 * 96;
+
+/// One `C[m×n] = A[m×k] · B[k×n]` into dense row-major `dst`.
+///
+/// `a` and `b` are (storage, offset, row stride, column stride).
+fn gemm_into<T: Element>(
+    dst: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    a: (&[T], usize, usize, usize),
+    b: (&[T], usize, usize, usize),
+) {
+    debug_assert_eq!(dst.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.iter_mut().for_each(|x| *x = T::zero());
+        return;
+    }
+    // The last element each operand reads must be inside its storage.
+    assert!(a.1 + (m - 1) * a.2 + (k - 1) * a.3 < a.0.len(), "matmul: lhs layout out of bounds");
+    assert!(b.1 + (k - 1) * b.2 + (n - 1) * b.3 < b.0.len(), "matmul: rhs layout out of bounds");
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 && m * n * k >= GEMM_PAR_MIN {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: `dst` holds m·n elements written with row stride n and column
+    // stride 1; the asserts above show every element the operands' strides
+    // reach lies inside their storage; `T` is f32 or f64, both supported by
+    // gemm; `read_dst` is false, so `dst`'s old values are never read.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.0.as_ptr().add(a.1),
+            a.3 as isize,
+            a.2 as isize,
+            b.0.as_ptr().add(b.1),
+            b.3 as isize,
+            b.2 as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// True when axes `0..=last` of `l` can be read as one axis with the stride
+/// of axis `last`.
+fn collapsible(l: &Layout, last: usize) -> bool {
+    (0..last).all(|i| l.shape[i] == 1 || l.strides[i] == l.strides[i + 1] * l.shape[i + 1])
+}
+
+impl<T: Element> Tensor<T> {
+    /// Matrix product with PyTorch's `matmul` rules: 2-D @ 2-D, batched
+    /// `[.., m, k] @ [.., k, n]` with batch axes broadcast, and 1-D operands
+    /// treated as a row (left) or column (right) vector whose axis is then
+    /// removed. Strided views (e.g. `w.t()`) are read in place.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let a = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let b = Tensor::<f32>::eye(2);
+    /// assert_eq!(a.matmul(&b).to_vec(), a.to_vec());
+    /// assert_eq!(a.matmul(&a.t()).to_vec(), vec![5.0, 11.0, 11.0, 25.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When an operand is rank 0, the inner dimensions differ or the batch
+    /// axes cannot be broadcast; the message names both shapes and the
+    /// caller's line.
+    #[track_caller]
+    pub fn matmul(&self, other: &Self) -> Self {
+        let loc = std::panic::Location::caller();
+        let fail = |why: &str| -> ! {
+            panic!(
+                "matmul: {why} for shapes {:?} and {:?}, called at {loc}",
+                self.shape(),
+                other.shape()
+            )
+        };
+        if self.rank() == 0 || other.rank() == 0 {
+            fail("rank-0 operand");
+        }
+        let a = if self.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
+        let b = if other.rank() == 1 { other.unsqueeze(1) } else { other.clone() };
+        let (ra, rb) = (a.rank(), b.rank());
+        let (m, k) = (a.shape()[ra - 2], a.shape()[ra - 1]);
+        let (k2, n) = (b.shape()[rb - 2], b.shape()[rb - 1]);
+        if k != k2 {
+            fail(&format!("inner dimensions differ ({k} vs {k2})"));
+        }
+        let batch = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2])
+            .unwrap_or_else(|| fail("batch dimensions cannot be broadcast"));
+        let mut sa: Dims = batch.clone();
+        sa.extend([m, k]);
+        let mut sb: Dims = batch.clone();
+        sb.extend([k, n]);
+        let la = a.layout.broadcast_to(&sa).expect("batch broadcast checked");
+        let lb = b.layout.broadcast_to(&sb).expect("batch broadcast checked");
+        let nb: usize = batch.iter().product();
+        let mut out_shape: Dims = batch.clone();
+        out_shape.extend([m, n]);
+        let mut out = vec![T::zero(); nb * m * n];
+        let r = batch.len();
+        let b_shared = lb.strides[..r].iter().all(|&s| s == 0);
+        if nb > 1 && b_shared && collapsible(&la, r) {
+            // [batch.., m, k] @ [k, n] is one [batch·m, k] @ [k, n] product.
+            gemm_into(
+                &mut out,
+                (nb * m, n, k),
+                (&a.data, la.offset, la.strides[r], la.strides[r + 1]),
+                (&b.data, lb.offset, lb.strides[r], lb.strides[r + 1]),
+            );
+        } else if nb > 0 {
+            for (i, dst) in out.chunks_mut((m * n).max(1)).enumerate().take(nb) {
+                let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
+                for d in (0..r).rev() {
+                    let ix = rem % batch[d];
+                    rem /= batch[d];
+                    oa += ix * la.strides[d];
+                    ob += ix * lb.strides[d];
+                }
+                gemm_into(
+                    dst,
+                    (m, n, k),
+                    (&a.data, oa, la.strides[r], la.strides[r + 1]),
+                    (&b.data, ob, lb.strides[r], lb.strides[r + 1]),
+                );
+            }
+        }
+        if self.rank() == 1 {
+            out_shape.remove(out_shape.len() - 2);
+        }
+        if other.rank() == 1 {
+            out_shape.pop();
+        }
+        Tensor::from_parts(out, &out_shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn vector_and_batched_shapes() {
+        let a = Tensor::<f64>::from_vec((0..6).map(f64::from).collect(), &[2, 3]).unwrap();
+        let v = Tensor::<f64>::from_vec(vec![1., 1., 1.], &[3]).unwrap();
+        assert_eq!(a.matmul(&v).to_vec(), vec![3., 12.]);
+        assert_eq!(v.matmul(&a.t()).shape(), &[2]);
+        let b3 = Tensor::<f64>::ones(&[4, 3, 2]);
+        assert_eq!(a.matmul(&b3).shape(), &[4, 2, 2]);
+        let a3 = Tensor::<f64>::ones(&[4, 2, 3]);
+        let c = a3.matmul(&a.t());
+        assert_eq!(c.shape(), &[4, 2, 2]);
+        assert_eq!(c.to_vec()[..4], [3., 12., 3., 12.]);
+        assert_eq!(Tensor::<f64>::zeros(&[2, 0]).matmul(&Tensor::zeros(&[0, 3])).to_vec(), vec![0.0; 6]);
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: inner dimensions differ (3 vs 4) for shapes [2, 3] and [4, 5]")]
+    fn inner_mismatch_panics() {
+        Tensor::<f32>::zeros(&[2, 3]).matmul(&Tensor::zeros(&[4, 5]));
+    }
+}

@@ -1,0 +1,122 @@
+//! The compute kernels. Each file holds one family; this module holds the
+//! shared strided map/zip machinery and the parallelism threshold.
+
+pub mod binary;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+
+use crate::element::Element;
+use crate::layout::{Layout, RowWalker};
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// Below this many elements a kernel runs on the calling thread: handing
+/// work to rayon costs a few microseconds, which small tensors must not pay.
+/// Measured with `benches/mnemon.rs` (elementwise group): at 2^15 f32 the
+/// sequential `x * y + z` takes ~6 µs, about where a rayon split starts to
+/// win on two cores.
+pub const PAR_MIN: usize = 1 << 15;
+
+/// Elements per task when a kernel runs in parallel.
+pub(crate) const PAR_CHUNK: usize = 1 << 14;
+
+/// Applies `f` to each element of a dense slice into a new vector.
+#[inline]
+pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(src: &[T], f: F) -> Vec<T> {
+    if src.len() >= PAR_MIN {
+        let mut out = Vec::new();
+        src.par_iter().with_min_len(PAR_CHUNK).map(|&x| f(x)).collect_into_vec(&mut out);
+        out
+    } else {
+        src.iter().map(|&x| f(x)).collect()
+    }
+}
+
+/// Applies `f` in place over a dense slice.
+#[inline]
+pub(crate) fn map_in_place<T: Element, F: Fn(T) -> T + Sync + Send>(dst: &mut [T], f: F) {
+    if dst.len() >= PAR_MIN {
+        dst.par_chunks_mut(PAR_CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+    } else {
+        dst.iter_mut().for_each(|x| *x = f(*x));
+    }
+}
+
+/// The general strided kernel: `out[i] = f([in_0[i], .., in_K[i]])` over the
+/// layouts (already broadcast to `shape`), walking rows and looping over the
+/// last axis with its strides; rows are split across threads when large.
+pub(crate) fn zip_strided<T: Element, const K: usize, F>(
+    inputs: [(&[T], &Layout); K],
+    shape: &[usize],
+    f: F,
+) -> Vec<T>
+where
+    F: Fn([T; K]) -> T + Sync + Send,
+{
+    let n: usize = shape.iter().product();
+    let mut out = vec![T::zero(); n];
+    if n == 0 {
+        return out;
+    }
+    let last = *shape.last().unwrap_or(&1);
+    let layouts = inputs.map(|(_, l)| l);
+    let steps = layouts.map(|l| *l.strides.last().unwrap_or(&0));
+    let fill = |chunk: &mut [T], start_row: usize| {
+        let mut walk = RowWalker::new(shape, layouts, start_row);
+        for row in chunk.chunks_mut(last) {
+            let base = walk.next_row();
+            for (j, o) in row.iter_mut().enumerate() {
+                let mut args = [T::zero(); K];
+                for k in 0..K {
+                    args[k] = inputs[k].0[base[k] + j * steps[k]];
+                }
+                *o = f(args);
+            }
+        }
+    };
+    if n >= PAR_MIN {
+        let rows_per = PAR_CHUNK.div_ceil(last).max(1);
+        out.par_chunks_mut(rows_per * last)
+            .enumerate()
+            .for_each(|(i, chunk)| fill(chunk, i * rows_per));
+    } else {
+        fill(&mut out, 0);
+    }
+    out
+}
+
+impl<T: Element> Tensor<T> {
+    /// Applies `f` to every element: a new contiguous tensor of the same
+    /// shape.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(0.0, 3.0, 1.0).map(|x| x * 10.0);
+    /// assert_eq!(t.to_vec(), vec![0.0, 10.0, 20.0]);
+    /// ```
+    pub fn map<F: Fn(T) -> T + Sync + Send>(&self, f: F) -> Self {
+        match self.as_slice() {
+            Some(s) => Tensor::from_parts(map_slice(s, f), self.shape()),
+            None => {
+                let mut v = self.to_vec();
+                map_in_place(&mut v, f);
+                Tensor::from_parts(v, self.shape())
+            }
+        }
+    }
+
+    /// As [`Tensor::map`], but writes into this tensor's buffer when no other
+    /// tensor shares it (no allocation, no page faults for large tensors).
+    pub fn map_owned<F: Fn(T) -> T + Sync + Send>(mut self, f: F) -> Self {
+        if self.is_unique_dense() {
+            let buf = std::sync::Arc::get_mut(&mut self.data).expect("checked unique");
+            map_in_place(buf, f);
+            self
+        } else {
+            self.map(f)
+        }
+    }
+}

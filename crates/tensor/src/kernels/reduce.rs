@@ -1,0 +1,328 @@
+//! Reductions: over one axis (with `keepdim`) or over all elements, and
+//! `sum_to`, the inverse of broadcasting.
+//!
+//! Sums are deterministic: a dense run is cut into fixed chunks of
+//! [`SUM_CHUNK`] elements whatever the thread count; each chunk is summed
+//! with fixed lanes, and the partial sums are added in order, so the result
+//! is bit-identical with 1 or 2 `RAYON_NUM_THREADS`.
+
+use super::PAR_MIN;
+use crate::element::Element;
+use crate::layout::check_axis;
+use crate::tensor::Tensor;
+use crate::views::reduced_shape;
+use rayon::prelude::*;
+
+/// Elements per chunk of a deterministic sum.
+pub const SUM_CHUNK: usize = 1 << 13;
+const LANES: usize = 32;
+
+/// Sum of a short run with `LANES` independent accumulators (vectorises).
+#[inline]
+fn lane_sum<T: Element>(xs: &[T]) -> T {
+    let mut acc = [T::zero(); LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            acc[i] = acc[i] + c[i];
+        }
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] = acc[i] + acc[i + width];
+        }
+        width /= 2;
+    }
+    chunks.remainder().iter().fold(acc[0], |a, &x| a + x)
+}
+
+/// Deterministic sum of a dense slice (fixed chunking, parallel when long).
+pub(crate) fn det_sum<T: Element>(xs: &[T]) -> T {
+    if xs.len() <= SUM_CHUNK {
+        return lane_sum(xs);
+    }
+    let partials: Vec<T> = if xs.len() >= PAR_MIN {
+        xs.par_chunks(SUM_CHUNK).map(lane_sum).collect()
+    } else {
+        xs.chunks(SUM_CHUNK).map(lane_sum).collect()
+    };
+    partials.into_iter().fold(T::zero(), |a, x| a + x)
+}
+
+/// `(outer, r, inner)`: the tensor seen as `[outer, r, inner]` around `axis`.
+fn split3(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+#[inline]
+fn max_fold<T: Element>(a: T, x: T) -> T {
+    if a.is_nan() || x.is_nan() {
+        T::nan()
+    } else if x > a {
+        x
+    } else {
+        a
+    }
+}
+
+#[inline]
+fn min_fold<T: Element>(a: T, x: T) -> T {
+    if a.is_nan() || x.is_nan() {
+        T::nan()
+    } else if x < a {
+        x
+    } else {
+        a
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// Reduces `axis` with `fold` starting from `init` (or, for sums, the
+    /// deterministic lane sum), on a contiguous copy seen as [outer, r, inner].
+    fn reduce_axis(&self, axis: usize, keepdim: bool, init: T, fold: fn(T, T) -> T, is_sum: bool) -> Self {
+        let c = self.contiguous();
+        let src = c.as_slice().expect("contiguous");
+        let (outer, r, inner) = split3(self.shape(), axis);
+        let shape = reduced_shape(self.shape(), axis, keepdim);
+        let mut out = vec![init; outer * inner];
+        let big = src.len() >= PAR_MIN;
+        if inner == 1 {
+            let row = |(o, slot): (usize, &mut T)| {
+                let xs = &src[o * r..(o + 1) * r];
+                *slot = if is_sum { det_sum(xs) } else { xs.iter().fold(init, |a, &x| fold(a, x)) };
+            };
+            if big {
+                out.par_iter_mut().enumerate().with_min_len(64).for_each(row);
+            } else {
+                out.iter_mut().enumerate().for_each(row);
+            }
+        } else {
+            for o in 0..outer {
+                let block = &src[o * r * inner..(o + 1) * r * inner];
+                let acc = &mut out[o * inner..(o + 1) * inner];
+                let cols = |(j, acc): (usize, &mut [T])| {
+                    let w = acc.len();
+                    for k in 0..r {
+                        let xs = &block[k * inner + j..k * inner + j + w];
+                        acc.iter_mut().zip(xs).for_each(|(a, &x)| *a = fold(*a, x));
+                    }
+                };
+                const COLS: usize = 1024;
+                if big && inner > COLS {
+                    acc.par_chunks_mut(COLS).enumerate().for_each(|(i, a)| cols((i * COLS, a)));
+                } else {
+                    cols((0, acc));
+                }
+            }
+        }
+        Tensor::from_parts(out, &shape)
+    }
+
+    /// Sum of all elements, as a rank-0 tensor. Deterministic (fixed
+    /// chunking). PyTorch: `sum()`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(1.0, 5.0, 1.0);
+    /// assert_eq!(t.sum_all().item(), 10.0);
+    /// assert_eq!(t.sum_all().shape(), &[] as &[usize]);
+    /// ```
+    pub fn sum_all(&self) -> Self {
+        let c = self.contiguous();
+        Tensor::scalar(det_sum(c.as_slice().expect("contiguous")))
+    }
+
+    /// Mean of all elements, as a rank-0 tensor (NaN when empty).
+    pub fn mean_all(&self) -> Self {
+        let n = T::of_usize(self.numel());
+        Tensor::scalar(self.sum_all().item() / n)
+    }
+
+    /// Largest element, as a rank-0 tensor (NaN propagates; -inf when empty).
+    pub fn max_all(&self) -> Self {
+        Tensor::scalar(self.to_vec().into_iter().fold(T::neg_infinity(), max_fold))
+    }
+
+    /// Smallest element, as a rank-0 tensor (NaN propagates; +inf when empty).
+    pub fn min_all(&self) -> Self {
+        Tensor::scalar(self.to_vec().into_iter().fold(T::infinity(), min_fold))
+    }
+
+    /// Sum over `axis`; `keepdim` keeps it with size 1. PyTorch: `sum(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn sum(&self, axis: usize, keepdim: bool) -> Self {
+        check_axis("sum", self.shape(), axis);
+        self.reduce_axis(axis, keepdim, T::zero(), |a, x| a + x, true)
+    }
+
+    /// Mean over `axis`. PyTorch: `mean(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
+        check_axis("mean", self.shape(), axis);
+        let n = T::of_usize(self.shape()[axis]);
+        self.sum(axis, keepdim).map_owned(|x| x / n)
+    }
+
+    /// Maximum over `axis` (NaN propagates). PyTorch: `amax(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn max(&self, axis: usize, keepdim: bool) -> Self {
+        check_axis("max", self.shape(), axis);
+        self.reduce_axis(axis, keepdim, T::neg_infinity(), max_fold, false)
+    }
+
+    /// Minimum over `axis` (NaN propagates). PyTorch: `amin(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn min(&self, axis: usize, keepdim: bool) -> Self {
+        check_axis("min", self.shape(), axis);
+        self.reduce_axis(axis, keepdim, T::infinity(), min_fold, false)
+    }
+
+    /// Index of the first maximum over `axis`, as indices in a `usize`
+    /// vector laid out like the reduced shape (a NaN counts as the maximum,
+    /// as in PyTorch).
+    ///
+    /// # Panics
+    /// When `axis` is out of range or the axis is empty.
+    #[track_caller]
+    pub fn argmax_indices(&self, axis: usize) -> Vec<usize> {
+        check_axis("argmax", self.shape(), axis);
+        let (outer, r, inner) = split3(self.shape(), axis);
+        assert!(
+            r > 0 || outer * inner == 0,
+            "argmax: axis {axis} of shape {:?} is empty, called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        let c = self.contiguous();
+        let src = c.as_slice().expect("contiguous");
+        let mut out = vec![0usize; outer * inner];
+        for o in 0..outer {
+            for j in 0..inner {
+                let mut best = src[o * r * inner + j];
+                let mut bi = 0;
+                for k in 1..r {
+                    let x = src[(o * r + k) * inner + j];
+                    if !best.is_nan() && (x > best || x.is_nan()) {
+                        best = x;
+                        bi = k;
+                    }
+                }
+                out[o * inner + j] = bi;
+            }
+        }
+        out
+    }
+
+    /// Index of the first maximum over `axis`, as a tensor of
+    /// (exactly representable) float indices. PyTorch: `argmax(dim, keepdim)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f32>::from_vec(vec![1.0, 9.0, 3.0, 7.0, 2.0, 0.0], &[2, 3]).unwrap();
+    /// assert_eq!(t.argmax(1, false).to_vec(), vec![1.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When `axis` is out of range or the axis is empty.
+    #[track_caller]
+    pub fn argmax(&self, axis: usize, keepdim: bool) -> Self {
+        let idx = self.argmax_indices(axis);
+        let shape = reduced_shape(self.shape(), axis, keepdim);
+        Tensor::from_parts(idx.into_iter().map(T::of_usize).collect(), &shape)
+    }
+
+    /// Sums this tensor down to `shape`, the inverse of broadcasting `shape`
+    /// up to this tensor's shape: leading axes are summed away and axes where
+    /// `shape` has size 1 are summed with keepdim.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let g = Tensor::<f32>::ones(&[4, 3]);
+    /// assert_eq!(g.sum_to(&[3]).to_vec(), vec![4.0, 4.0, 4.0]);
+    /// assert_eq!(g.sum_to(&[4, 1]).to_vec(), vec![3.0; 4]);
+    /// assert_eq!(g.sum_to(&[]).item(), 12.0);
+    /// ```
+    ///
+    /// # Panics
+    /// When `shape` does not broadcast to this tensor's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Self {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let ok = crate::layout::Layout::contiguous(shape).broadcast_to(self.shape()).is_some();
+        assert!(
+            ok,
+            "sum_to: shape {shape:?} does not broadcast to {:?}, called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        if shape.iter().product::<usize>() == 1 {
+            return self.sum_all().reshape(shape).expect("one element");
+        }
+        let lead = self.rank() - shape.len();
+        let mut t = self.clone();
+        for _ in 0..lead {
+            t = t.sum(0, false);
+        }
+        for (i, &d) in shape.iter().enumerate() {
+            if d == 1 && t.shape()[i] != 1 {
+                t = t.sum(i, true);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_reductions() {
+        let t = Tensor::<f64>::from_vec(vec![1., 5., 3., 4., 2., 6.], &[2, 3]).unwrap();
+        assert_eq!(t.sum(0, false).to_vec(), vec![5., 7., 9.]);
+        assert_eq!(t.sum(1, true).shape(), &[2, 1]);
+        assert_eq!(t.sum(1, true).to_vec(), vec![9., 12.]);
+        assert_eq!(t.max(1, false).to_vec(), vec![5., 6.]);
+        assert_eq!(t.min(0, false).to_vec(), vec![1., 2., 3.]);
+        assert_eq!(t.mean(0, false).to_vec(), vec![2.5, 3.5, 4.5]);
+        assert_eq!(t.argmax_indices(0), vec![1, 0, 1]);
+        assert_eq!(t.t().sum(0, false).to_vec(), vec![9., 12.]);
+        assert!(t.max_all().item() == 6.0 && t.min_all().item() == 1.0);
+        let e = Tensor::<f64>::zeros(&[0, 3]);
+        assert_eq!(e.sum(0, false).to_vec(), vec![0., 0., 0.]);
+        assert_eq!(e.sum_all().item(), 0.0);
+    }
+
+    #[test]
+    fn nan_propagates_through_max() {
+        let t = Tensor::<f64>::from_vec(vec![1., f64::NAN, 3.], &[3]).unwrap();
+        assert!(t.max(0, false).item().is_nan());
+        assert_eq!(t.argmax_indices(0), vec![1]);
+    }
+
+    #[test]
+    fn long_sums_are_accurate_and_chunk_independent() {
+        let n = 3 * SUM_CHUNK + 17;
+        let v: Vec<f64> = (0..n).map(|i| (i % 7) as f64).collect();
+        let expect: f64 = v.iter().sum();
+        let t = Tensor::from_vec(v, &[n]).unwrap();
+        assert_eq!(t.sum_all().item(), expect);
+    }
+}

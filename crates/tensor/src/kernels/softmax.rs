@@ -1,0 +1,90 @@
+//! Numerically stable `softmax` and `log_softmax` along one axis.
+
+use crate::element::Element;
+use crate::layout::check_axis;
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// Applies `f(lane, out)` to every lane along `axis` of a contiguous
+    /// copy: `lane` and `out` are read/written with stride `inner`.
+    fn per_lane(&self, axis: usize, f: impl Fn(&[T], &mut [T], usize, usize)) -> Self {
+        let c = self.contiguous();
+        let src = c.as_slice().expect("contiguous");
+        let shape = self.shape();
+        let outer: usize = shape[..axis].iter().product();
+        let r = shape[axis];
+        let inner: usize = shape[axis + 1..].iter().product();
+        let mut out = vec![T::zero(); src.len()];
+        for o in 0..outer {
+            let block = o * r * inner;
+            for j in 0..inner {
+                f(&src[block + j..], &mut out[block + j..], r, inner);
+            }
+        }
+        Tensor::from_parts(out, shape)
+    }
+
+    /// `exp(x - max) / sum(exp(x - max))` along `axis`: finite for any
+    /// finite input (±1e4 included). PyTorch: `softmax(dim)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f64>::from_vec(vec![1e4, 0.0], &[2]).unwrap();
+    /// assert_eq!(t.softmax(0).to_vec(), vec![1.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn softmax(&self, axis: usize) -> Self {
+        check_axis("softmax", self.shape(), axis);
+        self.per_lane(axis, |x, y, r, s| {
+            let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
+            let mut z = T::zero();
+            for k in 0..r {
+                let e = (x[k * s] - m).exp();
+                y[k * s] = e;
+                z = z + e;
+            }
+            for k in 0..r {
+                y[k * s] = y[k * s] / z;
+            }
+        })
+    }
+
+    /// `x - max - log(sum(exp(x - max)))` along `axis`: finite for any finite
+    /// input. PyTorch: `log_softmax(dim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: usize) -> Self {
+        check_axis("log_softmax", self.shape(), axis);
+        self.per_lane(axis, |x, y, r, s| {
+            let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
+            let z = (0..r).fold(T::zero(), |z, k| z + (x[k * s] - m).exp());
+            let lz = m + z.ln();
+            for k in 0..r {
+                y[k * s] = x[k * s] - lz;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn stable_at_large_logits() {
+        let t = Tensor::<f32>::from_vec(vec![1e4, -1e4, 0.0, 3.0, 1.0, 2.0], &[2, 3]).unwrap();
+        let s = t.softmax(1).to_vec();
+        assert!(s.iter().all(|v| v.is_finite()));
+        assert_eq!(s[0], 1.0);
+        let ls = t.log_softmax(1).to_vec();
+        assert!(ls.iter().all(|v| v.is_finite()));
+        assert_eq!(ls[1], -2e4);
+        let col = t.softmax(0).sum(0, false).to_vec();
+        assert!(col.iter().all(|v| (v - 1.0).abs() < 1e-6));
+    }
+}

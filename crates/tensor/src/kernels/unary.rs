@@ -1,0 +1,101 @@
+//! Elementwise functions of one tensor.
+
+use crate::element::Element;
+use crate::tensor::Tensor;
+
+/// The logistic function 1 / (1 + e^-x); finite for every finite x
+/// (e^-x overflows to +inf for very negative x, giving exactly 0).
+#[inline]
+pub fn sigmoid_scalar<T: Element>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
+
+macro_rules! unary_ops {
+    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
+        impl<T: Element> Tensor<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Self {
+                    self.map($f)
+                }
+            )*
+        }
+    };
+}
+
+unary_ops! {
+    /// `-x`. PyTorch: `neg`.
+    neg => |x: T| -x;
+    /// `e^x`. PyTorch: `exp`.
+    exp => |x: T| x.exp();
+    /// Natural logarithm. PyTorch: `log`.
+    log => |x: T| x.ln();
+    /// Square root. PyTorch: `sqrt`.
+    sqrt => |x: T| x.sqrt();
+    /// Absolute value. PyTorch: `abs`.
+    abs => |x: T| x.abs();
+    /// `1 / x`. PyTorch: `reciprocal`.
+    recip => |x: T| x.recip();
+    /// The logistic sigmoid `1 / (1 + e^-x)`, finite at ±1e4. PyTorch: `sigmoid`.
+    sigmoid => sigmoid_scalar;
+    /// Hyperbolic tangent. PyTorch: `tanh`.
+    tanh => |x: T| x.tanh();
+    /// `max(x, 0)`. PyTorch: `relu`.
+    relu => |x: T| if x > T::zero() { x } else { T::zero() };
+    /// Sine. PyTorch: `sin`.
+    sin => |x: T| x.sin();
+    /// Cosine. PyTorch: `cos`.
+    cos => |x: T| x.cos();
+    /// `x²`. PyTorch: `square`.
+    square => |x: T| x * x;
+    /// The sign: -1, 0 or 1 (NaN stays NaN). PyTorch: `sign`.
+    sign => |x: T| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
+}
+
+impl<T: Element> Tensor<T> {
+    /// `x^p` for a real exponent. An integer-valued `p` gives the real result
+    /// for a negative base: `powf(-4, 3) = -64`. PyTorch: `pow(x, p)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f64>::scalar(-4.0);
+    /// assert_eq!(t.powf(3.0).item(), -64.0);
+    /// ```
+    pub fn powf(&self, p: T) -> Self {
+        if p == T::of_f64(2.0) {
+            return self.square();
+        }
+        self.map(move |x| x.powf(p))
+    }
+
+    /// `x^n` for an integer exponent. PyTorch: `pow(x, n)`.
+    pub fn powi(&self, n: i32) -> Self {
+        self.map(move |x| x.powi(n))
+    }
+
+    /// Clamps every element into `[lo, hi]`. PyTorch: `clamp`.
+    pub fn clamp(&self, lo: T, hi: T) -> Self {
+        self.map(move |x| x.max(lo).min(hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn unary_values() {
+        let t = Tensor::<f64>::from_vec(vec![-1e4, -1.0, 0.0, 2.0, 1e4], &[5]).unwrap();
+        let s = t.sigmoid().to_vec();
+        assert!(s.iter().all(|v| v.is_finite()));
+        assert_eq!(s[0], 0.0);
+        assert_eq!(s[4], 1.0);
+        assert!((s[1] - 1.0 / (1.0 + 1f64.exp())).abs() < 1e-15);
+        assert_eq!(t.relu().to_vec(), vec![0.0, 0.0, 0.0, 2.0, 1e4]);
+        assert_eq!(t.tanh().to_vec()[0], -1.0);
+        assert_eq!(t.narrow(0, 1, 3).powi(3).to_vec(), vec![-1.0, 0.0, 8.0]);
+        assert_eq!(Tensor::<f32>::scalar(-4.0).powf(3.0).item(), -64.0);
+        let nc = Tensor::<f64>::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[2, 2]).unwrap().t();
+        assert_eq!(nc.neg().to_vec(), vec![-0.0, -2.0, -1.0, -3.0]);
+    }
+}

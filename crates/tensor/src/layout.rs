@@ -1,0 +1,198 @@
+//! Shapes, strides and offsets: how a tensor's logical indices map to its
+//! storage, and the broadcasting rules.
+
+use smallvec::SmallVec;
+
+/// A list of dimensions (or strides); up to rank 6 lives on the stack.
+pub type Dims = SmallVec<[usize; 6]>;
+
+/// Where each logical element of a tensor lives in its storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub shape: Dims,
+    pub strides: Dims,
+    pub offset: usize,
+}
+
+/// Row-major strides of a dense tensor of `shape`.
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc *= shape[i];
+    }
+    strides
+}
+
+impl Layout {
+    /// A dense row-major layout starting at offset 0.
+    pub fn contiguous(shape: &[usize]) -> Self {
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when the elements are dense and in row-major order, so the
+    /// storage slice `offset..offset + numel` holds them in logical order.
+    pub fn is_contiguous(&self) -> bool {
+        let mut acc = 1;
+        for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
+            if d != 1 && s != acc {
+                return false;
+            }
+            acc *= d;
+        }
+        true
+    }
+
+    /// The same layout broadcast to `shape` (stride 0 on broadcast axes), or
+    /// `None` when impossible.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Option<Layout> {
+        if shape.len() < self.shape.len() {
+            return None;
+        }
+        let lead = shape.len() - self.shape.len();
+        let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+        for (i, &d) in shape.iter().enumerate() {
+            if i < lead {
+                continue;
+            }
+            let own = self.shape[i - lead];
+            if own == d {
+                strides[i] = self.strides[i - lead];
+            } else if own != 1 {
+                return None;
+            }
+        }
+        Some(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
+    }
+}
+
+/// The NumPy broadcast of two shapes, or `None` when they are incompatible.
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
+    let rank = a.len().max(b.len());
+    let mut out: Dims = SmallVec::from_elem(0, rank);
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// Walks the rows (index over every axis but the last) of up to `K` layouts
+/// that share one shape, starting at row `start`, yielding each row's storage
+/// offset in every layout. The caller loops over the last axis itself, so the
+/// per-element cost is one multiply-add, not an odometer step.
+pub(crate) struct RowWalker<'a, const K: usize> {
+    outer: &'a [usize],
+    strides: [&'a [usize]; K],
+    index: Dims,
+    offsets: [usize; K],
+}
+
+impl<'a, const K: usize> RowWalker<'a, K> {
+    /// `shape` is the common shape; `layouts` give strides and offsets.
+    pub fn new(shape: &'a [usize], layouts: [&'a Layout; K], start: usize) -> Self {
+        let outer = &shape[..shape.len().saturating_sub(1)];
+        let strides = layouts.map(|l| &l.strides[..]);
+        let mut index: Dims = SmallVec::from_elem(0, outer.len());
+        let mut rem = start;
+        for i in (0..outer.len()).rev() {
+            index[i] = rem % outer[i].max(1);
+            rem /= outer[i].max(1);
+        }
+        let mut offsets = layouts.map(|l| l.offset);
+        for (k, off) in offsets.iter_mut().enumerate() {
+            for (i, &ix) in index.iter().enumerate() {
+                *off += ix * strides[k][i];
+            }
+        }
+        RowWalker { outer, strides, index, offsets }
+    }
+
+    /// The current row's offsets; then steps to the next row.
+    #[inline]
+    pub fn next_row(&mut self) -> [usize; K] {
+        let current = self.offsets;
+        for i in (0..self.outer.len()).rev() {
+            self.index[i] += 1;
+            for k in 0..K {
+                self.offsets[k] += self.strides[k][i];
+            }
+            if self.index[i] < self.outer[i] {
+                break;
+            }
+            for k in 0..K {
+                self.offsets[k] -= self.strides[k][i] * self.index[i];
+            }
+            self.index[i] = 0;
+        }
+        current
+    }
+}
+
+/// Resolves an axis index, panicking with the op, the shape and the caller's
+/// line when it is out of range.
+#[track_caller]
+pub(crate) fn check_axis(op: &str, shape: &[usize], axis: usize) -> usize {
+    if axis >= shape.len() {
+        panic!(
+            "{op}: axis {axis} is out of range for a tensor of shape {shape:?} (rank {}), called at {}",
+            shape.len(),
+            std::panic::Location::caller()
+        );
+    }
+    axis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_rules() {
+        assert_eq!(&broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap()[..], &[2, 4, 3]);
+        assert_eq!(&broadcast_shapes(&[], &[5]).unwrap()[..], &[5]);
+        assert_eq!(&broadcast_shapes(&[0, 3], &[1, 3]).unwrap()[..], &[0, 3]);
+        assert!(broadcast_shapes(&[2, 3], &[4]).is_none());
+    }
+
+    #[test]
+    fn walker_visits_rows_in_order() {
+        let l = Layout::contiguous(&[2, 3, 4]);
+        let mut w = RowWalker::new(&l.shape, [&l], 0);
+        let rows: Vec<usize> = (0..6).map(|_| w.next_row()[0]).collect();
+        assert_eq!(rows, vec![0, 4, 8, 12, 16, 20]);
+        let mut w = RowWalker::new(&l.shape, [&l], 4);
+        assert_eq!(w.next_row()[0], 16);
+    }
+
+    #[test]
+    fn contiguity() {
+        let l = Layout::contiguous(&[2, 3]);
+        assert!(l.is_contiguous());
+        let t = Layout { shape: [3, 2].into_iter().collect(), strides: [1, 3].into_iter().collect(), offset: 0 };
+        assert!(!t.is_contiguous());
+        let b = Layout::contiguous(&[3]).broadcast_to(&[2, 3]).unwrap();
+        assert_eq!(&b.strides[..], &[0, 1]);
+        assert!(!b.is_contiguous());
+    }
+}

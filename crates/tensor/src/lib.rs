@@ -1,0 +1,40 @@
+//! # mnemon-tensor
+//!
+//! n-dimensional strided tensors, NumPy broadcasting and the CPU kernels of
+//! [mnemon](https://crates.io/crates/mnemon): elementwise maps and zips,
+//! reductions, matrix products (through the `gemm` crate), joins, indexing
+//! and stable softmax. Nothing here knows about gradients: the tape lives in
+//! `mnemon-autograd`, which is built on this crate.
+//!
+//! ```
+//! use mnemon_tensor::Tensor;
+//! let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+//! let bias = Tensor::from_vec(vec![0.5, 0.5, 0.5], &[3]).unwrap();
+//! let y = (&x + &bias).sum(1, false); // bias broadcast over rows, then row sums
+//! assert_eq!(y.to_vec(), vec![7.5, 16.5]);
+//! ```
+//!
+//! What this crate is *not*: a GPU library, a lazy or compiled array
+//! language, or a home for integer/boolean dtypes (masks are 0/1 floats and
+//! indices are `usize` slices).
+//!
+//! Conventions: shape mistakes in model code panic with the op, both shapes
+//! and the caller's line; data from outside (vectors, runtime shapes,
+//! indices) returns [`TensorError`].
+#![warn(missing_docs)]
+
+mod display;
+mod element;
+mod error;
+pub mod kernels;
+mod layout;
+mod ops;
+mod random;
+mod tensor;
+mod views;
+
+pub use element::{DType, Element};
+pub use error::TensorError;
+pub use kernels::unary::sigmoid_scalar;
+pub use layout::Dims;
+pub use tensor::Tensor;

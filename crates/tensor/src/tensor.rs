@@ -1,0 +1,296 @@
+//! The `Tensor` type: shared immutable storage plus a strided layout.
+
+use crate::element::Element;
+use crate::error::TensorError;
+use crate::layout::{Layout, RowWalker};
+use std::sync::Arc;
+
+/// An n-dimensional array of `T` (`f32` by default).
+///
+/// Storage is shared and immutable (`Arc<Vec<T>>`), so `clone()` is O(1) and
+/// views (`transpose`, `narrow`, `broadcast_to`, ...) copy nothing. Every op
+/// returns a new tensor.
+///
+/// ```
+/// use mnemon_tensor::Tensor;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+/// let b = a.transpose(0, 1); // a view: no copy
+/// assert_eq!((&a + &b).to_vec(), vec![2.0, 5.0, 5.0, 8.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T: Element = f32> {
+    pub(crate) data: Arc<Vec<T>>,
+    pub(crate) layout: Layout,
+}
+
+impl<T: Element> Tensor<T> {
+    /// Wraps a dense row-major buffer; the caller guarantees the length.
+    pub(crate) fn from_parts(data: Vec<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Tensor {
+            data: Arc::new(data),
+            layout: Layout::contiguous(shape),
+        }
+    }
+
+    pub(crate) fn with_layout(&self, layout: Layout) -> Self {
+        Tensor {
+            data: self.data.clone(),
+            layout,
+        }
+    }
+
+    /// A tensor of `shape` holding `data` in row-major order.
+    ///
+    /// # Errors
+    /// [`TensorError::LengthMismatch`] when `data.len()` is not the product
+    /// of `shape`.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
+        let expected: usize = shape.iter().product();
+        if data.len() != expected {
+            return Err(TensorError::LengthMismatch {
+                shape: shape.to_vec(),
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(Self::from_parts(data, shape))
+    }
+
+    /// A tensor of `shape` holding a copy of `data`.
+    ///
+    /// # Errors
+    /// As [`Tensor::from_vec`].
+    pub fn from_slice(data: &[T], shape: &[usize]) -> Result<Self, TensorError> {
+        Self::from_vec(data.to_vec(), shape)
+    }
+
+    /// A rank-0 tensor (shape `[]`) holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::from_parts(vec![value], &[])
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_parts(vec![value; shape.iter().product()], shape)
+    }
+
+    /// A tensor of `shape` filled with zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of `shape` filled with ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// `[start, start + step, ...]` up to but excluding `end` (NumPy's `arange`).
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// assert_eq!(Tensor::<f32>::arange(0.0, 2.0, 0.5).to_vec(), vec![0.0, 0.5, 1.0, 1.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// When `step` is zero or not finite.
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        assert!(
+            step != T::zero() && step.is_finite(),
+            "arange: step must be finite and non-zero, got {step}"
+        );
+        let n = ((end - start) / step).ceil().to_usize().unwrap_or(0);
+        let data: Vec<T> = (0..n).map(|i| start + step * T::of_usize(i)).collect();
+        let len = data.len();
+        Self::from_parts(data, &[len])
+    }
+
+    /// `n` evenly spaced values from `start` to `end`, both included.
+    pub fn linspace(start: T, end: T, n: usize) -> Self {
+        let data: Vec<T> = match n {
+            0 => vec![],
+            1 => vec![start],
+            _ => {
+                let step = (end - start) / T::of_usize(n - 1);
+                (0..n)
+                    .map(|i| if i == n - 1 { end } else { start + step * T::of_usize(i) })
+                    .collect()
+            }
+        };
+        Self::from_parts(data, &[n])
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = vec![T::zero(); n * n];
+        for i in 0..n {
+            data[i * n + i] = T::one();
+        }
+        Self::from_parts(data, &[n, n])
+    }
+
+    /// The shape: one size per axis; `[]` for a scalar.
+    pub fn shape(&self) -> &[usize] {
+        &self.layout.shape
+    }
+
+    /// The strides, in elements, of each axis in the storage.
+    pub fn strides(&self) -> &[usize] {
+        &self.layout.strides
+    }
+
+    /// The number of axes.
+    pub fn rank(&self) -> usize {
+        self.layout.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> crate::DType {
+        T::DTYPE
+    }
+
+    /// True when the elements are dense and in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// The elements in row-major order, when the tensor is contiguous.
+    pub fn as_slice(&self) -> Option<&[T]> {
+        if self.is_contiguous() {
+            let n = self.numel();
+            Some(&self.data[self.layout.offset..self.layout.offset + n])
+        } else {
+            None
+        }
+    }
+
+    /// A contiguous tensor with the same values (O(1) if already contiguous).
+    pub fn contiguous(&self) -> Self {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            Self::from_parts(self.to_vec(), self.shape())
+        }
+    }
+
+    /// The elements in row-major (logical) order.
+    pub fn to_vec(&self) -> Vec<T> {
+        if let Some(s) = self.as_slice() {
+            return s.to_vec();
+        }
+        let n = self.numel();
+        let mut out = Vec::with_capacity(n);
+        if n == 0 {
+            return out;
+        }
+        let last = *self.shape().last().unwrap_or(&1);
+        let step = *self.strides().last().unwrap_or(&0);
+        let rows = n / last;
+        let mut walk = RowWalker::new(&self.layout.shape, [&self.layout], 0);
+        for _ in 0..rows {
+            let [base] = walk.next_row();
+            out.extend((0..last).map(|j| self.data[base + j * step]));
+        }
+        out
+    }
+
+    /// Consumes the tensor and returns its elements in row-major order,
+    /// reusing the buffer without a copy when this tensor owns it alone.
+    pub fn into_vec(self) -> Vec<T> {
+        let n = self.numel();
+        if self.layout.offset == 0 && self.data.len() == n && self.is_contiguous() {
+            match Arc::try_unwrap(self.data) {
+                Ok(v) => v,
+                Err(shared) => shared.to_vec(),
+            }
+        } else {
+            self.to_vec()
+        }
+    }
+
+    /// The one value of a rank-0 or one-element tensor.
+    ///
+    /// # Panics
+    /// When the tensor holds more or fewer than one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        assert!(
+            self.numel() == 1,
+            "item: tensor of shape {:?} holds {} elements, not one, called at {}",
+            self.shape(),
+            self.numel(),
+            std::panic::Location::caller()
+        );
+        self.data[self.layout.offset]
+    }
+
+    /// Converts every element to another element type.
+    pub fn cast<U: Element>(&self) -> Tensor<U> {
+        let v = self.to_vec().into_iter().map(|x| U::of_f64(x.as_f64())).collect();
+        Tensor::from_parts(v, self.shape())
+    }
+
+    /// True when both tensors have the same shape and the same values.
+    pub fn all_close(&self, other: &Self, rtol: f64, atol: f64) -> bool {
+        self.shape() == other.shape()
+            && self.to_vec().iter().zip(other.to_vec()).all(|(&a, b)| {
+                let (a, b) = (a.as_f64(), b.as_f64());
+                (a - b).abs() <= atol + rtol * b.abs() || (a.is_nan() && b.is_nan()) || a == b
+            })
+    }
+
+    /// True when no other tensor shares this tensor's storage, so an op may
+    /// write the result into it.
+    pub(crate) fn is_unique_dense(&mut self) -> bool {
+        self.layout.offset == 0
+            && self.data.len() == self.layout.numel()
+            && self.layout.is_contiguous()
+            && Arc::get_mut(&mut self.data).is_some()
+    }
+
+    /// The bytes of element storage this tensor keeps alive.
+    pub fn storage_bytes(&self) -> usize {
+        self.data.len() * std::mem::size_of::<T>()
+    }
+}
+
+impl<T: Element> PartialEq for Tensor<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape() == other.shape() && self.to_vec() == other.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors() {
+        let t = Tensor::<f32>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.strides(), &[3, 1]);
+        let err = Tensor::<f32>::from_vec(vec![1., 2.], &[3]).unwrap_err();
+        assert_eq!(err, TensorError::LengthMismatch { shape: vec![3], expected: 3, got: 2 });
+        assert!(err.to_string().contains("3 elements, but 2"));
+        assert_eq!(Tensor::<f64>::scalar(2.5).shape(), &[] as &[usize]);
+        assert_eq!(Tensor::<f64>::scalar(2.5).item(), 2.5);
+        assert_eq!(Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(Tensor::<f64>::zeros(&[0, 3]).numel(), 0);
+        assert_eq!(Tensor::<f32>::arange(0.0, 3.0, 1.0).to_vec(), vec![0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn into_vec_reuses_unique_buffer() {
+        let t = Tensor::<f32>::ones(&[4]);
+        let p = t.data.as_ptr();
+        let v = t.into_vec();
+        assert_eq!(v.as_ptr(), p);
+    }
+}

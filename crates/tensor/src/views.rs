@@ -1,0 +1,211 @@
+//! Views: ops that change how storage is read, copying nothing.
+
+use crate::element::Element;
+use crate::error::TensorError;
+use crate::layout::{check_axis, contiguous_strides, Dims, Layout};
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// Swaps axes `a` and `b` (a view). PyTorch: `transpose(a, b)`.
+    ///
+    /// # Panics
+    /// When an axis is out of range.
+    #[track_caller]
+    pub fn transpose(&self, a: usize, b: usize) -> Self {
+        check_axis("transpose", self.shape(), a);
+        check_axis("transpose", self.shape(), b);
+        let mut l = self.layout.clone();
+        l.shape.swap(a, b);
+        l.strides.swap(a, b);
+        self.with_layout(l)
+    }
+
+    /// The transpose of a matrix: swaps the last two axes (a view).
+    ///
+    /// # Panics
+    /// When the rank is below 2.
+    #[track_caller]
+    pub fn t(&self) -> Self {
+        let r = self.rank();
+        assert!(
+            r >= 2,
+            "t: needs rank >= 2, got shape {:?}, called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        self.transpose(r - 2, r - 1)
+    }
+
+    /// Reorders the axes: axis `i` of the result is axis `dims[i]` of `self`.
+    ///
+    /// # Panics
+    /// When `dims` is not a permutation of `0..rank`.
+    #[track_caller]
+    pub fn permute(&self, dims: &[usize]) -> Self {
+        let r = self.rank();
+        let mut seen = vec![false; r];
+        let ok = dims.len() == r
+            && dims.iter().all(|&d| d < r && !std::mem::replace(&mut seen[d], true));
+        assert!(
+            ok,
+            "permute: {dims:?} is not a permutation of the axes of shape {:?}, called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        let l = Layout {
+            shape: dims.iter().map(|&d| self.layout.shape[d]).collect(),
+            strides: dims.iter().map(|&d| self.layout.strides[d]).collect(),
+            offset: self.layout.offset,
+        };
+        self.with_layout(l)
+    }
+
+    /// The same elements in `shape` (row-major order): a view when the tensor
+    /// is contiguous, a copy otherwise.
+    ///
+    /// # Errors
+    /// [`TensorError::ReshapeMismatch`] when the element counts differ.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        if shape.iter().product::<usize>() != self.numel() {
+            return Err(TensorError::ReshapeMismatch {
+                from: self.shape().to_vec(),
+                to: shape.to_vec(),
+            });
+        }
+        let base = self.contiguous();
+        let l = Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: base.layout.offset,
+        };
+        Ok(base.with_layout(l))
+    }
+
+    /// The tensor as one axis of `numel` elements.
+    pub fn flatten(&self) -> Self {
+        self.reshape(&[self.numel()]).expect("flatten keeps the element count")
+    }
+
+    /// Elements `start..start + len` along `axis` (a view). PyTorch: `narrow`.
+    ///
+    /// # Panics
+    /// When the axis or the range is out of bounds.
+    #[track_caller]
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
+        check_axis("narrow", self.shape(), axis);
+        let size = self.shape()[axis];
+        assert!(
+            start + len <= size,
+            "narrow: range {start}..{} is out of bounds for axis {axis} of shape {:?}, called at {}",
+            start + len,
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        let mut l = self.layout.clone();
+        l.offset += start * l.strides[axis];
+        l.shape[axis] = len;
+        self.with_layout(l)
+    }
+
+    /// Removes `axis` if its size is 1 (otherwise returns the tensor as is,
+    /// like PyTorch's `squeeze(dim)`).
+    ///
+    /// # Panics
+    /// When the axis is out of range.
+    #[track_caller]
+    pub fn squeeze(&self, axis: usize) -> Self {
+        check_axis("squeeze", self.shape(), axis);
+        if self.shape()[axis] != 1 {
+            return self.clone();
+        }
+        let mut l = self.layout.clone();
+        l.shape.remove(axis);
+        l.strides.remove(axis);
+        self.with_layout(l)
+    }
+
+    /// Inserts an axis of size 1 at position `axis` (`0..=rank`).
+    ///
+    /// # Panics
+    /// When `axis > rank`.
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: usize) -> Self {
+        assert!(
+            axis <= self.rank(),
+            "unsqueeze: axis {axis} is out of range for shape {:?}, called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        let mut l = self.layout.clone();
+        let stride = if axis < l.shape.len() { l.strides[axis] * l.shape[axis] } else { 1 };
+        l.shape.insert(axis, 1);
+        l.strides.insert(axis, stride);
+        self.with_layout(l)
+    }
+
+    /// The tensor broadcast to `shape` (a view with stride 0 on the
+    /// broadcast axes). NumPy rules: align trailing axes; size 1 stretches.
+    ///
+    /// # Errors
+    /// [`TensorError::BroadcastMismatch`] when the shapes are incompatible.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        match self.layout.broadcast_to(shape) {
+            Some(l) => Ok(self.with_layout(l)),
+            None => Err(TensorError::BroadcastMismatch {
+                from: self.shape().to_vec(),
+                to: shape.to_vec(),
+            }),
+        }
+    }
+}
+
+/// The shape after removing (or keeping as size 1) `axis`.
+pub(crate) fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Dims {
+    let mut s: Dims = shape.into();
+    if keepdim {
+        s[axis] = 1;
+    } else {
+        s.remove(axis);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    fn t23() -> Tensor<f64> {
+        Tensor::from_vec((0..6).map(|x| x as f64).collect(), &[2, 3]).unwrap()
+    }
+
+    #[test]
+    fn views_read_the_right_elements() {
+        let t = t23();
+        assert_eq!(t.transpose(0, 1).to_vec(), vec![0., 3., 1., 4., 2., 5.]);
+        assert_eq!(t.narrow(1, 1, 2).to_vec(), vec![1., 2., 4., 5.]);
+        assert_eq!(t.unsqueeze(1).shape(), &[2, 1, 3]);
+        assert_eq!(t.unsqueeze(2).squeeze(2).shape(), &[2, 3]);
+        assert_eq!(t.permute(&[1, 0]).to_vec(), t.t().to_vec());
+        let b = Tensor::<f64>::from_vec(vec![1., 2.], &[2, 1]).unwrap().broadcast_to(&[2, 3]).unwrap();
+        assert_eq!(b.to_vec(), vec![1., 1., 1., 2., 2., 2.]);
+        // reshape of a non-contiguous view copies, in logical order
+        assert_eq!(t.t().reshape(&[6]).unwrap().to_vec(), vec![0., 3., 1., 4., 2., 5.]);
+        assert!(t.reshape(&[4]).is_err());
+        assert!(t.broadcast_to(&[3, 3]).is_err());
+    }
+
+    #[test]
+    fn views_share_storage() {
+        let t = t23();
+        let v = t.transpose(0, 1);
+        assert!(std::sync::Arc::ptr_eq(&t.data, &v.data));
+        let n = t.narrow(0, 1, 1);
+        assert!(std::sync::Arc::ptr_eq(&t.data, &n.data));
+    }
+
+    #[test]
+    #[should_panic(expected = "narrow: range 2..4 is out of bounds for axis 0 of shape [2, 3]")]
+    fn narrow_out_of_range_panics() {
+        t23().narrow(0, 2, 2);
+    }
+}

@@ -1,0 +1,20 @@
+//! # mnemon
+//!
+//! A small reverse-mode automatic-differentiation tensor framework. This
+//! facade re-exports the workspace crates:
+//!
+//! - [`tensor`]: n-d strided tensors, broadcasting and kernels.
+//!
+//! ```
+//! use mnemon::prelude::*;
+//! let t = Tensor::<f32>::ones(&[2, 2]);
+//! assert_eq!(t.sum_all().item(), 4.0);
+//! ```
+#![warn(missing_docs)]
+
+pub use mnemon_tensor as tensor;
+
+/// The names most programs need, in one `use`.
+pub mod prelude {
+    pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
+}
