@@ -22,7 +22,11 @@ impl<T: Element> Printer<'_, T> {
     /// Indices along an axis of size `n` that are shown (`None` marks `...`).
     fn shown(&self, n: usize) -> Vec<Option<usize>> {
         if self.elide && n > 2 * EDGE {
-            (0..EDGE).map(Some).chain([None]).chain((n - EDGE..n).map(Some)).collect()
+            (0..EDGE)
+                .map(Some)
+                .chain([None])
+                .chain((n - EDGE..n).map(Some))
+                .collect()
         } else {
             (0..n).map(Some).collect()
         }
@@ -101,7 +105,10 @@ mod tests {
             format!("{t:.1}"),
             "tensor([[ 1.0,  2.0],\n        [ 3.0, 40.0]], shape=[2, 2], dtype=f32)"
         );
-        assert_eq!(format!("{}", Tensor::<f64>::scalar(0.5)), "tensor(0.5000, shape=[], dtype=f64)");
+        assert_eq!(
+            format!("{}", Tensor::<f64>::scalar(0.5)),
+            "tensor(0.5000, shape=[], dtype=f64)"
+        );
         let big = Tensor::<f32>::zeros(&[2000]);
         let s = format!("{big:.0}");
         assert!(s.starts_with("tensor([0, 0, 0, ..., 0, 0, 0]"), "{s}");

@@ -27,9 +27,7 @@ impl Display for DType {
 ///
 /// f64 matters: gradient checks run in f64 so that finite differences are
 /// accurate to many digits.
-pub trait Element:
-    Float + Sum + Default + Send + Sync + Debug + Display + 'static
-{
+pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'static {
     /// The dtype tag of this element type.
     const DTYPE: DType;
 
@@ -41,6 +39,10 @@ pub trait Element:
 
     /// Converts a count or an index into this type.
     fn of_usize(v: usize) -> Self;
+
+    /// The pool of large free buffers of this type (see `pool`).
+    #[doc(hidden)]
+    fn free_list() -> &'static crate::pool::FreeList<Self>;
 }
 
 impl Element for f32 {
@@ -57,6 +59,10 @@ impl Element for f32 {
     fn of_usize(v: usize) -> Self {
         v as f32
     }
+    fn free_list() -> &'static crate::pool::FreeList<Self> {
+        static LIST: crate::pool::FreeList<f32> = std::sync::Mutex::new(Vec::new());
+        &LIST
+    }
 }
 
 impl Element for f64 {
@@ -72,5 +78,9 @@ impl Element for f64 {
     #[inline]
     fn of_usize(v: usize) -> Self {
         v as f64
+    }
+    fn free_list() -> &'static crate::pool::FreeList<Self> {
+        static LIST: crate::pool::FreeList<f64> = std::sync::Mutex::new(Vec::new());
+        &LIST
     }
 }

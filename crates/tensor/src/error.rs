@@ -59,7 +59,11 @@ pub enum TensorError {
 impl fmt::Display for TensorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TensorError::LengthMismatch { shape, expected, got } => write!(
+            TensorError::LengthMismatch {
+                shape,
+                expected,
+                got,
+            } => write!(
                 f,
                 "shape {shape:?} holds {expected} elements, but {got} were given"
             ),
@@ -70,13 +74,25 @@ impl fmt::Display for TensorError {
                 to.iter().product::<usize>()
             ),
             TensorError::BroadcastMismatch { from, to } => {
-                write!(f, "cannot broadcast a tensor of shape {from:?} to shape {to:?}")
+                write!(
+                    f,
+                    "cannot broadcast a tensor of shape {from:?} to shape {to:?}"
+                )
             }
-            TensorError::IndexOutOfRange { op, axis, index, size } => write!(
+            TensorError::IndexOutOfRange {
+                op,
+                axis,
+                index,
+                size,
+            } => write!(
                 f,
                 "{op}: index {index} is out of range for axis {axis} of size {size}"
             ),
-            TensorError::IndexShapeMismatch { op, shape, index_shape } => write!(
+            TensorError::IndexShapeMismatch {
+                op,
+                shape,
+                index_shape,
+            } => write!(
                 f,
                 "{op}: indices of shape {index_shape:?} do not fit a tensor of shape {shape:?}"
             ),

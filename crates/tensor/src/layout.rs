@@ -84,8 +84,16 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     let rank = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, rank);
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -125,7 +133,12 @@ impl<'a, const K: usize> RowWalker<'a, K> {
                 *off += ix * strides[k][i];
             }
         }
-        RowWalker { outer, strides, index, offsets }
+        RowWalker {
+            outer,
+            strides,
+            index,
+            offsets,
+        }
     }
 
     /// The current row's offsets; then steps to the next row.
@@ -169,7 +182,10 @@ mod tests {
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(&broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap()[..], &[2, 4, 3]);
+        assert_eq!(
+            &broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap()[..],
+            &[2, 4, 3]
+        );
         assert_eq!(&broadcast_shapes(&[], &[5]).unwrap()[..], &[5]);
         assert_eq!(&broadcast_shapes(&[0, 3], &[1, 3]).unwrap()[..], &[0, 3]);
         assert!(broadcast_shapes(&[2, 3], &[4]).is_none());
@@ -189,7 +205,11 @@ mod tests {
     fn contiguity() {
         let l = Layout::contiguous(&[2, 3]);
         assert!(l.is_contiguous());
-        let t = Layout { shape: [3, 2].into_iter().collect(), strides: [1, 3].into_iter().collect(), offset: 0 };
+        let t = Layout {
+            shape: [3, 2].into_iter().collect(),
+            strides: [1, 3].into_iter().collect(),
+            offset: 0,
+        };
         assert!(!t.is_contiguous());
         let b = Layout::contiguous(&[3]).broadcast_to(&[2, 3]).unwrap();
         assert_eq!(&b.strides[..], &[0, 1]);

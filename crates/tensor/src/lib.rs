@@ -29,6 +29,7 @@ mod error;
 pub mod kernels;
 mod layout;
 mod ops;
+pub mod pool;
 mod random;
 mod tensor;
 mod views;

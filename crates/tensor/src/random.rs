@@ -67,6 +67,9 @@ mod tests {
         assert!((var - 1.0).abs() < 0.05, "{var}");
         let mut a = rand::rngs::StdRng::seed_from_u64(1);
         let mut b = rand::rngs::StdRng::seed_from_u64(1);
-        assert_eq!(Tensor::<f32>::randn(&[5], &mut a), Tensor::<f32>::randn(&[5], &mut b));
+        assert_eq!(
+            Tensor::<f32>::randn(&[5], &mut a),
+            Tensor::<f32>::randn(&[5], &mut b)
+        );
     }
 }

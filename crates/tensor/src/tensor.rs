@@ -3,6 +3,7 @@
 use crate::element::Element;
 use crate::error::TensorError;
 use crate::layout::{Layout, RowWalker};
+use crate::pool::Storage;
 use std::sync::Arc;
 
 /// An n-dimensional array of `T` (`f32` by default).
@@ -19,7 +20,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T: Element = f32> {
-    pub(crate) data: Arc<Vec<T>>,
+    pub(crate) data: Arc<Storage<T>>,
     pub(crate) layout: Layout,
 }
 
@@ -28,7 +29,7 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn from_parts(data: Vec<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         Tensor {
-            data: Arc::new(data),
+            data: Arc::new(Storage(data)),
             layout: Layout::contiguous(shape),
         }
     }
@@ -72,7 +73,10 @@ impl<T: Element> Tensor<T> {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_parts(vec![value; shape.iter().product()], shape)
+        let n = shape.iter().product();
+        let mut v = crate::pool::take(n);
+        v.resize(n, value);
+        Self::from_parts(v, shape)
     }
 
     /// A tensor of `shape` filled with zeros.
@@ -114,7 +118,13 @@ impl<T: Element> Tensor<T> {
             _ => {
                 let step = (end - start) / T::of_usize(n - 1);
                 (0..n)
-                    .map(|i| if i == n - 1 { end } else { start + step * T::of_usize(i) })
+                    .map(|i| {
+                        if i == n - 1 {
+                            end
+                        } else {
+                            start + step * T::of_usize(i)
+                        }
+                    })
                     .collect()
             }
         };
@@ -182,10 +192,12 @@ impl<T: Element> Tensor<T> {
     /// The elements in row-major (logical) order.
     pub fn to_vec(&self) -> Vec<T> {
         if let Some(s) = self.as_slice() {
-            return s.to_vec();
+            let mut v = crate::pool::take(s.len());
+            v.extend_from_slice(s);
+            return v;
         }
         let n = self.numel();
-        let mut out = Vec::with_capacity(n);
+        let mut out = crate::pool::take(n);
         if n == 0 {
             return out;
         }
@@ -206,7 +218,7 @@ impl<T: Element> Tensor<T> {
         let n = self.numel();
         if self.layout.offset == 0 && self.data.len() == n && self.is_contiguous() {
             match Arc::try_unwrap(self.data) {
-                Ok(v) => v,
+                Ok(mut s) => std::mem::take(&mut s.0),
                 Err(shared) => shared.to_vec(),
             }
         } else {
@@ -232,7 +244,11 @@ impl<T: Element> Tensor<T> {
 
     /// Converts every element to another element type.
     pub fn cast<U: Element>(&self) -> Tensor<U> {
-        let v = self.to_vec().into_iter().map(|x| U::of_f64(x.as_f64())).collect();
+        let v = self
+            .to_vec()
+            .into_iter()
+            .map(|x| U::of_f64(x.as_f64()))
+            .collect();
         Tensor::from_parts(v, self.shape())
     }
 
@@ -276,14 +292,27 @@ mod tests {
         assert_eq!(t.shape(), &[2, 3]);
         assert_eq!(t.strides(), &[3, 1]);
         let err = Tensor::<f32>::from_vec(vec![1., 2.], &[3]).unwrap_err();
-        assert_eq!(err, TensorError::LengthMismatch { shape: vec![3], expected: 3, got: 2 });
+        assert_eq!(
+            err,
+            TensorError::LengthMismatch {
+                shape: vec![3],
+                expected: 3,
+                got: 2
+            }
+        );
         assert!(err.to_string().contains("3 elements, but 2"));
         assert_eq!(Tensor::<f64>::scalar(2.5).shape(), &[] as &[usize]);
         assert_eq!(Tensor::<f64>::scalar(2.5).item(), 2.5);
-        assert_eq!(Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(
+            Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
         assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
         assert_eq!(Tensor::<f64>::zeros(&[0, 3]).numel(), 0);
-        assert_eq!(Tensor::<f32>::arange(0.0, 3.0, 1.0).to_vec(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(
+            Tensor::<f32>::arange(0.0, 3.0, 1.0).to_vec(),
+            vec![0.0, 1.0, 2.0]
+        );
     }
 
     #[test]

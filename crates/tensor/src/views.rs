@@ -45,7 +45,9 @@ impl<T: Element> Tensor<T> {
         let r = self.rank();
         let mut seen = vec![false; r];
         let ok = dims.len() == r
-            && dims.iter().all(|&d| d < r && !std::mem::replace(&mut seen[d], true));
+            && dims
+                .iter()
+                .all(|&d| d < r && !std::mem::replace(&mut seen[d], true));
         assert!(
             ok,
             "permute: {dims:?} is not a permutation of the axes of shape {:?}, called at {}",
@@ -83,7 +85,8 @@ impl<T: Element> Tensor<T> {
 
     /// The tensor as one axis of `numel` elements.
     pub fn flatten(&self) -> Self {
-        self.reshape(&[self.numel()]).expect("flatten keeps the element count")
+        self.reshape(&[self.numel()])
+            .expect("flatten keeps the element count")
     }
 
     /// Elements `start..start + len` along `axis` (a view). PyTorch: `narrow`.
@@ -137,7 +140,11 @@ impl<T: Element> Tensor<T> {
             std::panic::Location::caller()
         );
         let mut l = self.layout.clone();
-        let stride = if axis < l.shape.len() { l.strides[axis] * l.shape[axis] } else { 1 };
+        let stride = if axis < l.shape.len() {
+            l.strides[axis] * l.shape[axis]
+        } else {
+            1
+        };
         l.shape.insert(axis, 1);
         l.strides.insert(axis, stride);
         self.with_layout(l)
@@ -186,10 +193,16 @@ mod tests {
         assert_eq!(t.unsqueeze(1).shape(), &[2, 1, 3]);
         assert_eq!(t.unsqueeze(2).squeeze(2).shape(), &[2, 3]);
         assert_eq!(t.permute(&[1, 0]).to_vec(), t.t().to_vec());
-        let b = Tensor::<f64>::from_vec(vec![1., 2.], &[2, 1]).unwrap().broadcast_to(&[2, 3]).unwrap();
+        let b = Tensor::<f64>::from_vec(vec![1., 2.], &[2, 1])
+            .unwrap()
+            .broadcast_to(&[2, 3])
+            .unwrap();
         assert_eq!(b.to_vec(), vec![1., 1., 1., 2., 2., 2.]);
         // reshape of a non-contiguous view copies, in logical order
-        assert_eq!(t.t().reshape(&[6]).unwrap().to_vec(), vec![0., 3., 1., 4., 2., 5.]);
+        assert_eq!(
+            t.t().reshape(&[6]).unwrap().to_vec(),
+            vec![0., 3., 1., 4., 2., 5.]
+        );
         assert!(t.reshape(&[4]).is_err());
         assert!(t.broadcast_to(&[3, 3]).is_err());
     }

@@ -38,7 +38,7 @@ impl<T: Element> Tensor<T> {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
             if self.shape() == other.shape() {
-                let mut out = Vec::new();
+                let mut out = crate::pool::take(a.len());
                 if a.len() >= PAR_MIN {
                     a.par_iter()
                         .zip(b.par_iter())
@@ -46,7 +46,7 @@ impl<T: Element> Tensor<T> {
                         .map(|(&x, &y)| f(x, y))
                         .collect_into_vec(&mut out);
                 } else {
-                    out = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+                    out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
                 }
                 return Tensor::from_parts(out, &shape);
             }
@@ -61,7 +61,11 @@ impl<T: Element> Tensor<T> {
         }
         let la = self.layout.broadcast_to(&shape).expect("shape checked");
         let lb = other.layout.broadcast_to(&shape).expect("shape checked");
-        let out = zip_strided([(&self.data[..], &la), (&other.data[..], &lb)], &shape, |[x, y]| f(x, y));
+        let out = zip_strided(
+            [(&self.data[..], &la), (&other.data[..], &lb)],
+            &shape,
+            |[x, y]| f(x, y),
+        );
         Tensor::from_parts(out, &shape)
     }
 
@@ -78,9 +82,11 @@ impl<T: Element> Tensor<T> {
             if let Some(b) = other.as_slice().filter(|_| other.shape() == self.shape()) {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 if a.len() >= PAR_MIN {
-                    a.par_chunks_mut(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)).for_each(|(ca, cb)| {
-                        ca.iter_mut().zip(cb).for_each(|(x, &y)| *x = f(*x, y))
-                    });
+                    a.par_chunks_mut(PAR_CHUNK)
+                        .zip(b.par_chunks(PAR_CHUNK))
+                        .for_each(|(ca, cb)| {
+                            ca.iter_mut().zip(cb).for_each(|(x, &y)| *x = f(*x, y))
+                        });
                 } else {
                     a.iter_mut().zip(b).for_each(|(x, &y)| *x = f(*x, y));
                 }
@@ -133,14 +139,22 @@ impl<T: Element> Tensor<T> {
     /// PyTorch: `maximum`.
     #[track_caller]
     pub fn maximum(&self, other: &Self) -> Self {
-        self.zip_with(other, "maximum", |a, b| if a.is_nan() || a >= b { a } else { b })
+        self.zip_with(
+            other,
+            "maximum",
+            |a, b| if a.is_nan() || a >= b { a } else { b },
+        )
     }
 
     /// The smaller of `a` and `b`, elementwise with broadcasting (NaN wins).
     /// PyTorch: `minimum`.
     #[track_caller]
     pub fn minimum(&self, other: &Self) -> Self {
-        self.zip_with(other, "minimum", |a, b| if a.is_nan() || a <= b { a } else { b })
+        self.zip_with(
+            other,
+            "minimum",
+            |a, b| if a.is_nan() || a <= b { a } else { b },
+        )
     }
 
     /// `a^b` elementwise with broadcasting; integer-valued exponents give
@@ -200,7 +214,11 @@ impl<T: Element> Tensor<T> {
         let la = a.layout.broadcast_to(&shape).expect("shape checked");
         let lb = b.layout.broadcast_to(&shape).expect("shape checked");
         let out = zip_strided(
-            [(&mask.data[..], &lm), (&a.data[..], &la), (&b.data[..], &lb)],
+            [
+                (&mask.data[..], &lm),
+                (&a.data[..], &la),
+                (&b.data[..], &lb),
+            ],
             &shape,
             |[m, x, y]| if m != T::zero() { x } else { y },
         );
@@ -227,11 +245,20 @@ mod tests {
         let row = Tensor::<f64>::from_vec(vec![10., 20., 30.], &[3]).unwrap();
         let col = Tensor::<f64>::from_vec(vec![100., 200.], &[2, 1]).unwrap();
         assert_eq!(a.add(&row).to_vec(), vec![11., 22., 33., 14., 25., 36.]);
-        assert_eq!(a.add(&col).to_vec(), vec![101., 102., 103., 204., 205., 206.]);
-        assert_eq!(a.t().mul(&col.t()).to_vec(), vec![100., 800., 200., 1000., 300., 1200.]);
+        assert_eq!(
+            a.add(&col).to_vec(),
+            vec![101., 102., 103., 204., 205., 206.]
+        );
+        assert_eq!(
+            a.t().mul(&col.t()).to_vec(),
+            vec![100., 800., 200., 1000., 300., 1200.]
+        );
         let s = Tensor::<f64>::scalar(2.0);
         assert_eq!(s.sub(&row).to_vec(), vec![-8., -18., -28.]);
-        assert_eq!(a.gt(&Tensor::scalar(3.0)).to_vec(), vec![0., 0., 0., 1., 1., 1.]);
+        assert_eq!(
+            a.gt(&Tensor::scalar(3.0)).to_vec(),
+            vec![0., 0., 0., 1., 1., 1.]
+        );
         let one = Tensor::<f64>::from_vec(vec![5.0], &[1, 1]).unwrap();
         assert_eq!(row.add(&one).shape(), &[1, 3]);
     }
@@ -252,7 +279,10 @@ mod tests {
         let b = Tensor::<f32>::zeros(&[4]);
         let err = std::panic::catch_unwind(|| a.add(&b)).unwrap_err();
         let msg = err.downcast_ref::<String>().unwrap();
-        assert!(msg.contains("add: shapes [2, 3] and [4] cannot be broadcast"), "{msg}");
+        assert!(
+            msg.contains("add: shapes [2, 3] and [4] cannot be broadcast"),
+            "{msg}"
+        );
         assert!(msg.contains(file!()), "{msg}");
     }
 }

@@ -7,9 +7,19 @@ use crate::error::TensorError;
 use crate::layout::{check_axis, Dims, Layout, RowWalker};
 use crate::tensor::Tensor;
 
-fn check_indices(op: &'static str, axis: usize, size: usize, indices: &[usize]) -> Result<(), TensorError> {
+fn check_indices(
+    op: &'static str,
+    axis: usize,
+    size: usize,
+    indices: &[usize],
+) -> Result<(), TensorError> {
     match indices.iter().find(|&&i| i >= size) {
-        Some(&index) => Err(TensorError::IndexOutOfRange { op, axis, index, size }),
+        Some(&index) => Err(TensorError::IndexOutOfRange {
+            op,
+            axis,
+            index,
+            size,
+        }),
         None => Ok(()),
     }
 }
@@ -31,7 +41,10 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn concat(tensors: &[Tensor<T>], axis: usize) -> Self {
         let loc = std::panic::Location::caller();
-        assert!(!tensors.is_empty(), "concat: no tensors given, called at {loc}");
+        assert!(
+            !tensors.is_empty(),
+            "concat: no tensors given, called at {loc}"
+        );
         let first = tensors[0].shape();
         check_axis("concat", first, axis);
         for t in tensors {
@@ -66,7 +79,10 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn stack(tensors: &[Tensor<T>], axis: usize) -> Self {
         let loc = std::panic::Location::caller();
-        assert!(!tensors.is_empty(), "stack: no tensors given, called at {loc}");
+        assert!(
+            !tensors.is_empty(),
+            "stack: no tensors given, called at {loc}"
+        );
         for t in tensors {
             assert!(
                 t.shape() == tensors[0].shape(),
@@ -122,7 +138,12 @@ impl<T: Element> Tensor<T> {
     /// [`TensorError::IndexOutOfRange`] for an index too large;
     /// [`TensorError::IndexShapeMismatch`] when `self` does not have `shape`
     /// with `indices.len()` along `axis`.
-    pub fn index_add(&self, axis: usize, indices: &[usize], shape: &[usize]) -> Result<Self, TensorError> {
+    pub fn index_add(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        shape: &[usize],
+    ) -> Result<Self, TensorError> {
         let mut expect: Dims = shape.into();
         if axis >= shape.len() || {
             expect[axis] = indices.len();
@@ -140,7 +161,7 @@ impl<T: Element> Tensor<T> {
         let inner: usize = shape[axis + 1..].iter().product();
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let mut out = vec![T::zero(); outer * r * inner];
+        let mut out = crate::pool::zeroed(outer * r * inner);
         for o in 0..outer {
             for (p, &i) in indices.iter().enumerate() {
                 let s = &src[(o * indices.len() + p) * inner..][..inner];
@@ -195,8 +216,14 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::IndexShapeMismatch`] or [`TensorError::IndexOutOfRange`].
-    pub fn gather(&self, axis: usize, indices: &[usize], index_shape: &[usize]) -> Result<Self, TensorError> {
-        let (walk, astride) = Self::gather_layout("gather", self.shape(), axis, indices, index_shape)?;
+    pub fn gather(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        index_shape: &[usize],
+    ) -> Result<Self, TensorError> {
+        let (walk, astride) =
+            Self::gather_layout("gather", self.shape(), axis, indices, index_shape)?;
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
         let mut out = Vec::with_capacity(indices.len());
@@ -221,8 +248,15 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// As [`Tensor::gather`], and [`TensorError::IndexShapeMismatch`] when
     /// `self` does not have `index_shape`.
-    pub fn scatter_add(&self, axis: usize, indices: &[usize], index_shape: &[usize], shape: &[usize]) -> Result<Self, TensorError> {
-        let (walk, astride) = Self::gather_layout("scatter_add", shape, axis, indices, index_shape)?;
+    pub fn scatter_add(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        index_shape: &[usize],
+        shape: &[usize],
+    ) -> Result<Self, TensorError> {
+        let (walk, astride) =
+            Self::gather_layout("scatter_add", shape, axis, indices, index_shape)?;
         if self.shape() != index_shape {
             return Err(TensorError::IndexShapeMismatch {
                 op: "scatter_add",
@@ -231,7 +265,7 @@ impl<T: Element> Tensor<T> {
             });
         }
         let vals = self.to_vec();
-        let mut out = vec![T::zero(); shape.iter().product()];
+        let mut out = crate::pool::zeroed(shape.iter().product());
         if !indices.is_empty() {
             let last = *index_shape.last().unwrap_or(&1);
             let step = *walk.strides.last().unwrap_or(&0);
@@ -271,10 +305,23 @@ mod tests {
         let t = Tensor::<f64>::from_vec((0..12).map(f64::from).collect(), &[3, 4]).unwrap();
         let g = t.gather(0, &[2, 0, 1, 1], &[1, 4]).unwrap();
         assert_eq!(g.to_vec(), vec![8., 1., 6., 7.]);
-        let s = Tensor::<f64>::ones(&[1, 4]).scatter_add(0, &[2, 0, 1, 1], &[1, 4], &[3, 4]).unwrap();
-        assert_eq!(s.to_vec(), vec![0., 1., 0., 0., 0., 0., 1., 1., 1., 0., 0., 0.]);
+        let s = Tensor::<f64>::ones(&[1, 4])
+            .scatter_add(0, &[2, 0, 1, 1], &[1, 4], &[3, 4])
+            .unwrap();
+        assert_eq!(
+            s.to_vec(),
+            vec![0., 1., 0., 0., 0., 0., 1., 1., 1., 0., 0., 0.]
+        );
         let err = t.gather(1, &[4], &[1, 1]).unwrap_err();
-        assert_eq!(err, TensorError::IndexOutOfRange { op: "gather", axis: 1, index: 4, size: 4 });
+        assert_eq!(
+            err,
+            TensorError::IndexOutOfRange {
+                op: "gather",
+                axis: 1,
+                index: 4,
+                size: 4
+            }
+        );
         assert!(t.gather(1, &[0, 0], &[1, 1]).is_err());
     }
 
@@ -285,15 +332,25 @@ mod tests {
         assert_eq!(sel.to_vec(), vec![2., 3., 2., 3., 4., 5.]);
         let back = sel.index_add(0, &[1, 1, 2], &[3, 2]).unwrap();
         assert_eq!(back.to_vec(), vec![0., 0., 4., 6., 4., 5.]);
-        assert!(t.index_select(0, &[3]).unwrap_err().to_string().contains("index 3 is out of range"));
+        assert!(t
+            .index_select(0, &[3])
+            .unwrap_err()
+            .to_string()
+            .contains("index 3 is out of range"));
     }
 
     #[test]
     fn stack_and_one_hot() {
         let a = Tensor::<f32>::from_vec(vec![1., 2.], &[2]).unwrap();
         let b = Tensor::<f32>::from_vec(vec![3., 4.], &[2]).unwrap();
-        assert_eq!(Tensor::stack(&[a.clone(), b.clone()], 1).to_vec(), vec![1., 3., 2., 4.]);
+        assert_eq!(
+            Tensor::stack(&[a.clone(), b.clone()], 1).to_vec(),
+            vec![1., 3., 2., 4.]
+        );
         assert_eq!(Tensor::stack(&[a, b], 0).shape(), &[2, 2]);
-        assert_eq!(Tensor::<f32>::one_hot(&[1, 0], 3).unwrap().to_vec(), vec![0., 1., 0., 1., 0., 0.]);
+        assert_eq!(
+            Tensor::<f32>::one_hot(&[1, 0], 3).unwrap().to_vec(),
+            vec![0., 1., 0., 1., 0., 0.]
+        );
     }
 }

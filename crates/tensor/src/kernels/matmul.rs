@@ -28,8 +28,14 @@ fn gemm_into<T: Element>(
         return;
     }
     // The last element each operand reads must be inside its storage.
-    assert!(a.1 + (m - 1) * a.2 + (k - 1) * a.3 < a.0.len(), "matmul: lhs layout out of bounds");
-    assert!(b.1 + (k - 1) * b.2 + (n - 1) * b.3 < b.0.len(), "matmul: rhs layout out of bounds");
+    assert!(
+        a.1 + (m - 1) * a.2 + (k - 1) * a.3 < a.0.len(),
+        "matmul: lhs layout out of bounds"
+    );
+    assert!(
+        b.1 + (k - 1) * b.2 + (n - 1) * b.3 < b.0.len(),
+        "matmul: rhs layout out of bounds"
+    );
     let threads = rayon::current_num_threads();
     let par = if threads > 1 && m * n * k >= GEMM_PAR_MIN {
         Parallelism::Rayon(threads)
@@ -68,7 +74,17 @@ fn gemm_into<T: Element>(
 /// True when axes `0..=last` of `l` can be read as one axis with the stride
 /// of axis `last`.
 fn collapsible(l: &Layout, last: usize) -> bool {
-    (0..last).all(|i| l.shape[i] == 1 || l.strides[i] == l.strides[i + 1] * l.shape[i + 1])
+    let mut expect = l.strides[last] * l.shape[last];
+    for i in (0..last).rev() {
+        if l.shape[i] == 1 {
+            continue;
+        }
+        if l.strides[i] != expect {
+            return false;
+        }
+        expect = l.strides[i] * l.shape[i];
+    }
+    true
 }
 
 impl<T: Element> Tensor<T> {
@@ -102,8 +118,16 @@ impl<T: Element> Tensor<T> {
         if self.rank() == 0 || other.rank() == 0 {
             fail("rank-0 operand");
         }
-        let a = if self.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
-        let b = if other.rank() == 1 { other.unsqueeze(1) } else { other.clone() };
+        let a = if self.rank() == 1 {
+            self.unsqueeze(0)
+        } else {
+            self.clone()
+        };
+        let b = if other.rank() == 1 {
+            other.unsqueeze(1)
+        } else {
+            other.clone()
+        };
         let (ra, rb) = (a.rank(), b.rank());
         let (m, k) = (a.shape()[ra - 2], a.shape()[ra - 1]);
         let (k2, n) = (b.shape()[rb - 2], b.shape()[rb - 1]);
@@ -121,7 +145,7 @@ impl<T: Element> Tensor<T> {
         let nb: usize = batch.iter().product();
         let mut out_shape: Dims = batch.clone();
         out_shape.extend([m, n]);
-        let mut out = vec![T::zero(); nb * m * n];
+        let mut out = crate::pool::zeroed(nb * m * n);
         let r = batch.len();
         let b_shared = lb.strides[..r].iter().all(|&s| s == 0);
         if nb > 1 && b_shared && collapsible(&la, r) {
@@ -175,11 +199,18 @@ mod tests {
         let c = a3.matmul(&a.t());
         assert_eq!(c.shape(), &[4, 2, 2]);
         assert_eq!(c.to_vec()[..4], [3., 12., 3., 12.]);
-        assert_eq!(Tensor::<f64>::zeros(&[2, 0]).matmul(&Tensor::zeros(&[0, 3])).to_vec(), vec![0.0; 6]);
+        assert_eq!(
+            Tensor::<f64>::zeros(&[2, 0])
+                .matmul(&Tensor::zeros(&[0, 3]))
+                .to_vec(),
+            vec![0.0; 6]
+        );
     }
 
     #[test]
-    #[should_panic(expected = "matmul: inner dimensions differ (3 vs 4) for shapes [2, 3] and [4, 5]")]
+    #[should_panic(
+        expected = "matmul: inner dimensions differ (3 vs 4) for shapes [2, 3] and [4, 5]"
+    )]
     fn inner_mismatch_panics() {
         Tensor::<f32>::zeros(&[2, 3]).matmul(&Tensor::zeros(&[4, 5]));
     }

@@ -27,11 +27,16 @@ pub(crate) const PAR_CHUNK: usize = 1 << 14;
 #[inline]
 pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(src: &[T], f: F) -> Vec<T> {
     if src.len() >= PAR_MIN {
-        let mut out = Vec::new();
-        src.par_iter().with_min_len(PAR_CHUNK).map(|&x| f(x)).collect_into_vec(&mut out);
+        let mut out = crate::pool::take(src.len());
+        src.par_iter()
+            .with_min_len(PAR_CHUNK)
+            .map(|&x| f(x))
+            .collect_into_vec(&mut out);
         out
     } else {
-        src.iter().map(|&x| f(x)).collect()
+        let mut out = crate::pool::take(src.len());
+        out.extend(src.iter().map(|&x| f(x)));
+        out
     }
 }
 
@@ -39,7 +44,8 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(src: &[T], f: F
 #[inline]
 pub(crate) fn map_in_place<T: Element, F: Fn(T) -> T + Sync + Send>(dst: &mut [T], f: F) {
     if dst.len() >= PAR_MIN {
-        dst.par_chunks_mut(PAR_CHUNK).for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+        dst.par_chunks_mut(PAR_CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
     } else {
         dst.iter_mut().for_each(|x| *x = f(*x));
     }
@@ -57,7 +63,7 @@ where
     F: Fn([T; K]) -> T + Sync + Send,
 {
     let n: usize = shape.iter().product();
-    let mut out = vec![T::zero(); n];
+    let mut out = crate::pool::zeroed(n);
     if n == 0 {
         return out;
     }
@@ -66,14 +72,35 @@ where
     let steps = layouts.map(|l| *l.strides.last().unwrap_or(&0));
     let fill = |chunk: &mut [T], start_row: usize| {
         let mut walk = RowWalker::new(shape, layouts, start_row);
+        // Operands not dense along the last axis are gathered into a
+        // scratch row, so the inner loop always runs over plain slices
+        // (and vectorises).
+        let mut scratch: [Vec<T>; K] = std::array::from_fn(|k| {
+            if steps[k] == 1 {
+                Vec::new()
+            } else {
+                vec![T::zero(); last]
+            }
+        });
         for row in chunk.chunks_mut(last) {
             let base = walk.next_row();
-            for (j, o) in row.iter_mut().enumerate() {
-                let mut args = [T::zero(); K];
-                for k in 0..K {
-                    args[k] = inputs[k].0[base[k] + j * steps[k]];
+            for k in 0..K {
+                if steps[k] != 1 {
+                    let src = inputs[k].0;
+                    for (j, s) in scratch[k].iter_mut().enumerate() {
+                        *s = src[base[k] + j * steps[k]];
+                    }
                 }
-                *o = f(args);
+            }
+            let rows: [&[T]; K] = std::array::from_fn(|k| {
+                if steps[k] == 1 {
+                    &inputs[k].0[base[k]..base[k] + last]
+                } else {
+                    &scratch[k][..]
+                }
+            });
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = f(std::array::from_fn(|k| rows[k][j]));
             }
         }
     };

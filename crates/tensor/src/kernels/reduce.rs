@@ -82,7 +82,14 @@ fn min_fold<T: Element>(a: T, x: T) -> T {
 impl<T: Element> Tensor<T> {
     /// Reduces `axis` with `fold` starting from `init` (or, for sums, the
     /// deterministic lane sum), on a contiguous copy seen as [outer, r, inner].
-    fn reduce_axis(&self, axis: usize, keepdim: bool, init: T, fold: fn(T, T) -> T, is_sum: bool) -> Self {
+    fn reduce_axis(
+        &self,
+        axis: usize,
+        keepdim: bool,
+        init: T,
+        fold: fn(T, T) -> T,
+        is_sum: bool,
+    ) -> Self {
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
         let (outer, r, inner) = split3(self.shape(), axis);
@@ -92,10 +99,17 @@ impl<T: Element> Tensor<T> {
         if inner == 1 {
             let row = |(o, slot): (usize, &mut T)| {
                 let xs = &src[o * r..(o + 1) * r];
-                *slot = if is_sum { det_sum(xs) } else { xs.iter().fold(init, |a, &x| fold(a, x)) };
+                *slot = if is_sum {
+                    det_sum(xs)
+                } else {
+                    xs.iter().fold(init, |a, &x| fold(a, x))
+                };
             };
             if big {
-                out.par_iter_mut().enumerate().with_min_len(64).for_each(row);
+                out.par_iter_mut()
+                    .enumerate()
+                    .with_min_len(64)
+                    .for_each(row);
             } else {
                 out.iter_mut().enumerate().for_each(row);
             }
@@ -112,7 +126,9 @@ impl<T: Element> Tensor<T> {
                 };
                 const COLS: usize = 1024;
                 if big && inner > COLS {
-                    acc.par_chunks_mut(COLS).enumerate().for_each(|(i, a)| cols((i * COLS, a)));
+                    acc.par_chunks_mut(COLS)
+                        .enumerate()
+                        .for_each(|(i, a)| cols((i * COLS, a)));
                 } else {
                     cols((0, acc));
                 }
@@ -265,7 +281,9 @@ impl<T: Element> Tensor<T> {
         if self.shape() == shape {
             return self.clone();
         }
-        let ok = crate::layout::Layout::contiguous(shape).broadcast_to(self.shape()).is_some();
+        let ok = crate::layout::Layout::contiguous(shape)
+            .broadcast_to(self.shape())
+            .is_some();
         assert!(
             ok,
             "sum_to: shape {shape:?} does not broadcast to {:?}, called at {}",

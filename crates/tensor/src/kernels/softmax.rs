@@ -14,7 +14,7 @@ impl<T: Element> Tensor<T> {
         let outer: usize = shape[..axis].iter().product();
         let r = shape[axis];
         let inner: usize = shape[axis + 1..].iter().product();
-        let mut out = vec![T::zero(); src.len()];
+        let mut out = crate::pool::zeroed(src.len());
         for o in 0..outer {
             let block = o * r * inner;
             for j in 0..inner {

@@ -95,7 +95,9 @@ mod tests {
         assert_eq!(t.tanh().to_vec()[0], -1.0);
         assert_eq!(t.narrow(0, 1, 3).powi(3).to_vec(), vec![-1.0, 0.0, 8.0]);
         assert_eq!(Tensor::<f32>::scalar(-4.0).powf(3.0).item(), -64.0);
-        let nc = Tensor::<f64>::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[2, 2]).unwrap().t();
+        let nc = Tensor::<f64>::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[2, 2])
+            .unwrap()
+            .t();
         assert_eq!(nc.neg().to_vec(), vec![-0.0, -2.0, -1.0, -3.0]);
     }
 }

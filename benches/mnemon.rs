@@ -1,0 +1,24 @@
+//! mnemon's benchmarks: one criterion binary, one module per workload of
+//! DESIGN.md. Run all with `cargo bench`, or one group with e.g.
+//! `cargo bench -- w1_matmul`. Throughput for matmul is counted in FLOPs,
+//! so criterion's "Gelem/s" reads as GFLOP/s; elementwise groups count
+//! bytes read plus written (GB/s).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Duration;
+
+mod tensor_kernels;
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops
+}
+criterion_main!(benches);

@@ -1,0 +1,379 @@
+//! Property tests: every kernel against a plain reference written here with
+//! explicit index arithmetic (no strides, no fast paths).
+
+use mnemon_tensor::Tensor;
+use proptest::prelude::*;
+
+/// Row-major multi-index of flat position `i` in `shape`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for d in (0..shape.len()).rev() {
+        idx[d] = i % shape[d];
+        i /= shape[d];
+    }
+    idx
+}
+
+fn ravel(idx: &[usize], shape: &[usize]) -> usize {
+    idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
+}
+
+/// Reads `data` (dense, `shape`) at an output index, broadcasting.
+fn read_bcast(data: &[f64], shape: &[usize], out_idx: &[usize]) -> f64 {
+    let lead = out_idx.len() - shape.len();
+    let idx: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(d, &s)| if s == 1 { 0 } else { out_idx[lead + d] })
+        .collect();
+    data[ravel(&idx, shape)]
+}
+
+/// A shape of rank 0..=4 with small dims (0 included now and then).
+fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(prop_oneof![1 => Just(0usize), 12 => 1usize..5], 0..=4)
+}
+
+/// Two shapes that broadcast together: each is the output shape with some
+/// leading axes dropped and some axes set to 1.
+fn bcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    shape_strategy().prop_flat_map(|out| {
+        let r = out.len();
+        (
+            Just(out),
+            0..=r,
+            0..=r,
+            prop::collection::vec(any::<(bool, bool)>(), r),
+        )
+            .prop_map(|(out, da, db, ones)| {
+                let a: Vec<usize> = (da..out.len())
+                    .map(|d| if ones[d].0 { 1 } else { out[d] })
+                    .collect();
+                let b: Vec<usize> = (db..out.len())
+                    .map(|d| if ones[d].1 { 1 } else { out[d] })
+                    .collect();
+                (a, b)
+            })
+    })
+}
+
+fn values(shape: &[usize], seed: u64) -> Vec<f64> {
+    let n: usize = shape.iter().product();
+    (0..n)
+        .map(|i| (((i as u64 * 7919 + seed * 104729) % 2003) as f64) / 200.0 - 5.0)
+        .collect()
+}
+
+fn tensor(shape: &[usize], seed: u64) -> Tensor<f64> {
+    Tensor::from_vec(values(shape, seed), shape).unwrap()
+}
+
+fn bshape(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let r = a.len().max(b.len());
+    (0..r)
+        .map(|i| {
+            let da = if i + a.len() >= r {
+                a[i + a.len() - r]
+            } else {
+                1
+            };
+            let db = if i + b.len() >= r {
+                b[i + b.len() - r]
+            } else {
+                1
+            };
+            if da == 1 {
+                db
+            } else {
+                da
+            }
+        })
+        .collect()
+}
+
+type BinOp = (
+    &'static str,
+    fn(&Tensor<f64>, &Tensor<f64>) -> Tensor<f64>,
+    fn(f64, f64) -> f64,
+);
+
+fn binary_ops() -> Vec<BinOp> {
+    vec![
+        ("add", |a, b| a + b, |x, y| x + y),
+        ("sub", |a, b| a - b, |x, y| x - y),
+        ("mul", |a, b| a * b, |x, y| x * y),
+        ("div", |a, b| a / b, |x, y| x / y),
+        ("maximum", |a, b| a.maximum(b), f64::max),
+        ("minimum", |a, b| a.minimum(b), f64::min),
+        ("pow", |a, b| a.abs().pow(b), |x, y| x.abs().powf(y)),
+        ("gt", |a, b| a.gt(b), |x, y| (x > y) as u8 as f64),
+        ("le", |a, b| a.le(b), |x, y| (x <= y) as u8 as f64),
+    ]
+}
+
+/// A non-contiguous tensor with the same logical values as `tensor(shape)`:
+/// built transposed, then transposed back.
+fn strided(shape: &[usize], seed: u64) -> Tensor<f64> {
+    if shape.len() < 2 {
+        return tensor(shape, seed);
+    }
+    let r = shape.len();
+    let mut ts = shape.to_vec();
+    ts.swap(r - 2, r - 1);
+    let base = tensor(shape, seed).transpose(r - 2, r - 1).contiguous();
+    assert_eq!(base.shape(), &ts[..]);
+    base.transpose(r - 2, r - 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn binary_ops_match_reference((sa, sb) in bcast_pair(), seed in 0u64..100, noncontig in any::<bool>()) {
+        let a = if noncontig { strided(&sa, seed) } else { tensor(&sa, seed) };
+        let b = tensor(&sb, seed + 1);
+        let (va, vb) = (values(&sa, seed), values(&sb, seed + 1));
+        let out = bshape(&sa, &sb);
+        for (name, op, f) in binary_ops() {
+            let got = op(&a, &b);
+            prop_assert_eq!(got.shape(), &out[..], "{}", name);
+            let n: usize = out.iter().product();
+            let want: Vec<f64> = (0..n).map(|i| {
+                let idx = unravel(i, &out);
+                f(read_bcast(&va, &sa, &idx), read_bcast(&vb, &sb, &idx))
+            }).collect();
+            let got = got.to_vec();
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert!(g == w || (g.is_nan() && w.is_nan()), "{}: {} vs {}", name, g, w);
+            }
+        }
+    }
+
+    #[test]
+    fn where_matches_reference((sa, sb) in bcast_pair(), seed in 0u64..100) {
+        let m = tensor(&sa, seed).gt(&Tensor::scalar(0.0));
+        let a = tensor(&sb, seed + 1);
+        let b = Tensor::scalar(-100.0);
+        let got = Tensor::where_(&m, &a, &b);
+        let out = bshape(&sa, &sb);
+        prop_assert_eq!(got.shape(), &out[..]);
+        let (vm, va) = (m.to_vec(), values(&sb, seed + 1));
+        for (i, g) in got.to_vec().into_iter().enumerate() {
+            let idx = unravel(i, &out);
+            let want = if read_bcast(&vm, &sa, &idx) != 0.0 { read_bcast(&va, &sb, &idx) } else { -100.0 };
+            prop_assert_eq!(g, want);
+        }
+    }
+
+    #[test]
+    fn reductions_match_reference(shape in shape_strategy(), seed in 0u64..100, keepdim in any::<bool>(), noncontig in any::<bool>()) {
+        let t = if noncontig { strided(&shape, seed) } else { tensor(&shape, seed) };
+        let v = values(&shape, seed);
+        prop_assert!((t.sum_all().item() - v.iter().sum::<f64>()).abs() < 1e-9);
+        for axis in 0..shape.len() {
+            let mut out = shape.clone();
+            out[axis] = 1;
+            let n: usize = out.iter().product();
+            let lane = |i: usize| -> Vec<f64> {
+                let mut idx = unravel(i, &out);
+                (0..shape[axis]).map(|k| { idx[axis] = k; v[ravel(&idx, &shape)] }).collect()
+            };
+            let sum: Vec<f64> = (0..n).map(|i| lane(i).iter().sum()).collect();
+            let max: Vec<f64> = (0..n).map(|i| lane(i).iter().copied().fold(f64::NEG_INFINITY, f64::max)).collect();
+            let min: Vec<f64> = (0..n).map(|i| lane(i).iter().copied().fold(f64::INFINITY, f64::min)).collect();
+            let arg: Vec<f64> = (0..n).map(|i| {
+                let l = lane(i);
+                let m = l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                l.iter().position(|&x| x == m).unwrap_or(0) as f64
+            }).collect();
+            let mut kept = shape.clone();
+            if keepdim { kept[axis] = 1 } else { kept.remove(axis); }
+            let s = t.sum(axis, keepdim);
+            prop_assert_eq!(s.shape(), &kept[..]);
+            for (g, w) in s.to_vec().iter().zip(&sum) { prop_assert!((g - w).abs() < 1e-9); }
+            prop_assert_eq!(t.max(axis, keepdim).to_vec(), max);
+            prop_assert_eq!(t.min(axis, keepdim).to_vec(), min);
+            if shape[axis] > 0 {
+                prop_assert_eq!(t.argmax(axis, keepdim).to_vec(), arg);
+                let mean: Vec<f64> = sum.iter().map(|s| s / shape[axis] as f64).collect();
+                for (g, w) in t.mean(axis, keepdim).to_vec().iter().zip(&mean) { prop_assert!((g - w).abs() < 1e-9); }
+            }
+        }
+    }
+
+    #[test]
+    fn sum_to_inverts_broadcast((sa, sb) in bcast_pair(), seed in 0u64..100) {
+        let out = bshape(&sa, &sb);
+        let g = tensor(&out, seed);
+        let s = g.sum_to(&sa);
+        prop_assert_eq!(s.shape(), &sa[..]);
+        let vg = values(&out, seed);
+        let mut want = vec![0.0; sa.iter().product()];
+        for (i, x) in vg.iter().enumerate() {
+            let idx = unravel(i, &out);
+            let lead = out.len() - sa.len();
+            let src: Vec<usize> = sa.iter().enumerate().map(|(d, &s)| if s == 1 { 0 } else { idx[lead + d] }).collect();
+            want[ravel(&src, &sa)] += x;
+        }
+        for (g, w) in s.to_vec().iter().zip(&want) { prop_assert!((g - w).abs() < 1e-9); }
+    }
+
+    #[test]
+    fn matmul_matches_triple_loop(m in 0usize..7, k in 0usize..7, n in 0usize..7, batch in prop::collection::vec(1usize..4, 0..3),
+                                  b_batched in any::<bool>(), ta in any::<bool>(), tb in any::<bool>(), seed in 0u64..50) {
+        let mut sa = batch.clone(); sa.extend([m, k]);
+        let mut sb = if b_batched { batch.iter().map(|_| 1).collect() } else { vec![] };
+        sb.extend([k, n]);
+        let a = if ta { strided(&sa, seed) } else { tensor(&sa, seed) };
+        let b = if tb { strided(&sb, seed + 3) } else { tensor(&sb, seed + 3) };
+        let (va, vb) = (values(&sa, seed), values(&sb, seed + 3));
+        let c = a.matmul(&b);
+        let nb: usize = batch.iter().product();
+        let mut want = vec![0.0; nb * m * n];
+        for bi in 0..nb {
+            for i in 0..m { for j in 0..n {
+                let mut acc = 0.0;
+                for p in 0..k { acc += va[bi * m * k + i * k + p] * vb[p * n + j]; }
+                want[bi * m * n + i * n + j] = acc;
+            }}
+        }
+        let mut so = batch.clone(); so.extend([m, n]);
+        prop_assert_eq!(c.shape(), &so[..]);
+        for (g, w) in c.to_vec().iter().zip(&want) { prop_assert!((g - w).abs() < 1e-9, "{} vs {}", g, w); }
+    }
+
+    #[test]
+    fn views_equal_materialised_copies(shape in prop::collection::vec(1usize..5, 1..=4), seed in 0u64..50, a in 0usize..4, b in 0usize..4, start in 0usize..4) {
+        let t = tensor(&shape, seed);
+        let r = shape.len();
+        let (a, b) = (a % r, b % r);
+        let tr = t.transpose(a, b);
+        let v = values(&shape, seed);
+        for (i, g) in tr.to_vec().into_iter().enumerate() {
+            let mut idx = unravel(i, tr.shape());
+            idx.swap(a, b);
+            prop_assert_eq!(g, v[ravel(&idx, &shape)]);
+        }
+        prop_assert_eq!(tr.contiguous().to_vec(), tr.to_vec());
+        prop_assert_eq!(tr.reshape(&[tr.numel()]).unwrap().to_vec(), tr.to_vec());
+        let s = start % tr.shape()[a];
+        let nar = tr.narrow(a, s, tr.shape()[a] - s);
+        let cpy = tr.contiguous().narrow(a, s, tr.shape()[a] - s);
+        prop_assert_eq!(nar.to_vec(), cpy.to_vec());
+        // unary kernels on the strided view equal those on the copy
+        prop_assert_eq!(nar.exp().to_vec(), cpy.exp().to_vec());
+        prop_assert_eq!(nar.sum(a, false).to_vec(), cpy.sum(a, false).to_vec());
+    }
+
+    #[test]
+    fn concat_stack_index_gather(shape in prop::collection::vec(1usize..4, 1..=3), seed in 0u64..50, axis in 0usize..3, idx in prop::collection::vec(0usize..3, 0..5)) {
+        let axis = axis % shape.len();
+        let a = tensor(&shape, seed);
+        let b = strided(&shape, seed + 1);
+        let c = Tensor::concat(&[a.clone(), b.clone()], axis);
+        prop_assert_eq!(c.narrow(axis, 0, shape[axis]).to_vec(), a.to_vec());
+        prop_assert_eq!(c.narrow(axis, shape[axis], shape[axis]).to_vec(), b.to_vec());
+        let s = Tensor::stack(&[a.clone(), b.clone()], axis);
+        prop_assert_eq!(s.narrow(axis, 1, 1).squeeze(axis).to_vec(), b.to_vec());
+        let idx: Vec<usize> = idx.into_iter().map(|i| i % shape[axis]).collect();
+        let sel = a.index_select(axis, &idx).unwrap();
+        for (p, &i) in idx.iter().enumerate() {
+            prop_assert_eq!(sel.narrow(axis, p, 1).to_vec(), a.narrow(axis, i, 1).to_vec());
+        }
+        // gather with one index per lane equals picking that lane element
+        let mut ishape = shape.clone();
+        ishape[axis] = 1;
+        let n: usize = ishape.iter().product();
+        let gi: Vec<usize> = (0..n).map(|i| (i * 7 + seed as usize) % shape[axis]).collect();
+        let g = a.gather(axis, &gi, &ishape).unwrap().to_vec();
+        let va = values(&shape, seed);
+        for (i, &gv) in g.iter().enumerate() {
+            let mut ix = unravel(i, &ishape);
+            ix[axis] = gi[i];
+            prop_assert_eq!(gv, va[ravel(&ix, &shape)]);
+        }
+    }
+
+    #[test]
+    fn softmax_lanes_sum_to_one(shape in prop::collection::vec(1usize..5, 1..=3), seed in 0u64..50, axis in 0usize..3, scale in prop_oneof![Just(1.0), Just(1e4)]) {
+        let axis = axis % shape.len();
+        let t = &tensor(&shape, seed) * scale;
+        let s = t.softmax(axis);
+        for v in s.sum(axis, false).to_vec() { prop_assert!((v - 1.0).abs() < 1e-12); }
+        let ls = t.log_softmax(axis);
+        prop_assert!(ls.to_vec().iter().all(|v| v.is_finite()));
+        for (a, b) in ls.exp().to_vec().iter().zip(s.to_vec()) { prop_assert!((a - b).abs() < 1e-12); }
+    }
+}
+
+#[test]
+fn sums_are_bit_identical_across_thread_counts() {
+    let n = 10_000_000;
+    let v: Vec<f32> = (0..n)
+        .map(|i| ((i * 2654435761usize) % 1000) as f32 / 997.0)
+        .collect();
+    let t = Tensor::from_vec(v, &[n]).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                t.sum_all().item(),
+                t.mean_all().item(),
+                t.reshape(&[1000, 10_000]).unwrap().sum(1, false).to_vec(),
+            )
+        })
+    };
+    let (s1, m1, r1) = run(1);
+    let (s2, m2, r2) = run(2);
+    assert_eq!(s1.to_bits(), s2.to_bits());
+    assert_eq!(m1.to_bits(), m2.to_bits());
+    assert_eq!(r1, r2);
+    let exact: f64 = t.to_vec().iter().map(|&x| x as f64).sum();
+    assert!(
+        ((s1 as f64) - exact).abs() / exact < 1e-6,
+        "{s1} vs {exact}"
+    );
+}
+
+#[test]
+fn edge_cases_rank0_and_empty() {
+    let s = Tensor::<f64>::scalar(3.0);
+    assert_eq!((&s * &s).shape(), &[] as &[usize]);
+    assert_eq!((&s * &s).item(), 9.0);
+    let e = Tensor::<f64>::zeros(&[2, 0, 3]);
+    assert_eq!((&e + &Tensor::ones(&[3])).shape(), &[2, 0, 3]);
+    assert_eq!(e.sum(1, false).to_vec(), vec![0.0; 6]);
+    assert_eq!(e.softmax(2).numel(), 0);
+    let x = Tensor::<f32>::from_vec(vec![-1e4, 1e4], &[2]).unwrap();
+    assert!(x.sigmoid().to_vec().iter().all(|v| v.is_finite()));
+    assert!(x.softmax(0).to_vec().iter().all(|v| v.is_finite()));
+    assert!(x.log_softmax(0).to_vec().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn panic_messages_name_op_shapes_and_caller_line() {
+    let a = Tensor::<f32>::zeros(&[2, 3]);
+    let b = Tensor::<f32>::zeros(&[4, 5]);
+    let line = line!() + 1;
+    let err = std::panic::catch_unwind(|| a.matmul(&b)).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("matmul") && msg.contains("[2, 3]") && msg.contains("[4, 5]"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
+    let line = line!() + 1;
+    let err = std::panic::catch_unwind(|| &a * &b).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("mul: shapes [2, 3] and [4, 5]"), "{msg}");
+    assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
+    let err = std::panic::catch_unwind(|| a.sum(2, false)).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("sum: axis 2 is out of range") && msg.contains("[2, 3]"),
+        "{msg}"
+    );
+}
