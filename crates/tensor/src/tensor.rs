@@ -270,6 +270,12 @@ impl<T: Element> Tensor<T> {
             && Arc::get_mut(&mut self.data).is_some()
     }
 
+    /// An identifier of this tensor's storage buffer: equal for tensors
+    /// (views) that share storage.
+    pub fn storage_id(&self) -> usize {
+        Arc::as_ptr(&self.data) as usize
+    }
+
     /// The bytes of element storage this tensor keeps alive.
     pub fn storage_bytes(&self) -> usize {
         self.data.len() * std::mem::size_of::<T>()

@@ -1,0 +1,278 @@
+//! The reverse sweep: one loop over the tape from the output back to the
+//! first node, applying each node's gradient rule (no graph search, no
+//! recursion), and the [`Grads`] it returns.
+
+use crate::tape::{NodeId, Tape};
+use crate::var::Var;
+use mnemon_tensor::{Element, Tensor};
+
+/// The gradients of one backward pass, looked up by Var.
+pub struct Grads<'t, T: Element = f32> {
+    tape: &'t Tape<T>,
+    grads: Vec<Option<Tensor<T>>>,
+}
+
+impl<'t, T: Element> Grads<'t, T> {
+    /// The gradient of the loss with respect to `v` (same shape as `v`), or
+    /// `None` when the loss does not depend on it (or it is a constant, or
+    /// an intermediate whose gradient was not retained).
+    ///
+    /// # Panics
+    /// When `v` belongs to another tape.
+    #[track_caller]
+    pub fn wrt(&self, v: &Var<'t, T>) -> Option<&Tensor<T>> {
+        assert!(
+            std::ptr::eq(self.tape, v.tape),
+            "Grads::wrt: this Var belongs to another tape than the loss, called at {}",
+            std::panic::Location::caller()
+        );
+        self.node(v.id?)
+    }
+
+    /// The gradient stored for node `id`.
+    pub fn node(&self, id: NodeId) -> Option<&Tensor<T>> {
+        self.grads.get(id).and_then(Option::as_ref)
+    }
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    /// Derives the gradient of this one-element Var (a loss) with respect to
+    /// every leaf it depends on: one reverse sweep over the tape. Records
+    /// nothing. PyTorch: `loss.backward()`.
+    ///
+    /// # Panics
+    /// When the Var holds more than one element (use
+    /// [`Var::backward_with`] with a seed), or it is a constant.
+    #[track_caller]
+    pub fn backward(&self) -> Grads<'t, T> {
+        assert!(
+            self.value.numel() == 1,
+            "backward: the output has shape {:?}; backward needs one element (use backward_with for a seed), called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        self.backward_with(&Tensor::ones(self.shape()))
+    }
+
+    /// Backward with an explicit seed gradient of this Var's shape: computes
+    /// the vector-Jacobian product `seedᵀ · J` for every leaf.
+    ///
+    /// # Panics
+    /// When the seed's shape differs from this Var's or it is a constant.
+    #[track_caller]
+    pub fn backward_with(&self, seed: &Tensor<T>) -> Grads<'t, T> {
+        let root = self.root("backward", seed.shape());
+        let tape = self.tape;
+        let keep: Vec<bool> = {
+            let nodes = tape.nodes.borrow();
+            let retained = tape.retained.borrow();
+            let mut keep: Vec<bool> = nodes[..=root].iter().map(|n| n.rule.is_none()).collect();
+            for &r in retained.iter().filter(|&&r| r <= root) {
+                keep[r] = true;
+            }
+            keep
+        };
+        let slots = sweep(tape, root, self.lift(seed.clone()), false, &keep);
+        Grads {
+            tape,
+            grads: slots.into_iter().map(|s| s.map(|v| v.value)).collect(),
+        }
+    }
+
+    /// The gradients of this one-element Var with respect to `wrt`, as Vars
+    /// recorded on the same tape so they can be differentiated again.
+    /// An input the output does not depend on gets zeros.
+    /// PyTorch: `torch.autograd.grad(..., create_graph=True)`.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::scalar(2.0));
+    /// let y = x.powi(3);                       // y = x³
+    /// let dy = &y.grad_graph(&[&x])[0];        // 3x² = 12
+    /// let d2y = &dy.grad_graph(&[&x])[0];      // 6x = 12
+    /// assert_eq!((dy.item(), d2y.item()), (12.0, 12.0));
+    /// ```
+    ///
+    /// # Panics
+    /// When the Var holds more than one element or is a constant.
+    #[track_caller]
+    pub fn grad_graph(&self, wrt: &[&Var<'t, T>]) -> Vec<Var<'t, T>> {
+        assert!(
+            self.value.numel() == 1,
+            "grad_graph: the output has shape {:?}; it needs one element (use grad_graph_with), called at {}",
+            self.shape(),
+            std::panic::Location::caller()
+        );
+        self.grad_graph_with(&self.lift(Tensor::ones(self.shape())), wrt)
+    }
+
+    /// As [`Var::grad_graph`] with a seed Var (which may itself be tracked:
+    /// the result is then differentiable with respect to the seed too).
+    ///
+    /// # Panics
+    /// When the seed's shape differs from this Var's or it is a constant.
+    #[track_caller]
+    pub fn grad_graph_with(&self, seed: &Var<'t, T>, wrt: &[&Var<'t, T>]) -> Vec<Var<'t, T>> {
+        let root = self.root("grad_graph", seed.shape());
+        let mut keep = vec![false; root + 1];
+        for w in wrt {
+            if let Some(id) = w.id.filter(|&id| id <= root) {
+                keep[id] = true;
+            }
+        }
+        let mut slots = sweep(self.tape, root, seed.clone(), true, &keep);
+        wrt.iter()
+            .map(|w| {
+                w.id.filter(|&id| id <= root)
+                    .and_then(|id| slots[id].take().inspect(|v| slots[id] = Some(v.clone())))
+                    .unwrap_or_else(|| w.lift(Tensor::zeros(w.shape())))
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    fn root(&self, op: &str, seed_shape: &[usize]) -> NodeId {
+        let loc = std::panic::Location::caller();
+        assert!(
+            seed_shape == self.shape(),
+            "{op}: seed of shape {seed_shape:?} does not match the output's shape {:?}, called at {loc}",
+            self.shape()
+        );
+        match self.id {
+            Some(id) => id,
+            None => panic!("{op}: this Var is a constant (no leaf it depends on was recorded), called at {loc}"),
+        }
+    }
+}
+
+/// Adds a gradient contribution into a slot: the first is stored as is,
+/// later ones are added (in place when the buffer is owned alone).
+fn accumulate<'t, T: Element>(slot: &mut Option<Var<'t, T>>, g: Var<'t, T>) {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) if prev.id.is_none() && g.id.is_none() => {
+            let tape = prev.tape;
+            Var::from_parts(tape, None, prev.value + &g.value)
+        }
+        Some(prev) => &prev + &g,
+    });
+}
+
+/// The reverse sweep from `root`; returns the gradient slots of the nodes
+/// marked in `keep` (others are dropped as soon as they have flowed on).
+fn sweep<'t, T: Element>(
+    tape: &'t Tape<T>,
+    root: NodeId,
+    seed: Var<'t, T>,
+    create_graph: bool,
+    keep: &[bool],
+) -> Vec<Option<Var<'t, T>>> {
+    let before = tape.recording.replace(create_graph);
+    let mut slots: Vec<Option<Var<'t, T>>> = vec![None; root + 1];
+    slots[root] = Some(seed);
+    let explain = tape.explain.get();
+    let want_norms = explain || tape.keep_norms.get();
+    let anomaly = tape.anomaly.get();
+    let has_hooks = !tape.hooks.borrow().is_empty();
+    let mut norms: Vec<(NodeId, f64)> = Vec::new();
+    for id in (0..=root).rev() {
+        let Some(mut g) = slots[id].take() else { continue };
+        if has_hooks {
+            for (hid, hook) in tape.hooks.borrow().iter() {
+                if *hid == id {
+                    if let Some(new) = hook(&g.value) {
+                        g = g.lift(new);
+                    }
+                }
+            }
+        }
+        if want_norms {
+            norms.push((id, g.value.to_vec().iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>().sqrt()));
+        }
+        let (rule, saved, op, location) = {
+            let nodes = tape.nodes.borrow();
+            let n = &nodes[id];
+            (n.rule, n.saved.clone(), n.op, n.location)
+        };
+        let Some(rule) = rule else {
+            slots[id] = Some(g);
+            continue;
+        };
+        let ctx = crate::tape::Ctx { tape, id, saved };
+        let input_grads = rule(&ctx, &g);
+        if explain {
+            explain_step(tape, id, op, location, &ctx, &g, &input_grads);
+        }
+        for (i, ig) in input_grads.into_iter().enumerate() {
+            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i].0, ig) else { continue };
+            debug_assert_eq!(ig.shape(), ctx.input_shape(i), "rule of `{op}` returned a wrong shape");
+            if anomaly && !ig.value.to_vec().iter().all(|v| v.is_finite()) {
+                panic!("anomaly: the gradient that op `{op}` at {location} sends to its input {i} is not finite");
+            }
+            accumulate(&mut slots[iid], ig);
+        }
+        if keep[id] {
+            slots[id] = Some(g);
+        }
+    }
+    tape.recording.set(before);
+    if want_norms {
+        let mut store = tape.grad_norms.borrow_mut();
+        for (id, n) in norms {
+            if store.len() <= id {
+                store.resize(id + 1, None);
+            }
+            store[id] = Some(n);
+        }
+    }
+    for (id, k) in keep.iter().enumerate() {
+        if !k {
+            slots[id] = None;
+        }
+    }
+    slots
+}
+
+fn fmt_value<T: Element>(t: &Tensor<T>) -> String {
+    if t.numel() == 1 {
+        format!("{:.6}", t.item())
+    } else {
+        format!("{:?}", t.shape())
+    }
+}
+
+fn explain_step<T: Element>(
+    tape: &Tape<T>,
+    id: NodeId,
+    op: &str,
+    location: &std::panic::Location<'static>,
+    ctx: &crate::tape::Ctx<'_, T>,
+    g: &Var<'_, T>,
+    input_grads: &[Option<Var<'_, T>>],
+) {
+    let mut line = format!("node {id} `{op}` ({location}): incoming gradient {}", fmt_value(&g.value));
+    for (i, ig) in input_grads.iter().enumerate() {
+        let (iid, x) = &ctx.saved.inputs[i];
+        let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));
+        match ig {
+            Some(ig) if iid.is_some() => {
+                line += &format!("; to input {i} ({who}, value {})", fmt_value(x));
+                if g.value.numel() == 1 && ig.value.numel() == 1 && g.value.item() != T::zero() {
+                    line += &format!(
+                        ": local derivative {:.6} × {:.6} = {:.6}",
+                        (ig.value.item() / g.value.item()),
+                        g.value.item(),
+                        ig.value.item()
+                    );
+                } else {
+                    line += &format!(": gradient {}", fmt_value(&ig.value));
+                }
+            }
+            _ => line += &format!("; input {i} ({who}) gets none"),
+        }
+    }
+    println!("{line}");
+    tape.explain_log.borrow_mut().push(line);
+}

@@ -1,0 +1,45 @@
+//! Matrix products: gradients `g·Bᵀ` and `Aᵀ·g`, summed over broadcast
+//! batch axes.
+
+use crate::tape::{Ctx, InputGrads};
+use crate::var::Var;
+use mnemon_tensor::Element;
+use smallvec::smallvec;
+use std::panic::Location;
+
+impl<'t, T: Element> Var<'t, T> {
+    /// Matrix product with PyTorch's `matmul` rules (2-D, batched with
+    /// broadcast batch axes, 1-D operands as vectors); derivatives
+    /// `∂/∂A = g·Bᵀ`, `∂/∂B = Aᵀ·g`.
+    ///
+    /// # Panics
+    /// On mismatched inner dimensions or batch axes (naming both shapes and
+    /// the caller's line).
+    #[track_caller]
+    pub fn matmul(&self, other: &Self) -> Self {
+        let loc = Location::caller();
+        // Check (and panic at the caller's line) before reshaping vectors.
+        let v = self.value.matmul(&other.value);
+        if self.value.rank() >= 2 && other.value.rank() >= 2 {
+            return self.tape.record("matmul", v, &[self, other], matmul_rule, loc, |_, _| {});
+        }
+        let a = if self.value.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
+        let b = if other.value.rank() == 1 { other.unsqueeze(1) } else { other.clone() };
+        let mut out = a.matmul(&b);
+        if other.value.rank() == 1 {
+            out = out.squeeze(out.value.rank() - 1);
+        }
+        if self.value.rank() == 1 {
+            out = out.squeeze(out.value.rank() - 2);
+        }
+        out
+    }
+}
+
+fn matmul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let (a, b) = (c.input(0), c.input(1));
+    smallvec![
+        c.wants(0).then(|| g.matmul(&b.t()).sum_to(c.input_shape(0))),
+        c.wants(1).then(|| a.t().matmul(g).sum_to(c.input_shape(1)))
+    ]
+}

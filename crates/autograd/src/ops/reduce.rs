@@ -1,0 +1,160 @@
+//! Reductions over one axis or all elements, `sum_to` and `broadcast_to`
+//! (each the other's gradient).
+
+use super::one;
+use crate::tape::{Ctx, InputGrads};
+use crate::var::Var;
+use mnemon_tensor::{Element, Tensor};
+use std::panic::Location;
+
+impl<'t, T: Element> Var<'t, T> {
+    /// Sum of all elements (rank 0); gradient: the incoming gradient
+    /// broadcast to the input's shape. PyTorch: `sum()`.
+    #[track_caller]
+    pub fn sum_all(&self) -> Self {
+        let v = self.value.sum_all();
+        self.tape.record("sum_all", v, &[self], spread_rule, Location::caller(), |s, _| s.axis = usize::MAX)
+    }
+
+    /// Mean of all elements (rank 0). PyTorch: `mean()`.
+    #[track_caller]
+    pub fn mean_all(&self) -> Self {
+        let n = self.value.numel();
+        self.sum_all().mul_scalar(T::one() / T::of_usize(n))
+    }
+
+    /// Sum over `axis` (`keepdim` keeps it as size 1). PyTorch: `sum(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn sum(&self, axis: usize, keepdim: bool) -> Self {
+        let v = self.value.sum(axis, keepdim);
+        self.tape.record("sum", v, &[self], spread_rule, Location::caller(), |s, _| {
+            s.axis = axis;
+            s.flag = keepdim;
+        })
+    }
+
+    /// Mean over `axis`. PyTorch: `mean(dim, keepdim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
+        let n = self.shape().get(axis).copied().unwrap_or(1);
+        self.sum(axis, keepdim).mul_scalar(T::one() / T::of_usize(n))
+    }
+
+    /// Maximum over `axis`; the gradient goes to the (first) argmax.
+    /// PyTorch: `amax(dim, keepdim)` (with `max`'s gradient routing).
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn max(&self, axis: usize, keepdim: bool) -> Self {
+        let v = self.value.max(axis, keepdim);
+        let mask = arg_mask(&self.value, axis, &self.value.argmax_indices(axis));
+        self.select_reduced("max", v, mask, axis, keepdim)
+    }
+
+    /// Minimum over `axis`; the gradient goes to the (first) argmin.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn min(&self, axis: usize, keepdim: bool) -> Self {
+        let v = self.value.min(axis, keepdim);
+        let mask = arg_mask(&self.value, axis, &self.value.neg().argmax_indices(axis));
+        self.select_reduced("min", v, mask, axis, keepdim)
+    }
+
+    /// Largest element (rank 0); the gradient goes to the first argmax.
+    #[track_caller]
+    pub fn max_all(&self) -> Self {
+        let flat = self.value.flatten();
+        let mask = arg_mask(&flat, 0, &flat.argmax_indices(0)).reshape(self.shape()).expect("same size");
+        let v = self.value.max_all();
+        self.select_reduced("max_all", v, mask, usize::MAX, false)
+    }
+
+    #[track_caller]
+    fn select_reduced(&self, op: &'static str, v: Tensor<T>, mask: Tensor<T>, axis: usize, keepdim: bool) -> Self {
+        self.tape.record(op, v, &[self], select_rule, Location::caller(), |s, _| {
+            s.output = Some(mask);
+            s.axis = axis;
+            s.flag = keepdim;
+        })
+    }
+
+    /// Sums down to `shape` (the inverse of broadcasting); gradient:
+    /// broadcast back. Returns `self` when the shape already matches.
+    ///
+    /// # Panics
+    /// When `shape` does not broadcast to this Var's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Self {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let v = self.value.sum_to(shape);
+        self.tape.record("sum_to", v, &[self], broadcast_back_rule, Location::caller(), |_, _| {})
+    }
+
+    /// Broadcast to `shape` (a view); gradient: `sum_to` the input's shape.
+    /// PyTorch: `expand`.
+    ///
+    /// # Panics
+    /// When the shapes are incompatible (names both and the caller's line).
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Self {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let v = self.value.broadcast_to(shape).unwrap_or_else(|e| {
+            panic!("broadcast_to: {e}, called at {}", Location::caller())
+        });
+        self.tape.record("broadcast_to", v, &[self], sum_back_rule, Location::caller(), |_, _| {})
+    }
+}
+
+/// A 0/1 tensor shaped like `x` with a 1 at each lane's chosen index.
+fn arg_mask<T: Element>(x: &Tensor<T>, axis: usize, idx: &[usize]) -> Tensor<T> {
+    let mut keep: Vec<usize> = x.shape().to_vec();
+    keep[axis] = 1;
+    Tensor::ones(&keep).scatter_add(axis, idx, &keep, x.shape()).expect("indices from argmax fit")
+}
+
+/// The incoming gradient of a reduction, reshaped to keep the reduced axis
+/// (if it was dropped) and broadcast to the input's shape.
+fn spread<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> Var<'t, T> {
+    let shape = c.input_shape(0);
+    let g = if c.saved.op_axis_dropped() { g.unsqueeze(c.saved.axis) } else { g.clone() };
+    g.broadcast_to(shape)
+}
+
+fn spread_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(spread(c, g))
+}
+
+fn select_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let mask = c.saved.output.as_ref().expect("reduction saved its mask");
+    one(spread(c, g).mul_const(mask, "max"))
+}
+
+fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.broadcast_to(c.input_shape(0)))
+}
+
+fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.sum_to(c.input_shape(0)))
+}
+
+impl<T: Element> crate::tape::Saved<T> {
+    /// True for an axis reduction without keepdim (its gradient needs the
+    /// axis put back before broadcasting). Whole reductions record
+    /// `axis == usize::MAX`: their rank-0 outputs broadcast as they are.
+    fn op_axis_dropped(&self) -> bool {
+        self.axis != usize::MAX && !self.flag
+    }
+}

@@ -1,0 +1,48 @@
+//! `softmax` and `log_softmax`: fused primitives whose rules reuse the saved
+//! output.
+
+use super::one;
+use crate::tape::{Ctx, InputGrads};
+use crate::var::Var;
+use mnemon_tensor::Element;
+use std::panic::Location;
+
+impl<'t, T: Element> Var<'t, T> {
+    /// Stable softmax along `axis`; gradient `y·(g − Σ g·y)`. PyTorch: `softmax(dim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn softmax(&self, axis: usize) -> Self {
+        let v = self.value.softmax(axis);
+        self.tape.record("softmax", v, &[self], softmax_rule, Location::caller(), |s, out| {
+            s.axis = axis;
+            s.output = Some(out.clone());
+        })
+    }
+
+    /// Stable log-softmax along `axis`; gradient `g − softmax·Σ g`.
+    /// PyTorch: `log_softmax(dim)`.
+    ///
+    /// # Panics
+    /// When `axis` is out of range.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: usize) -> Self {
+        let v = self.value.log_softmax(axis);
+        self.tape.record("log_softmax", v, &[self], log_softmax_rule, Location::caller(), |s, out| {
+            s.axis = axis;
+            s.output = Some(out.clone());
+        })
+    }
+}
+
+fn softmax_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let y = c.output();
+    let dot = (g * &y).sum(c.saved.axis, true);
+    one(&y * &(g - &dot))
+}
+
+fn log_softmax_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let p = c.output().exp();
+    one(g - &(&p * &g.sum(c.saved.axis, true)))
+}

@@ -1,0 +1,222 @@
+//! Elementwise functions of one Var, and scalar arithmetic.
+//!
+//! sigmoid and tanh are fused primitives whose rules reuse the saved output
+//! (d sigmoid = s·(1−s), d tanh = 1−t²) through a fused, itself
+//! differentiable, backward op.
+
+use super::one;
+use crate::tape::{Ctx, InputGrads};
+use crate::var::Var;
+use mnemon_tensor::{Element, Tensor};
+use smallvec::smallvec;
+use std::panic::Location;
+
+macro_rules! unary {
+    ($(#[$doc:meta])* $name:ident, $save_out:expr, $rule:ident) => {
+        $(#[$doc])*
+        #[track_caller]
+        pub fn $name(&self) -> Self {
+            let v = self.value.$name();
+            self.tape.record(stringify!($name), v, &[self], $rule, Location::caller(), |s, out| {
+                if $save_out {
+                    s.output = Some(out.clone());
+                }
+            })
+        }
+    };
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    unary!(
+        /// `-x`; derivative -1. PyTorch: `neg`.
+        neg, false, neg_rule);
+    unary!(
+        /// `e^x`; derivative `e^x` (the saved output). PyTorch: `exp`.
+        exp, true, exp_rule);
+    unary!(
+        /// `ln x`; derivative `1/x`. PyTorch: `log`.
+        log, false, log_rule);
+    unary!(
+        /// `√x`; derivative `1/(2√x)` (from the saved output). PyTorch: `sqrt`.
+        sqrt, true, sqrt_rule);
+    unary!(
+        /// `|x|`; derivative `sign(x)` (0 at 0). PyTorch: `abs`.
+        abs, false, abs_rule);
+    unary!(
+        /// `1/x`; derivative `-1/x²` (from the saved output). PyTorch: `reciprocal`.
+        recip, true, recip_rule);
+    unary!(
+        /// The logistic sigmoid; derivative `s·(1−s)` from the saved output
+        /// `s`. Finite at ±1e4. PyTorch: `sigmoid`.
+        sigmoid, true, sigmoid_rule);
+    unary!(
+        /// `tanh x`; derivative `1 − t²` from the saved output. PyTorch: `tanh`.
+        tanh, true, tanh_rule);
+    unary!(
+        /// `max(x, 0)`; derivative 1 where `x > 0`, else 0. PyTorch: `relu`.
+        relu, false, relu_rule);
+    unary!(
+        /// `sin x`; derivative `cos x`. PyTorch: `sin`.
+        sin, false, sin_rule);
+    unary!(
+        /// `cos x`; derivative `-sin x`. PyTorch: `cos`.
+        cos, false, cos_rule);
+
+    /// `x^p`; derivative `p·x^(p−1)`. Integer-valued `p` gives the real
+    /// result for negative `x`. PyTorch: `pow(x, p)`.
+    #[track_caller]
+    pub fn powf(&self, p: T) -> Self {
+        let v = self.value.powf(p);
+        self.tape.record("powf", v, &[self], powf_rule, Location::caller(), |s, _| s.scalar = p.as_f64())
+    }
+
+    /// `x^n`; derivative `n·x^(n−1)`. PyTorch: `pow(x, n)`.
+    #[track_caller]
+    pub fn powi(&self, n: i32) -> Self {
+        let v = self.value.powi(n);
+        self.tape.record("powi", v, &[self], powi_rule, Location::caller(), |s, _| s.scalar = n as f64)
+    }
+
+    /// `x²`. PyTorch: `square`.
+    #[track_caller]
+    pub fn square(&self) -> Self {
+        self.powi(2)
+    }
+
+    /// `x + c` for a scalar `c`; derivative 1.
+    #[track_caller]
+    pub fn add_scalar(&self, c: T) -> Self {
+        let v = &self.value + c;
+        self.tape.record("add_scalar", v, &[self], add_scalar_rule, Location::caller(), |_, _| {})
+    }
+
+    /// `x · c` for a scalar `c`; derivative `c`.
+    #[track_caller]
+    pub fn mul_scalar(&self, c: T) -> Self {
+        let v = &self.value * c;
+        self.tape.record("mul_scalar", v, &[self], mul_scalar_rule, Location::caller(), |s, _| s.scalar = c.as_f64())
+    }
+
+    /// Clamps into `[lo, hi]`; derivative 1 inside, 0 outside. PyTorch: `clamp`.
+    #[track_caller]
+    pub fn clamp(&self, lo: T, hi: T) -> Self {
+        let v = self.value.clamp(lo, hi);
+        let src = &self.value;
+        self.tape.record("clamp", v, &[self], clamp_rule, Location::caller(), |s, _| {
+            // the rule's mask: 1 where x was inside [lo, hi]
+            s.output = Some(src.map(move |x| if x >= lo && x <= hi { T::one() } else { T::zero() }));
+        })
+    }
+
+    /// `self · mask` for a constant tensor (no gradient to the mask).
+    #[track_caller]
+    pub(crate) fn mul_const(&self, mask: &Tensor<T>, _op: &str) -> Self {
+        self * &self.lift(mask.clone())
+    }
+
+    /// `g · s · (1 − s)`: the fused sigmoid backward, itself differentiable.
+    #[track_caller]
+    pub(crate) fn sigmoid_backward(g: &Self, s: &Self) -> Self {
+        let v = g.value.zip_with(&s.value, "sigmoid_backward", |g, s| g * s * (T::one() - s));
+        g.tape.record("sigmoid_backward", v, &[g, s], sigmoid_backward_rule, Location::caller(), |_, _| {})
+    }
+
+    /// `g · (1 − t²)`: the fused tanh backward, itself differentiable.
+    #[track_caller]
+    pub(crate) fn tanh_backward(g: &Self, t: &Self) -> Self {
+        let v = g.value.zip_with(&t.value, "tanh_backward", |g, t| g * (T::one() - t * t));
+        g.tape.record("tanh_backward", v, &[g, t], tanh_backward_rule, Location::caller(), |_, _| {})
+    }
+}
+
+fn neg_rule<'t, T: Element>(_: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.neg())
+}
+
+fn exp_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g * &c.output())
+}
+
+fn log_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g / &c.input(0))
+}
+
+fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one((g / &c.output()).mul_scalar(T::of_f64(0.5)))
+}
+
+fn abs_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.mul_const(&c.saved.inputs[0].1.sign(), "abs"))
+}
+
+fn recip_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let y = c.output();
+    one((g * &(&y * &y)).neg())
+}
+
+fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(Var::sigmoid_backward(g, &c.output()))
+}
+
+fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+    let (g, s) = (c.input(0), c.input(1));
+    let ds = &s * &s.neg().add_scalar(T::one()); // s(1-s)
+    let d_g = c.wants(0).then(|| gg * &ds);
+    let d_s = c.wants(1).then(|| &(gg * &g) * &s.mul_scalar(T::of_f64(-2.0)).add_scalar(T::one()));
+    smallvec![d_g, d_s]
+}
+
+fn tanh_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(Var::tanh_backward(g, &c.output()))
+}
+
+fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+    let (g, t) = (c.input(0), c.input(1));
+    let d_g = c.wants(0).then(|| gg * &(&t * &t).neg().add_scalar(T::one()));
+    let d_t = c.wants(1).then(|| &(gg * &g) * &t.mul_scalar(T::of_f64(-2.0)));
+    smallvec![d_g, d_t]
+}
+
+fn relu_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let mask = c.saved.inputs[0].1.map(|x| if x > T::zero() { T::one() } else { T::zero() });
+    one(g.mul_const(&mask, "relu"))
+}
+
+fn sin_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g * &c.input(0).cos())
+}
+
+fn cos_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one((g * &c.input(0).sin()).neg())
+}
+
+fn powf_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let p = T::of_f64(c.saved.scalar);
+    if p == T::zero() {
+        return one(g.mul_scalar(T::zero()));
+    }
+    one(g * &c.input(0).powf(p - T::one()).mul_scalar(p))
+}
+
+fn powi_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    let n = c.saved.scalar as i32;
+    if n == 0 {
+        return one(g.mul_scalar(T::zero()));
+    }
+    if n == 1 {
+        return one(g.clone());
+    }
+    one(g * &c.input(0).powi(n - 1).mul_scalar(T::of_f64(n as f64)))
+}
+
+fn clamp_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.mul_const(c.saved.output.as_ref().expect("clamp saved its mask"), "clamp"))
+}
+
+fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.clone())
+}
+
+fn mul_scalar_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.mul_scalar(T::of_f64(c.saved.scalar)))
+}

@@ -1,0 +1,247 @@
+//! The tape: a Wengert list of the ops of one forward pass.
+
+use crate::var::Var;
+use mnemon_tensor::{Dims, Element, Tensor};
+use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::rc::Rc;
+
+/// The index of a node on its tape. Creation order is a topological order.
+pub type NodeId = usize;
+
+/// A gradient rule: given the node's context and the gradient flowing into
+/// its output, the gradient for each input (`None` where there is none).
+/// Rules are written with the same differentiable `Var` ops as user code.
+pub(crate) type Rule<T> = for<'t> fn(&Ctx<'t, T>, &Var<'t, T>) -> InputGrads<'t, T>;
+
+/// One gradient per input of a node.
+pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 2]>;
+
+/// What a node's gradient rule needs: its inputs (with their node ids, so
+/// that gradients of gradients flow back into them), its output when the
+/// rule reuses it, and op parameters.
+#[derive(Clone, Default)]
+pub(crate) struct Saved<T: Element> {
+    pub inputs: SmallVec<[(Option<NodeId>, Tensor<T>); 2]>,
+    pub output: Option<Tensor<T>>,
+    pub scalar: f64,
+    pub axis: usize,
+    pub flag: bool,
+    pub dims: Dims,
+    pub indices: Option<Rc<[usize]>>,
+    pub custom: Option<Rc<dyn crate::custom::CustomOp<T>>>,
+}
+
+/// One recorded op.
+pub(crate) struct Node<T: Element> {
+    pub op: &'static str,
+    pub rule: Option<Rule<T>>,
+    pub saved: Saved<T>,
+    pub shape: Dims,
+    pub location: &'static Location<'static>,
+}
+
+/// The gradient rule's view of one node.
+pub(crate) struct Ctx<'t, T: Element> {
+    pub tape: &'t Tape<T>,
+    pub id: NodeId,
+    pub saved: Saved<T>,
+}
+
+impl<'t, T: Element> Ctx<'t, T> {
+    /// Input `i` as a Var (tracked when it was, so second derivatives flow).
+    pub fn input(&self, i: usize) -> Var<'t, T> {
+        let (id, v) = &self.saved.inputs[i];
+        Var::from_parts(self.tape, *id, v.clone())
+    }
+
+    /// The node's own output as a tracked Var (its value depends on the
+    /// inputs through this very node, so reusing it is exact at any order).
+    pub fn output(&self) -> Var<'t, T> {
+        let v = self.saved.output.clone().expect("rule saved its output");
+        Var::from_parts(self.tape, Some(self.id), v)
+    }
+
+    /// The shape of input `i`.
+    pub fn input_shape(&self, i: usize) -> &[usize] {
+        self.saved.inputs[i].1.shape()
+    }
+
+    /// True when input `i` wants a gradient.
+    pub fn wants(&self, i: usize) -> bool {
+        self.saved.inputs[i].0.is_some()
+    }
+}
+
+/// Hooks run on a node's gradient before it flows further.
+pub(crate) type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
+
+/// The temporary memory of one forward pass: every op on a tracked [`Var`]
+/// appends a node; [`Var::backward`] replays them in reverse.
+///
+/// A tape is per thread (it uses `RefCell`) and every `Var` borrows it, so
+/// no `Var` outlives its pass.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let x = tape.leaf(Tensor::scalar(3.0));
+/// let y = &x * &x + &x; // y = x² + x
+/// let grads = y.backward();
+/// assert_eq!(grads.wrt(&x).unwrap().item(), 7.0); // dy/dx = 2x + 1
+/// ```
+pub struct Tape<T: Element = f32> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    pub(crate) recording: Cell<bool>,
+    pub(crate) anomaly: Cell<bool>,
+    pub(crate) explain: Cell<bool>,
+    pub(crate) explain_log: RefCell<Vec<String>>,
+    pub(crate) hooks: RefCell<Vec<(NodeId, Hook<T>)>>,
+    pub(crate) retained: RefCell<Vec<NodeId>>,
+    pub(crate) grad_norms: RefCell<Vec<Option<f64>>>,
+    pub(crate) keep_norms: Cell<bool>,
+}
+
+impl<T: Element> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Element> Tape<T> {
+    /// An empty tape, recording.
+    pub fn new() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::new()),
+            recording: Cell::new(true),
+            anomaly: Cell::new(false),
+            explain: Cell::new(false),
+            explain_log: RefCell::new(Vec::new()),
+            hooks: RefCell::new(Vec::new()),
+            retained: RefCell::new(Vec::new()),
+            grad_norms: RefCell::new(Vec::new()),
+            keep_norms: Cell::new(false),
+        }
+    }
+
+    /// A Var whose gradient is wanted (a leaf: a weight, an input to
+    /// differentiate with respect to). PyTorch: `requires_grad_()`.
+    #[track_caller]
+    pub fn leaf(&self, value: Tensor<T>) -> Var<'_, T> {
+        let id = self.push(Node {
+            op: "leaf",
+            rule: None,
+            saved: Saved::default(),
+            shape: value.shape().into(),
+            location: Location::caller(),
+        });
+        Var::from_parts(self, Some(id), value)
+    }
+
+    /// A Var whose gradient is not wanted (data, targets). Ops on constants
+    /// alone are computed but not recorded.
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        Var::from_parts(self, None, value)
+    }
+
+    /// Runs `f` without recording: every Var it creates is a constant.
+    /// PyTorch: `with torch.no_grad()`.
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.recording.replace(false);
+        let r = f();
+        self.recording.set(before);
+        r
+    }
+
+    /// The number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// True when nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of tensor storage the tape keeps alive for gradient rules
+    /// (each shared buffer counted once): the temporary memory of the pass.
+    pub fn saved_bytes(&self) -> usize {
+        let nodes = self.nodes.borrow();
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0;
+        for n in nodes.iter() {
+            let ts = n.saved.inputs.iter().map(|(_, t)| t).chain(n.saved.output.iter());
+            for t in ts {
+                if seen.insert(t.storage_id()) {
+                    total += t.storage_bytes();
+                }
+            }
+        }
+        total
+    }
+
+    /// Turns anomaly mode on or off: when on, the first op whose output or
+    /// gradient is not finite panics with the op's name and source line.
+    /// PyTorch: `torch.autograd.detect_anomaly`.
+    pub fn set_anomaly_mode(&self, on: bool) {
+        self.anomaly.set(on);
+    }
+
+    /// Turns explain mode on or off: when on, backward prints each step
+    /// (node, rule, shapes, and values when scalar) and keeps the lines,
+    /// see [`Tape::explain_log`].
+    pub fn set_explain(&self, on: bool) {
+        self.explain.set(on);
+    }
+
+    /// When on, backward records the L2 norm of every node's gradient, which
+    /// [`Tape::to_dot`] then shows (explain mode records them too).
+    pub fn set_keep_grad_norms(&self, on: bool) {
+        self.keep_norms.set(on);
+    }
+
+    /// The lines explain mode printed so far.
+    pub fn explain_log(&self) -> Vec<String> {
+        self.explain_log.borrow().clone()
+    }
+
+    pub(crate) fn push(&self, node: Node<T>) -> NodeId {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(node);
+        nodes.len() - 1
+    }
+
+    /// Records an op whose value is already computed, if any input is
+    /// tracked and the tape is recording; returns the result Var.
+    pub(crate) fn record<'t>(
+        &'t self,
+        op: &'static str,
+        value: Tensor<T>,
+        inputs: &[&Var<'t, T>],
+        rule: Rule<T>,
+        location: &'static Location<'static>,
+        fill: impl FnOnce(&mut Saved<T>, &Tensor<T>),
+    ) -> Var<'t, T> {
+        if self.anomaly.get() && !value.to_vec().iter().all(|v| v.is_finite()) {
+            panic!("anomaly: op `{op}` at {location} produced a non-finite value");
+        }
+        if !self.recording.get() || inputs.iter().all(|v| v.id.is_none()) {
+            return Var::from_parts(self, None, value);
+        }
+        let mut saved = Saved {
+            inputs: inputs.iter().map(|v| (v.id, v.value.clone())).collect(),
+            ..Saved::default()
+        };
+        fill(&mut saved, &value);
+        let id = self.push(Node {
+            op,
+            rule: Some(rule),
+            saved,
+            shape: value.shape().into(),
+            location,
+        });
+        Var::from_parts(self, Some(id), value)
+    }
+}
