@@ -61,13 +61,14 @@ fn cotangent(shape: &[usize]) -> Tensor<f64> {
     Tensor::from_vec(w, shape).expect("length matches")
 }
 
-/// `sum(f(xs) · w)` evaluated without recording.
+/// `sum(f(xs) · w)`. The inputs are leaves, so an `f` that differentiates
+/// inside (as gradgradcheck's does) computes the same function here.
 fn scalar_value<F>(f: &F, inputs: &[Tensor<f64>]) -> f64
 where
     F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
 {
     let tape = Tape::new();
-    let vars: Vec<Var<'_, f64>> = inputs.iter().map(|x| tape.constant(x.clone())).collect();
+    let vars: Vec<Var<'_, f64>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let out = f(&vars);
     (out.value() * &cotangent(out.shape())).sum_all().item()
 }
