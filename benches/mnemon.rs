@@ -7,6 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
+mod autograd_workloads;
 mod tensor_kernels;
 
 fn config() -> Criterion {
@@ -19,6 +20,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops
+    targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops,
+        autograd_workloads::w2_tape_overhead, autograd_workloads::w5_elementwise
 }
 criterion_main!(benches);

@@ -4,6 +4,7 @@
 //! facade re-exports the workspace crates:
 //!
 //! - [`tensor`]: n-d strided tensors, broadcasting and kernels.
+//! - [`autograd`]: the tape, `Var`, gradients of gradients, gradcheck.
 //!
 //! ```
 //! use mnemon::prelude::*;
@@ -12,9 +13,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use mnemon_autograd as autograd;
 pub use mnemon_tensor as tensor;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {
+    pub use mnemon_autograd::{check, functional, CustomOp, Grads, Tape, Var};
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
 }

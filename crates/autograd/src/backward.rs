@@ -178,7 +178,9 @@ fn sweep<'t, T: Element>(
     let has_hooks = !tape.hooks.borrow().is_empty();
     let mut norms: Vec<(NodeId, f64)> = Vec::new();
     for id in (0..=root).rev() {
-        let Some(mut g) = slots[id].take() else { continue };
+        let Some(mut g) = slots[id].take() else {
+            continue;
+        };
         if has_hooks {
             for (hid, hook) in tape.hooks.borrow().iter() {
                 if *hid == id {
@@ -189,7 +191,15 @@ fn sweep<'t, T: Element>(
             }
         }
         if want_norms {
-            norms.push((id, g.value.to_vec().iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>().sqrt()));
+            norms.push((
+                id,
+                g.value
+                    .to_vec()
+                    .iter()
+                    .map(|v| v.as_f64() * v.as_f64())
+                    .sum::<f64>()
+                    .sqrt(),
+            ));
         }
         let (rule, saved, op, location) = {
             let nodes = tape.nodes.borrow();
@@ -206,8 +216,14 @@ fn sweep<'t, T: Element>(
             explain_step(tape, id, op, location, &ctx, &g, &input_grads);
         }
         for (i, ig) in input_grads.into_iter().enumerate() {
-            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i].0, ig) else { continue };
-            debug_assert_eq!(ig.shape(), ctx.input_shape(i), "rule of `{op}` returned a wrong shape");
+            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i].0, ig) else {
+                continue;
+            };
+            debug_assert_eq!(
+                ig.shape(),
+                ctx.input_shape(i),
+                "rule of `{op}` returned a wrong shape"
+            );
             if anomaly && !ig.value.to_vec().iter().all(|v| v.is_finite()) {
                 panic!("anomaly: the gradient that op `{op}` at {location} sends to its input {i} is not finite");
             }
@@ -252,7 +268,10 @@ fn explain_step<T: Element>(
     g: &Var<'_, T>,
     input_grads: &[Option<Var<'_, T>>],
 ) {
-    let mut line = format!("node {id} `{op}` ({location}): incoming gradient {}", fmt_value(&g.value));
+    let mut line = format!(
+        "node {id} `{op}` ({location}): incoming gradient {}",
+        fmt_value(&g.value)
+    );
     for (i, ig) in input_grads.iter().enumerate() {
         let (iid, x) = &ctx.saved.inputs[i];
         let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));

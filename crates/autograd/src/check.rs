@@ -20,7 +20,11 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Tolerance { eps: 1e-6, atol: 1e-6, rtol: 1e-4 }
+        Tolerance {
+            eps: 1e-6,
+            atol: 1e-6,
+            rtol: 1e-4,
+        }
     }
 }
 
@@ -57,7 +61,9 @@ impl std::error::Error for GradcheckError {}
 /// `sum(f(x) · w)` checks the whole vector-Jacobian product for this `w`.
 fn cotangent(shape: &[usize]) -> Tensor<f64> {
     let n: usize = shape.iter().product();
-    let w = (0..n).map(|i| 0.5 + ((i * 37 + 11) % 17) as f64 / 16.0).collect();
+    let w = (0..n)
+        .map(|i| 0.5 + ((i * 37 + 11) % 17) as f64 / 16.0)
+        .collect();
     Tensor::from_vec(w, shape).expect("length matches")
 }
 
@@ -97,7 +103,11 @@ where
     let analytic: Vec<Vec<f64>> = if out.requires_grad() {
         let grads = out.backward_with(&w);
         vars.iter()
-            .map(|v| grads.wrt(v).map_or_else(|| vec![0.0; v.value().numel()], |g| g.to_vec()))
+            .map(|v| {
+                grads
+                    .wrt(v)
+                    .map_or_else(|| vec![0.0; v.value().numel()], |g| g.to_vec())
+            })
             .collect()
     } else {
         vars.iter().map(|v| vec![0.0; v.value().numel()]).collect()
@@ -115,7 +125,12 @@ where
             let numeric = (at(tol.eps) - at(-tol.eps)) / (2.0 * tol.eps);
             let a = analytic[k][j];
             if !((a - numeric).abs() <= tol.atol + tol.rtol * numeric.abs()) {
-                return Err(GradcheckError { input: k, index: j, analytic: a, numeric });
+                return Err(GradcheckError {
+                    input: k,
+                    index: j,
+                    analytic: a,
+                    numeric,
+                });
             }
         }
     }
@@ -146,7 +161,11 @@ where
     }
     let seed = out.lift(cotangent(out.shape()));
     let refs: Vec<&Var<'t, f64>> = vars.iter().collect();
-    let grads: Vec<Var<'t, f64>> = out.grad_graph_with(&seed, &refs).iter().map(|g| g.flatten()).collect();
+    let grads: Vec<Var<'t, f64>> = out
+        .grad_graph_with(&seed, &refs)
+        .iter()
+        .map(|g| g.flatten())
+        .collect();
     Var::concat(&grads, 0)
 }
 
@@ -179,20 +198,34 @@ pub mod strategies {
 
     /// Two shapes that broadcast together (NumPy rules): a common shape with
     /// leading axes dropped and some axes set to 1 on either side.
-    pub fn broadcast_pair(max_rank: usize, max_dim: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    pub fn broadcast_pair(
+        max_rank: usize,
+        max_dim: usize,
+    ) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
         shape(max_rank, max_dim).prop_flat_map(|out| {
             let r = out.len();
-            (Just(out), 0..=r, 0..=r, prop::collection::vec(any::<(bool, bool)>(), r)).prop_map(|(out, da, db, ones)| {
-                let a = (da..out.len()).map(|d| if ones[d].0 { 1 } else { out[d] }).collect();
-                let b = (db..out.len()).map(|d| if ones[d].1 { 1 } else { out[d] }).collect();
-                (a, b)
-            })
+            (
+                Just(out),
+                0..=r,
+                0..=r,
+                prop::collection::vec(any::<(bool, bool)>(), r),
+            )
+                .prop_map(|(out, da, db, ones)| {
+                    let a = (da..out.len())
+                        .map(|d| if ones[d].0 { 1 } else { out[d] })
+                        .collect();
+                    let b = (db..out.len())
+                        .map(|d| if ones[d].1 { 1 } else { out[d] })
+                        .collect();
+                    (a, b)
+                })
         })
     }
 
     /// f64 tensors of `shape` with values in `[lo, hi]`.
     pub fn tensor(shape: Vec<usize>, lo: f64, hi: f64) -> impl Strategy<Value = Tensor<f64>> {
         let n: usize = shape.iter().product();
-        prop::collection::vec(lo..=hi, n).prop_map(move |v| Tensor::from_vec(v, &shape).expect("length matches"))
+        prop::collection::vec(lo..=hi, n)
+            .prop_map(move |v| Tensor::from_vec(v, &shape).expect("length matches"))
     }
 }

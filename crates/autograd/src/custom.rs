@@ -40,7 +40,12 @@ pub trait CustomOp<T: Element>: 'static {
     /// The value of the function.
     fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T>;
     /// The gradient for each input given the gradient `grad` of the output.
-    fn backward(&self, inputs: &[&Tensor<T>], output: &Tensor<T>, grad: &Tensor<T>) -> Vec<Option<Tensor<T>>>;
+    fn backward(
+        &self,
+        inputs: &[&Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Vec<Option<Tensor<T>>>;
 }
 
 impl<T: Element> Tape<T> {
@@ -51,10 +56,17 @@ impl<T: Element> Tape<T> {
         let out = op.forward(&values);
         let name = op.name();
         let op: Rc<dyn CustomOp<T>> = Rc::new(op);
-        self.record(name, out, inputs, custom_rule, Location::caller(), |s, y| {
-            s.custom = Some(op);
-            s.output = Some(y.clone());
-        })
+        self.record(
+            name,
+            out,
+            inputs,
+            custom_rule,
+            Location::caller(),
+            |s, y| {
+                s.custom = Some(op);
+                s.output = Some(y.clone());
+            },
+        )
     }
 }
 

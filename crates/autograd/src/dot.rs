@@ -25,11 +25,21 @@ impl<T: Element> Tape<T> {
         let norms = self.grad_norms.borrow();
         let mut s = String::from("digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
         for (id, n) in nodes.iter().enumerate() {
-            let mut label = format!("#{id} {}\\n{:?}\\n{}:{}", n.op, &n.shape[..], n.location.file(), n.location.line());
+            let mut label = format!(
+                "#{id} {}\\n{:?}\\n{}:{}",
+                n.op,
+                &n.shape[..],
+                n.location.file(),
+                n.location.line()
+            );
             if let Some(Some(g)) = norms.get(id) {
                 let _ = write!(label, "\\n|grad| = {g:.4}");
             }
-            let style = if n.rule.is_none() { ", style=filled, fillcolor=\"#dde8ff\"" } else { "" };
+            let style = if n.rule.is_none() {
+                ", style=filled, fillcolor=\"#dde8ff\""
+            } else {
+                ""
+            };
             let _ = writeln!(s, "  n{id} [label=\"{label}\"{style}];");
             for (k, (input, value)) in n.saved.inputs.iter().enumerate() {
                 match input {

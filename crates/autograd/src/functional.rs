@@ -29,8 +29,15 @@ where
     let xv = tape.leaf(x.clone());
     let y = f(&xv);
     let v = v.reshape(y.shape()).unwrap_or_else(|_| v.clone());
-    let g = if y.requires_grad() { y.backward_with(&v).wrt(&xv).cloned() } else { None };
-    (y.value().clone(), g.unwrap_or_else(|| Tensor::zeros(x.shape())))
+    let g = if y.requires_grad() {
+        y.backward_with(&v).wrt(&xv).cloned()
+    } else {
+        None
+    };
+    (
+        y.value().clone(),
+        g.unwrap_or_else(|| Tensor::zeros(x.shape())),
+    )
 }
 
 /// `f(x)` and the Jacobian-vector product `J·v` (shaped like `f(x)`),
@@ -49,8 +56,15 @@ where
     let u = tape.leaf(Tensor::zeros(y.shape()));
     let jt_u = &y.grad_graph_with(&u, &[&xv])[0];
     let s = (jt_u * &tape.constant(v.clone())).sum_all();
-    let jv = if s.requires_grad() { s.backward().wrt(&u).cloned() } else { None };
-    (y.value().clone(), jv.unwrap_or_else(|| Tensor::zeros(y.shape())))
+    let jv = if s.requires_grad() {
+        s.backward().wrt(&u).cloned()
+    } else {
+        None
+    };
+    (
+        y.value().clone(),
+        jv.unwrap_or_else(|| Tensor::zeros(y.shape())),
+    )
 }
 
 /// The Hessian-vector product `H·v` of a one-element `f` at `x`
@@ -64,7 +78,11 @@ where
     let y = f(&xv);
     let g = &y.grad_graph(&[&xv])[0];
     let s = (g * &tape.constant(v.clone())).sum_all();
-    let h = if s.requires_grad() { s.backward().wrt(&xv).cloned() } else { None };
+    let h = if s.requires_grad() {
+        s.backward().wrt(&xv).cloned()
+    } else {
+        None
+    };
     h.unwrap_or_else(|| Tensor::zeros(x.shape()))
 }
 
@@ -74,7 +92,10 @@ fn rows<'t, T: Element>(y: &Var<'t, T>, x: &Var<'t, T>) -> Tensor<T> {
     let mut out: Vec<T> = Vec::with_capacity(n * x.value().numel());
     for i in 0..n {
         let row = if y.requires_grad() {
-            let seed = Tensor::one_hot(&[i], n).expect("i < n").reshape(y.shape()).expect("same size");
+            let seed = Tensor::one_hot(&[i], n)
+                .expect("i < n")
+                .reshape(y.shape())
+                .expect("same size");
             y.backward_with(&seed).wrt(x).cloned()
         } else {
             None
@@ -129,7 +150,9 @@ mod tests {
         }
         let x = t(&[1.5, 0.5]);
         let g = grad(f, &x).to_vec();
-        assert!((g[0] - 2.0 * 1.5 * 0.5).abs() < 1e-12 && (g[1] - (2.25 + 0.5f64.cos())).abs() < 1e-12);
+        assert!(
+            (g[0] - 2.0 * 1.5 * 0.5).abs() < 1e-12 && (g[1] - (2.25 + 0.5f64.cos())).abs() < 1e-12
+        );
         let h = hessian(f, &x);
         assert_eq!(h.shape(), &[2, 2]);
         let hv = h.to_vec();
@@ -138,7 +161,9 @@ mod tests {
             assert!((a - b).abs() < 1e-12, "{hv:?}");
         }
         let hvp_ = hvp(f, &x, &t(&[1.0, 2.0])).to_vec();
-        assert!((hvp_[0] - 7.0).abs() < 1e-12 && (hvp_[1] - (3.0 - 2.0 * 0.5f64.sin())).abs() < 1e-12);
+        assert!(
+            (hvp_[0] - 7.0).abs() < 1e-12 && (hvp_[1] - (3.0 - 2.0 * 0.5f64.sin())).abs() < 1e-12
+        );
     }
 
     #[test]

@@ -172,7 +172,12 @@ impl<T: Element> Tape<T> {
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
         for n in nodes.iter() {
-            let ts = n.saved.inputs.iter().map(|(_, t)| t).chain(n.saved.output.iter());
+            let ts = n
+                .saved
+                .inputs
+                .iter()
+                .map(|(_, t)| t)
+                .chain(n.saved.output.iter());
             for t in ts {
                 if seen.insert(t.storage_id()) {
                     total += t.storage_bytes();

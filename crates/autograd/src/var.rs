@@ -70,7 +70,9 @@ impl<'t, T: Element> Var<'t, T> {
     /// When the Var is a constant (it gets no gradient).
     #[track_caller]
     pub fn register_hook(&self, hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + 'static) {
-        let id = self.id.expect("register_hook: this Var is a constant and gets no gradient");
+        let id = self
+            .id
+            .expect("register_hook: this Var is a constant and gets no gradient");
         self.tape.hooks.borrow_mut().push((id, Box::new(hook)));
     }
 

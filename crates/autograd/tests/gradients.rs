@@ -9,7 +9,11 @@ use mnemon_tensor::Tensor;
 use proptest::prelude::*;
 
 fn tol() -> Tolerance {
-    Tolerance { eps: 1e-6, atol: 1e-5, rtol: 1e-4 }
+    Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    }
 }
 
 fn shaped(max_rank: usize) -> impl Strategy<Value = Tensor<f64>> {
@@ -21,8 +25,12 @@ fn positive(max_rank: usize) -> impl Strategy<Value = Tensor<f64>> {
 }
 
 fn pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-    strategies::broadcast_pair(3, 3)
-        .prop_flat_map(|(a, b)| (strategies::tensor(a, -2.0, 2.0), strategies::tensor(b, 0.5, 2.0)))
+    strategies::broadcast_pair(3, 3).prop_flat_map(|(a, b)| {
+        (
+            strategies::tensor(a, -2.0, 2.0),
+            strategies::tensor(b, 0.5, 2.0),
+        )
+    })
 }
 
 /// Values kept away from kinks (0 for relu/abs) so finite differences are valid.
@@ -289,7 +297,10 @@ fn anomaly_mode_names_op_and_line() {
     let line = line!() + 1;
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.log())).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("`log`") && msg.contains(&format!("{}:{line}", file!())), "{msg}");
+    assert!(
+        msg.contains("`log`") && msg.contains(&format!("{}:{line}", file!())),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -302,9 +313,16 @@ fn explain_and_dot_describe_the_pass() {
     assert_eq!(g.wrt(&x).unwrap().item(), 0.25);
     let log = tape.explain_log();
     assert_eq!(log.len(), 1);
-    assert!(log[0].contains("`sigmoid`") && log[0].contains("local derivative 0.250000"), "{}", log[0]);
+    assert!(
+        log[0].contains("`sigmoid`") && log[0].contains("local derivative 0.250000"),
+        "{}",
+        log[0]
+    );
     let dot = tape.to_dot();
-    assert!(dot.contains("|grad| = 1.0000") && dot.contains("#1 sigmoid"), "{dot}");
+    assert!(
+        dot.contains("|grad| = 1.0000") && dot.contains("#1 sigmoid"),
+        "{dot}"
+    );
 }
 
 #[test]
@@ -323,7 +341,11 @@ fn shape_mismatch_panics_with_caller_line() {
     let line = line!() + 1;
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| &a + &b)).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("add: shapes [2, 3] and [3, 2]") && msg.contains(&format!("{}:{line}", file!())), "{msg}");
+    assert!(
+        msg.contains("add: shapes [2, 3] and [3, 2]")
+            && msg.contains(&format!("{}:{line}", file!())),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -337,7 +359,12 @@ fn gradcheck_reports_a_wrong_rule() {
         fn forward(&self, x: &[&Tensor<f64>]) -> Tensor<f64> {
             x[0].square()
         }
-        fn backward(&self, x: &[&Tensor<f64>], _: &Tensor<f64>, g: &Tensor<f64>) -> Vec<Option<Tensor<f64>>> {
+        fn backward(
+            &self,
+            x: &[&Tensor<f64>],
+            _: &Tensor<f64>,
+            g: &Tensor<f64>,
+        ) -> Vec<Option<Tensor<f64>>> {
             vec![Some(g * x[0])] // forgot the 2
         }
     }

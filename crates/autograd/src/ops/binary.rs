@@ -12,35 +12,70 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn add(&self, other: &Self) -> Self {
         let v = self.value.add(&other.value);
-        self.tape.record("add", v, &[self, other], add_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "add",
+            v,
+            &[self, other],
+            add_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `a - b` with broadcasting; derivatives 1 and -1. PyTorch: `sub`.
     #[track_caller]
     pub fn sub(&self, other: &Self) -> Self {
         let v = self.value.sub(&other.value);
-        self.tape.record("sub", v, &[self, other], sub_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "sub",
+            v,
+            &[self, other],
+            sub_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `a · b` with broadcasting; derivatives `b` and `a`. PyTorch: `mul`.
     #[track_caller]
     pub fn mul(&self, other: &Self) -> Self {
         let v = self.value.mul(&other.value);
-        self.tape.record("mul", v, &[self, other], mul_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "mul",
+            v,
+            &[self, other],
+            mul_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `a / b` with broadcasting; derivatives `1/b` and `-a/b²`. PyTorch: `div`.
     #[track_caller]
     pub fn div(&self, other: &Self) -> Self {
         let v = self.value.div(&other.value);
-        self.tape.record("div", v, &[self, other], div_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "div",
+            v,
+            &[self, other],
+            div_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `a^b` elementwise; derivatives `b·a^(b−1)` and `a^b·ln a`. PyTorch: `pow`.
     #[track_caller]
     pub fn pow(&self, other: &Self) -> Self {
         let v = self.value.pow(&other.value);
-        self.tape.record("pow", v, &[self, other], pow_rule, Location::caller(), |s, out| s.output = Some(out.clone()))
+        self.tape.record(
+            "pow",
+            v,
+            &[self, other],
+            pow_rule,
+            Location::caller(),
+            |s, out| s.output = Some(out.clone()),
+        )
     }
 
     /// The larger of `a` and `b`; the gradient goes to the larger input, and
@@ -48,14 +83,28 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn maximum(&self, other: &Self) -> Self {
         let v = self.value.maximum(&other.value);
-        self.tape.record("maximum", v, &[self, other], pick_rule, Location::caller(), |s, _| s.flag = true)
+        self.tape.record(
+            "maximum",
+            v,
+            &[self, other],
+            pick_rule,
+            Location::caller(),
+            |s, _| s.flag = true,
+        )
     }
 
     /// The smaller of `a` and `b`; gradient as for [`Var::maximum`]. PyTorch: `minimum`.
     #[track_caller]
     pub fn minimum(&self, other: &Self) -> Self {
         let v = self.value.minimum(&other.value);
-        self.tape.record("minimum", v, &[self, other], pick_rule, Location::caller(), |s, _| s.flag = false)
+        self.tape.record(
+            "minimum",
+            v,
+            &[self, other],
+            pick_rule,
+            Location::caller(),
+            |s, _| s.flag = false,
+        )
     }
 
     /// `a` where `mask` is non-zero, `b` elsewhere (all broadcast); the
@@ -63,36 +112,57 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn where_(mask: &Tensor<T>, a: &Self, b: &Self) -> Self {
         let v = Tensor::where_(mask, &a.value, &b.value);
-        a.tape.record("where", v, &[a, b], where_rule, Location::caller(), |s, _| s.output = Some(mask.clone()))
+        a.tape.record(
+            "where",
+            v,
+            &[a, b],
+            where_rule,
+            Location::caller(),
+            |s, _| s.output = Some(mask.clone()),
+        )
     }
 }
 
 fn add_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    smallvec![c.wants(0).then(|| g.sum_to(c.input_shape(0))), c.wants(1).then(|| g.sum_to(c.input_shape(1)))]
+    smallvec![
+        c.wants(0).then(|| g.sum_to(c.input_shape(0))),
+        c.wants(1).then(|| g.sum_to(c.input_shape(1)))
+    ]
 }
 
 fn sub_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    smallvec![c.wants(0).then(|| g.sum_to(c.input_shape(0))), c.wants(1).then(|| g.sum_to(c.input_shape(1)).neg())]
+    smallvec![
+        c.wants(0).then(|| g.sum_to(c.input_shape(0))),
+        c.wants(1).then(|| g.sum_to(c.input_shape(1)).neg())
+    ]
 }
 
 fn mul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
-        c.wants(0).then(|| (g * &c.input(1)).sum_to(c.input_shape(0))),
-        c.wants(1).then(|| (g * &c.input(0)).sum_to(c.input_shape(1)))
+        c.wants(0)
+            .then(|| (g * &c.input(1)).sum_to(c.input_shape(0))),
+        c.wants(1)
+            .then(|| (g * &c.input(0)).sum_to(c.input_shape(1)))
     ]
 }
 
 fn div_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let b = c.input(1);
     let ga = g / &b;
-    let gb = c.wants(1).then(|| (&(&ga * &c.input(0)) / &b).neg().sum_to(c.input_shape(1)));
+    let gb = c
+        .wants(1)
+        .then(|| (&(&ga * &c.input(0)) / &b).neg().sum_to(c.input_shape(1)));
     smallvec![c.wants(0).then(|| ga.sum_to(c.input_shape(0))), gb]
 }
 
 fn pow_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
-    let ga = c.wants(0).then(|| (g * &(&b * &a.pow(&b.add_scalar(-T::one())))).sum_to(c.input_shape(0)));
-    let gb = c.wants(1).then(|| (g * &(&c.output() * &a.log())).sum_to(c.input_shape(1)));
+    let ga = c
+        .wants(0)
+        .then(|| (g * &(&b * &a.pow(&b.add_scalar(-T::one())))).sum_to(c.input_shape(0)));
+    let gb = c
+        .wants(1)
+        .then(|| (g * &(&c.output() * &a.log())).sum_to(c.input_shape(1)));
     smallvec![ga, gb]
 }
 
@@ -112,8 +182,10 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
     });
     let rest = share.map(|s| T::one() - s);
     smallvec![
-        c.wants(0).then(|| g.mul_const(&share, "maximum").sum_to(c.input_shape(0))),
-        c.wants(1).then(|| g.mul_const(&rest, "maximum").sum_to(c.input_shape(1)))
+        c.wants(0)
+            .then(|| g.mul_const(&share, "maximum").sum_to(c.input_shape(0))),
+        c.wants(1)
+            .then(|| g.mul_const(&rest, "maximum").sum_to(c.input_shape(1)))
     ]
 }
 
@@ -121,7 +193,9 @@ fn where_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, 
     let mask = c.saved.output.as_ref().expect("where saved its mask");
     let zero = g.lift(Tensor::zeros(&[]));
     smallvec![
-        c.wants(0).then(|| Var::where_(mask, g, &zero).sum_to(c.input_shape(0))),
-        c.wants(1).then(|| Var::where_(mask, &zero, g).sum_to(c.input_shape(1)))
+        c.wants(0)
+            .then(|| Var::where_(mask, g, &zero).sum_to(c.input_shape(0))),
+        c.wants(1)
+            .then(|| Var::where_(mask, &zero, g).sum_to(c.input_shape(1)))
     ]
 }

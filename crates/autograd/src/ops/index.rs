@@ -18,10 +18,17 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn index_select(&self, axis: usize, indices: &[usize]) -> Result<Self, TensorError> {
         let v = self.value.index_select(axis, indices)?;
-        Ok(self.tape.record("index_select", v, &[self], index_select_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.indices = Some(Rc::from(indices));
-        }))
+        Ok(self.tape.record(
+            "index_select",
+            v,
+            &[self],
+            index_select_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.indices = Some(Rc::from(indices));
+            },
+        ))
     }
 
     /// The adjoint of `index_select`: zeros of `shape` with each slice
@@ -30,12 +37,24 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Errors
     /// As [`mnemon_tensor::Tensor::index_add`].
     #[track_caller]
-    pub fn index_add(&self, axis: usize, indices: &[usize], shape: &[usize]) -> Result<Self, TensorError> {
+    pub fn index_add(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        shape: &[usize],
+    ) -> Result<Self, TensorError> {
         let v = self.value.index_add(axis, indices, shape)?;
-        Ok(self.tape.record("index_add", v, &[self], index_add_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.indices = Some(Rc::from(indices));
-        }))
+        Ok(self.tape.record(
+            "index_add",
+            v,
+            &[self],
+            index_add_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.indices = Some(Rc::from(indices));
+            },
+        ))
     }
 
     /// Picks one element along `axis` per index (`indices` laid out in
@@ -44,12 +63,24 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Errors
     /// As [`mnemon_tensor::Tensor::gather`].
     #[track_caller]
-    pub fn gather(&self, axis: usize, indices: &[usize], index_shape: &[usize]) -> Result<Self, TensorError> {
+    pub fn gather(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        index_shape: &[usize],
+    ) -> Result<Self, TensorError> {
         let v = self.value.gather(axis, indices, index_shape)?;
-        Ok(self.tape.record("gather", v, &[self], gather_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.indices = Some(Rc::from(indices));
-        }))
+        Ok(self.tape.record(
+            "gather",
+            v,
+            &[self],
+            gather_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.indices = Some(Rc::from(indices));
+            },
+        ))
     }
 
     /// The adjoint of `gather`: zeros of `shape` with each element added
@@ -58,31 +89,54 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Errors
     /// As [`mnemon_tensor::Tensor::scatter_add`].
     #[track_caller]
-    pub fn scatter_add(&self, axis: usize, indices: &[usize], shape: &[usize]) -> Result<Self, TensorError> {
+    pub fn scatter_add(
+        &self,
+        axis: usize,
+        indices: &[usize],
+        shape: &[usize],
+    ) -> Result<Self, TensorError> {
         let v = self.value.scatter_add(axis, indices, self.shape(), shape)?;
-        Ok(self.tape.record("scatter_add", v, &[self], scatter_add_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.indices = Some(Rc::from(indices));
-        }))
+        Ok(self.tape.record(
+            "scatter_add",
+            v,
+            &[self],
+            scatter_add_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.indices = Some(Rc::from(indices));
+            },
+        ))
     }
 }
 
 fn indices<T: Element>(c: &Ctx<'_, T>) -> Rc<[usize]> {
-    c.saved.indices.clone().expect("indexing op saved its indices")
+    c.saved
+        .indices
+        .clone()
+        .expect("indexing op saved its indices")
 }
 
 fn index_select_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.index_add(c.saved.axis, &indices(c), c.input_shape(0)).expect("indices checked in forward"))
+    one(g
+        .index_add(c.saved.axis, &indices(c), c.input_shape(0))
+        .expect("indices checked in forward"))
 }
 
 fn index_add_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.index_select(c.saved.axis, &indices(c)).expect("indices checked in forward"))
+    one(g
+        .index_select(c.saved.axis, &indices(c))
+        .expect("indices checked in forward"))
 }
 
 fn gather_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.scatter_add(c.saved.axis, &indices(c), c.input_shape(0)).expect("indices checked in forward"))
+    one(g
+        .scatter_add(c.saved.axis, &indices(c), c.input_shape(0))
+        .expect("indices checked in forward"))
 }
 
 fn scatter_add_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.gather(c.saved.axis, &indices(c), c.input_shape(0)).expect("indices checked in forward"))
+    one(g
+        .gather(c.saved.axis, &indices(c), c.input_shape(0))
+        .expect("indices checked in forward"))
 }

@@ -21,10 +21,20 @@ impl<'t, T: Element> Var<'t, T> {
         // Check (and panic at the caller's line) before reshaping vectors.
         let v = self.value.matmul(&other.value);
         if self.value.rank() >= 2 && other.value.rank() >= 2 {
-            return self.tape.record("matmul", v, &[self, other], matmul_rule, loc, |_, _| {});
+            return self
+                .tape
+                .record("matmul", v, &[self, other], matmul_rule, loc, |_, _| {});
         }
-        let a = if self.value.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
-        let b = if other.value.rank() == 1 { other.unsqueeze(1) } else { other.clone() };
+        let a = if self.value.rank() == 1 {
+            self.unsqueeze(0)
+        } else {
+            self.clone()
+        };
+        let b = if other.value.rank() == 1 {
+            other.unsqueeze(1)
+        } else {
+            other.clone()
+        };
         let mut out = a.matmul(&b);
         if other.value.rank() == 1 {
             out = out.squeeze(out.value.rank() - 1);
@@ -39,7 +49,8 @@ impl<'t, T: Element> Var<'t, T> {
 fn matmul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
     smallvec![
-        c.wants(0).then(|| g.matmul(&b.t()).sum_to(c.input_shape(0))),
+        c.wants(0)
+            .then(|| g.matmul(&b.t()).sum_to(c.input_shape(0))),
         c.wants(1).then(|| a.t().matmul(g).sum_to(c.input_shape(1)))
     ]
 }

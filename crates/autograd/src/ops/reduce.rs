@@ -13,7 +13,14 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn sum_all(&self) -> Self {
         let v = self.value.sum_all();
-        self.tape.record("sum_all", v, &[self], spread_rule, Location::caller(), |s, _| s.axis = usize::MAX)
+        self.tape.record(
+            "sum_all",
+            v,
+            &[self],
+            spread_rule,
+            Location::caller(),
+            |s, _| s.axis = usize::MAX,
+        )
     }
 
     /// Mean of all elements (rank 0). PyTorch: `mean()`.
@@ -30,10 +37,17 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn sum(&self, axis: usize, keepdim: bool) -> Self {
         let v = self.value.sum(axis, keepdim);
-        self.tape.record("sum", v, &[self], spread_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.flag = keepdim;
-        })
+        self.tape.record(
+            "sum",
+            v,
+            &[self],
+            spread_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.flag = keepdim;
+            },
+        )
     }
 
     /// Mean over `axis`. PyTorch: `mean(dim, keepdim)`.
@@ -43,7 +57,8 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
         let n = self.shape().get(axis).copied().unwrap_or(1);
-        self.sum(axis, keepdim).mul_scalar(T::one() / T::of_usize(n))
+        self.sum(axis, keepdim)
+            .mul_scalar(T::one() / T::of_usize(n))
     }
 
     /// Maximum over `axis`; the gradient goes to the (first) argmax.
@@ -73,18 +88,28 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn max_all(&self) -> Self {
         let flat = self.value.flatten();
-        let mask = arg_mask(&flat, 0, &flat.argmax_indices(0)).reshape(self.shape()).expect("same size");
+        let mask = arg_mask(&flat, 0, &flat.argmax_indices(0))
+            .reshape(self.shape())
+            .expect("same size");
         let v = self.value.max_all();
         self.select_reduced("max_all", v, mask, usize::MAX, false)
     }
 
     #[track_caller]
-    fn select_reduced(&self, op: &'static str, v: Tensor<T>, mask: Tensor<T>, axis: usize, keepdim: bool) -> Self {
-        self.tape.record(op, v, &[self], select_rule, Location::caller(), |s, _| {
-            s.output = Some(mask);
-            s.axis = axis;
-            s.flag = keepdim;
-        })
+    fn select_reduced(
+        &self,
+        op: &'static str,
+        v: Tensor<T>,
+        mask: Tensor<T>,
+        axis: usize,
+        keepdim: bool,
+    ) -> Self {
+        self.tape
+            .record(op, v, &[self], select_rule, Location::caller(), |s, _| {
+                s.output = Some(mask);
+                s.axis = axis;
+                s.flag = keepdim;
+            })
     }
 
     /// Sums down to `shape` (the inverse of broadcasting); gradient:
@@ -98,7 +123,14 @@ impl<'t, T: Element> Var<'t, T> {
             return self.clone();
         }
         let v = self.value.sum_to(shape);
-        self.tape.record("sum_to", v, &[self], broadcast_back_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "sum_to",
+            v,
+            &[self],
+            broadcast_back_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// Broadcast to `shape` (a view); gradient: `sum_to` the input's shape.
@@ -111,10 +143,18 @@ impl<'t, T: Element> Var<'t, T> {
         if self.shape() == shape {
             return self.clone();
         }
-        let v = self.value.broadcast_to(shape).unwrap_or_else(|e| {
-            panic!("broadcast_to: {e}, called at {}", Location::caller())
-        });
-        self.tape.record("broadcast_to", v, &[self], sum_back_rule, Location::caller(), |_, _| {})
+        let v = self
+            .value
+            .broadcast_to(shape)
+            .unwrap_or_else(|e| panic!("broadcast_to: {e}, called at {}", Location::caller()));
+        self.tape.record(
+            "broadcast_to",
+            v,
+            &[self],
+            sum_back_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 }
 
@@ -122,14 +162,20 @@ impl<'t, T: Element> Var<'t, T> {
 fn arg_mask<T: Element>(x: &Tensor<T>, axis: usize, idx: &[usize]) -> Tensor<T> {
     let mut keep: Vec<usize> = x.shape().to_vec();
     keep[axis] = 1;
-    Tensor::ones(&keep).scatter_add(axis, idx, &keep, x.shape()).expect("indices from argmax fit")
+    Tensor::ones(&keep)
+        .scatter_add(axis, idx, &keep, x.shape())
+        .expect("indices from argmax fit")
 }
 
 /// The incoming gradient of a reduction, reshaped to keep the reduced axis
 /// (if it was dropped) and broadcast to the input's shape.
 fn spread<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> Var<'t, T> {
     let shape = c.input_shape(0);
-    let g = if c.saved.op_axis_dropped() { g.unsqueeze(c.saved.axis) } else { g.clone() };
+    let g = if c.saved.op_axis_dropped() {
+        g.unsqueeze(c.saved.axis)
+    } else {
+        g.clone()
+    };
     g.broadcast_to(shape)
 }
 

@@ -15,9 +15,16 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn transpose(&self, a: usize, b: usize) -> Self {
         let v = self.value.transpose(a, b);
-        self.tape.record("transpose", v, &[self], transpose_rule, Location::caller(), |s, _| {
-            s.dims = [a, b].into_iter().collect();
-        })
+        self.tape.record(
+            "transpose",
+            v,
+            &[self],
+            transpose_rule,
+            Location::caller(),
+            |s, _| {
+                s.dims = [a, b].into_iter().collect();
+            },
+        )
     }
 
     /// Swaps the last two axes.
@@ -27,7 +34,12 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn t(&self) -> Self {
         let r = self.value.rank();
-        assert!(r >= 2, "t: needs rank >= 2, got shape {:?}, called at {}", self.shape(), Location::caller());
+        assert!(
+            r >= 2,
+            "t: needs rank >= 2, got shape {:?}, called at {}",
+            self.shape(),
+            Location::caller()
+        );
         self.transpose(r - 2, r - 1)
     }
 
@@ -38,7 +50,14 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn permute(&self, dims: &[usize]) -> Self {
         let v = self.value.permute(dims);
-        self.tape.record("permute", v, &[self], permute_rule, Location::caller(), |s, _| s.dims = dims.into())
+        self.tape.record(
+            "permute",
+            v,
+            &[self],
+            permute_rule,
+            Location::caller(),
+            |s, _| s.dims = dims.into(),
+        )
     }
 
     /// The same elements in another shape; gradient: reshaped back.
@@ -48,13 +67,21 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
         let v = self.value.reshape(shape)?;
-        Ok(self.tape.record("reshape", v, &[self], reshape_rule, Location::caller(), |_, _| {}))
+        Ok(self.tape.record(
+            "reshape",
+            v,
+            &[self],
+            reshape_rule,
+            Location::caller(),
+            |_, _| {},
+        ))
     }
 
     /// As [`Var::reshape`] for shapes the caller knows are right.
     #[track_caller]
     pub(crate) fn reshape_to(&self, shape: &[usize]) -> Self {
-        self.reshape(shape).unwrap_or_else(|e| panic!("reshape: {e}, called at {}", Location::caller()))
+        self.reshape(shape)
+            .unwrap_or_else(|e| panic!("reshape: {e}, called at {}", Location::caller()))
     }
 
     /// The Var as one axis.
@@ -71,10 +98,17 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
         let v = self.value.narrow(axis, start, len);
-        self.tape.record("narrow", v, &[self], narrow_rule, Location::caller(), |s, _| {
-            s.axis = axis;
-            s.dims = [start].into_iter().collect();
-        })
+        self.tape.record(
+            "narrow",
+            v,
+            &[self],
+            narrow_rule,
+            Location::caller(),
+            |s, _| {
+                s.axis = axis;
+                s.dims = [start].into_iter().collect();
+            },
+        )
     }
 
     /// Removes `axis` if it has size 1. PyTorch: `squeeze(dim)`.
@@ -84,7 +118,14 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn squeeze(&self, axis: usize) -> Self {
         let v = self.value.squeeze(axis);
-        self.tape.record("squeeze", v, &[self], reshape_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "squeeze",
+            v,
+            &[self],
+            reshape_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// Inserts an axis of size 1. PyTorch: `unsqueeze(dim)`.
@@ -94,7 +135,14 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn unsqueeze(&self, axis: usize) -> Self {
         let v = self.value.unsqueeze(axis);
-        self.tape.record("unsqueeze", v, &[self], reshape_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "unsqueeze",
+            v,
+            &[self],
+            reshape_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// Joins Vars along `axis`; gradient: the matching slice to each.
@@ -109,7 +157,9 @@ impl<'t, T: Element> Var<'t, T> {
         let values: Vec<Tensor<T>> = vars.iter().map(|v| v.value.clone()).collect();
         let v = Tensor::concat(&values, axis);
         let refs: Vec<&Var<'t, T>> = vars.iter().collect();
-        vars[0].tape.record("concat", v, &refs, concat_rule, loc, |s, _| s.axis = axis)
+        vars[0]
+            .tape
+            .record("concat", v, &refs, concat_rule, loc, |s, _| s.axis = axis)
     }
 
     /// Joins same-shaped Vars along a new `axis`. PyTorch: `torch.stack`.

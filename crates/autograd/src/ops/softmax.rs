@@ -15,10 +15,17 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn softmax(&self, axis: usize) -> Self {
         let v = self.value.softmax(axis);
-        self.tape.record("softmax", v, &[self], softmax_rule, Location::caller(), |s, out| {
-            s.axis = axis;
-            s.output = Some(out.clone());
-        })
+        self.tape.record(
+            "softmax",
+            v,
+            &[self],
+            softmax_rule,
+            Location::caller(),
+            |s, out| {
+                s.axis = axis;
+                s.output = Some(out.clone());
+            },
+        )
     }
 
     /// Stable log-softmax along `axis`; gradient `g − softmax·Σ g`.
@@ -29,10 +36,17 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn log_softmax(&self, axis: usize) -> Self {
         let v = self.value.log_softmax(axis);
-        self.tape.record("log_softmax", v, &[self], log_softmax_rule, Location::caller(), |s, out| {
-            s.axis = axis;
-            s.output = Some(out.clone());
-        })
+        self.tape.record(
+            "log_softmax",
+            v,
+            &[self],
+            log_softmax_rule,
+            Location::caller(),
+            |s, out| {
+                s.axis = axis;
+                s.output = Some(out.clone());
+            },
+        )
     }
 }
 

@@ -67,14 +67,20 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn powf(&self, p: T) -> Self {
         let v = self.value.powf(p);
-        self.tape.record("powf", v, &[self], powf_rule, Location::caller(), |s, _| s.scalar = p.as_f64())
+        self.tape
+            .record("powf", v, &[self], powf_rule, Location::caller(), |s, _| {
+                s.scalar = p.as_f64()
+            })
     }
 
     /// `x^n`; derivative `n·x^(n−1)`. PyTorch: `pow(x, n)`.
     #[track_caller]
     pub fn powi(&self, n: i32) -> Self {
         let v = self.value.powi(n);
-        self.tape.record("powi", v, &[self], powi_rule, Location::caller(), |s, _| s.scalar = n as f64)
+        self.tape
+            .record("powi", v, &[self], powi_rule, Location::caller(), |s, _| {
+                s.scalar = n as f64
+            })
     }
 
     /// `x²`. PyTorch: `square`.
@@ -87,14 +93,28 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn add_scalar(&self, c: T) -> Self {
         let v = &self.value + c;
-        self.tape.record("add_scalar", v, &[self], add_scalar_rule, Location::caller(), |_, _| {})
+        self.tape.record(
+            "add_scalar",
+            v,
+            &[self],
+            add_scalar_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `x · c` for a scalar `c`; derivative `c`.
     #[track_caller]
     pub fn mul_scalar(&self, c: T) -> Self {
         let v = &self.value * c;
-        self.tape.record("mul_scalar", v, &[self], mul_scalar_rule, Location::caller(), |s, _| s.scalar = c.as_f64())
+        self.tape.record(
+            "mul_scalar",
+            v,
+            &[self],
+            mul_scalar_rule,
+            Location::caller(),
+            |s, _| s.scalar = c.as_f64(),
+        )
     }
 
     /// Clamps into `[lo, hi]`; derivative 1 inside, 0 outside. PyTorch: `clamp`.
@@ -102,10 +122,23 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn clamp(&self, lo: T, hi: T) -> Self {
         let v = self.value.clamp(lo, hi);
         let src = &self.value;
-        self.tape.record("clamp", v, &[self], clamp_rule, Location::caller(), |s, _| {
-            // the rule's mask: 1 where x was inside [lo, hi]
-            s.output = Some(src.map(move |x| if x >= lo && x <= hi { T::one() } else { T::zero() }));
-        })
+        self.tape.record(
+            "clamp",
+            v,
+            &[self],
+            clamp_rule,
+            Location::caller(),
+            |s, _| {
+                // the rule's mask: 1 where x was inside [lo, hi]
+                s.output = Some(src.map(move |x| {
+                    if x >= lo && x <= hi {
+                        T::one()
+                    } else {
+                        T::zero()
+                    }
+                }));
+            },
+        )
     }
 
     /// `self · mask` for a constant tensor (no gradient to the mask).
@@ -117,15 +150,33 @@ impl<'t, T: Element> Var<'t, T> {
     /// `g · s · (1 − s)`: the fused sigmoid backward, itself differentiable.
     #[track_caller]
     pub(crate) fn sigmoid_backward(g: &Self, s: &Self) -> Self {
-        let v = g.value.zip_with(&s.value, "sigmoid_backward", |g, s| g * s * (T::one() - s));
-        g.tape.record("sigmoid_backward", v, &[g, s], sigmoid_backward_rule, Location::caller(), |_, _| {})
+        let v = g
+            .value
+            .zip_with(&s.value, "sigmoid_backward", |g, s| g * s * (T::one() - s));
+        g.tape.record(
+            "sigmoid_backward",
+            v,
+            &[g, s],
+            sigmoid_backward_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 
     /// `g · (1 − t²)`: the fused tanh backward, itself differentiable.
     #[track_caller]
     pub(crate) fn tanh_backward(g: &Self, t: &Self) -> Self {
-        let v = g.value.zip_with(&t.value, "tanh_backward", |g, t| g * (T::one() - t * t));
-        g.tape.record("tanh_backward", v, &[g, t], tanh_backward_rule, Location::caller(), |_, _| {})
+        let v = g
+            .value
+            .zip_with(&t.value, "tanh_backward", |g, t| g * (T::one() - t * t));
+        g.tape.record(
+            "tanh_backward",
+            v,
+            &[g, t],
+            tanh_backward_rule,
+            Location::caller(),
+            |_, _| {},
+        )
     }
 }
 
@@ -162,7 +213,9 @@ fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> Inp
     let (g, s) = (c.input(0), c.input(1));
     let ds = &s * &s.neg().add_scalar(T::one()); // s(1-s)
     let d_g = c.wants(0).then(|| gg * &ds);
-    let d_s = c.wants(1).then(|| &(gg * &g) * &s.mul_scalar(T::of_f64(-2.0)).add_scalar(T::one()));
+    let d_s = c
+        .wants(1)
+        .then(|| &(gg * &g) * &s.mul_scalar(T::of_f64(-2.0)).add_scalar(T::one()));
     smallvec![d_g, d_s]
 }
 
@@ -172,13 +225,19 @@ fn tanh_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
 
 fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
     let (g, t) = (c.input(0), c.input(1));
-    let d_g = c.wants(0).then(|| gg * &(&t * &t).neg().add_scalar(T::one()));
-    let d_t = c.wants(1).then(|| &(gg * &g) * &t.mul_scalar(T::of_f64(-2.0)));
+    let d_g = c
+        .wants(0)
+        .then(|| gg * &(&t * &t).neg().add_scalar(T::one()));
+    let d_t = c
+        .wants(1)
+        .then(|| &(gg * &g) * &t.mul_scalar(T::of_f64(-2.0)));
     smallvec![d_g, d_t]
 }
 
 fn relu_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let mask = c.saved.inputs[0].1.map(|x| if x > T::zero() { T::one() } else { T::zero() });
+    let mask = c.saved.inputs[0]
+        .1
+        .map(|x| if x > T::zero() { T::one() } else { T::zero() });
     one(g.mul_const(&mask, "relu"))
 }
 
@@ -210,7 +269,10 @@ fn powi_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
 }
 
 fn clamp_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.mul_const(c.saved.output.as_ref().expect("clamp saved its mask"), "clamp"))
+    one(g.mul_const(
+        c.saved.output.as_ref().expect("clamp saved its mask"),
+        "clamp",
+    ))
 }
 
 fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {

@@ -51,12 +51,11 @@ impl<T: Element> Tensor<T> {
                 return Tensor::from_parts(out, &shape);
             }
         }
-        if other.numel() == 1 && self.numel() == shape.iter().product::<usize>() {
-            let y = other.item();
+        let n: usize = shape.iter().product();
+        if let Some(y) = other.single_value().filter(|_| self.numel() == n) {
             return self.map(|x| f(x, y)).reshaped_view(&shape);
         }
-        if self.numel() == 1 && other.numel() == shape.iter().product::<usize>() {
-            let x = self.item();
+        if let Some(x) = self.single_value().filter(|_| other.numel() == n) {
             return other.map(|y| f(x, y)).reshaped_view(&shape);
         }
         let la = self.layout.broadcast_to(&shape).expect("shape checked");
@@ -92,14 +91,21 @@ impl<T: Element> Tensor<T> {
                 }
                 return self;
             }
-            if other.numel() == 1 {
-                let y = other.item();
+            if let Some(y) = other.single_value() {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 map_in_place(a, |x| f(x, y));
                 return self;
             }
         }
         self.zip_with(other, op, f)
+    }
+
+    /// The value when every element is the same stored element (one
+    /// element, or a scalar broadcast with all strides 0).
+    pub(crate) fn single_value(&self) -> Option<T> {
+        let n = self.numel();
+        (n > 0 && (n == 1 || self.strides().iter().all(|&s| s == 0)))
+            .then(|| self.data[self.layout.offset])
     }
 
     /// A contiguous tensor viewed with another shape of the same size.
