@@ -29,6 +29,15 @@ impl<'t, T: Element> Grads<'t, T> {
         self.node(v.id?)
     }
 
+    /// The sum of the gradients of every leaf lifted with `tag` (see
+    /// [`Tape::leaf_tagged`]), or `None` when none of them got one.
+    pub fn tagged(&self, tag: u64) -> Option<Tensor<T>> {
+        let tagged = self.tape.tagged.borrow();
+        let mut found = tagged.iter().filter(|(t, _)| *t == tag).filter_map(|(_, id)| self.node(*id));
+        let first = found.next()?.clone();
+        Some(found.fold(first, |acc, g| acc + g))
+    }
+
     /// The gradient stored for node `id`.
     pub fn node(&self, id: NodeId) -> Option<&Tensor<T>> {
         self.grads.get(id).and_then(Option::as_ref)

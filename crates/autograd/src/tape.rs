@@ -102,6 +102,7 @@ pub struct Tape<T: Element = f32> {
     pub(crate) retained: RefCell<Vec<NodeId>>,
     pub(crate) grad_norms: RefCell<Vec<Option<f64>>>,
     pub(crate) keep_norms: Cell<bool>,
+    pub(crate) tagged: RefCell<Vec<(u64, NodeId)>>,
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -123,6 +124,7 @@ impl<T: Element> Tape<T> {
             retained: RefCell::new(Vec::new()),
             grad_norms: RefCell::new(Vec::new()),
             keep_norms: Cell::new(false),
+            tagged: RefCell::new(Vec::new()),
         }
     }
 
@@ -138,6 +140,17 @@ impl<T: Element> Tape<T> {
             location: Location::caller(),
         });
         Var::from_parts(self, Some(id), value)
+    }
+
+    /// A leaf carrying a `tag` (e.g. a parameter's id), so that
+    /// [`Grads::tagged`](crate::Grads::tagged) can sum the gradients of every
+    /// leaf lifted with that tag.
+    #[track_caller]
+    pub fn leaf_tagged(&self, value: Tensor<T>, tag: u64) -> Var<'_, T> {
+        let v = self.leaf(value);
+        let id = v.id.expect("a leaf has a node");
+        self.tagged.borrow_mut().push((tag, id));
+        v
     }
 
     /// A Var whose gradient is not wanted (data, targets). Ops on constants

@@ -1,0 +1,64 @@
+//! Mini-batches over tensors with seeded shuffling.
+
+use mnemon_tensor::{Element, Tensor};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+/// Yields `(inputs, targets)` batches of rows (axis 0) of two tensors.
+///
+/// ```
+/// use mnemon_nn::Batches;
+/// use mnemon_tensor::Tensor;
+/// let x = Tensor::<f32>::arange(0.0, 10.0, 1.0).reshape(&[5, 2]).unwrap();
+/// let y = Tensor::<f32>::arange(0.0, 5.0, 1.0);
+/// let sizes: Vec<usize> = Batches::new(&x, &y, 2).map(|(bx, _)| bx.shape()[0]).collect();
+/// assert_eq!(sizes, vec![2, 2, 1]);
+/// ```
+pub struct Batches<T: Element> {
+    x: Tensor<T>,
+    y: Tensor<T>,
+    order: Vec<usize>,
+    size: usize,
+    at: usize,
+}
+
+impl<T: Element> Batches<T> {
+    /// Batches of `size` rows in order.
+    ///
+    /// # Panics
+    /// When `x` and `y` have different numbers of rows, or `size` is 0.
+    #[track_caller]
+    pub fn new(x: &Tensor<T>, y: &Tensor<T>, size: usize) -> Self {
+        let rows = x.shape().first().copied().unwrap_or(1);
+        assert!(
+            y.shape().first().copied().unwrap_or(1) == rows && size > 0,
+            "Batches: inputs {:?} and targets {:?} differ in rows (or batch size is 0), called at {}",
+            x.shape(),
+            y.shape(),
+            std::panic::Location::caller()
+        );
+        Batches { x: x.clone(), y: y.clone(), order: (0..rows).collect(), size, at: 0 }
+    }
+
+    /// The rows shuffled by `rng` (reproducible from its seed).
+    pub fn shuffled<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        self.order.shuffle(rng);
+        self
+    }
+}
+
+impl<T: Element> Iterator for Batches<T> {
+    type Item = (Tensor<T>, Tensor<T>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.order.len() {
+            return None;
+        }
+        let end = (self.at + self.size).min(self.order.len());
+        let idx = &self.order[self.at..end];
+        self.at = end;
+        let bx = self.x.index_select(0, idx).expect("row indices in range");
+        let by = self.y.index_select(0, idx).expect("row indices in range");
+        Some((bx, by))
+    }
+}

@@ -1,0 +1,50 @@
+//! # mnemon-nn
+//!
+//! What a model builder touches: [`Param`]s (a model's persistent memory),
+//! the [`Module`] trait, layers ([`Linear`], [`Sequential`], activations),
+//! losses, optimizers ([`Sgd`], [`Adam`]), mini-batches and crash-safe
+//! safetensors checkpoints. Gradients come from the tape
+//! (`mnemon-autograd`): nothing here derives one by hand.
+//!
+//! ```
+//! use mnemon_autograd::Tape;
+//! use mnemon_nn::{mse, Linear, Module, Optimizer, Reduction, Sgd};
+//! use mnemon_tensor::Tensor;
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let mut model = Linear::<f32>::new(1, 1, &mut rng);
+//! let mut opt = Sgd::new(0.1);
+//! let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[4, 1]).unwrap();
+//! let y = &x * 2.0 + 1.0; // learn y = 2x + 1
+//! for _ in 0..500 {
+//!     let tape = Tape::new();
+//!     let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+//!     let grads = loss.backward();
+//!     opt.step(&mut model, &grads);
+//! }
+//! assert!((model.weight.value.item() - 2.0).abs() < 1e-3);
+//! ```
+//!
+//! What this crate is *not*: a zoo of pretrained models, a distributed
+//! trainer, or a GPU runtime.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod activation;
+pub mod checkpoint;
+mod data;
+mod linear;
+mod loss;
+mod module;
+mod optim;
+mod param;
+
+pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use checkpoint::{load, save, CheckpointError};
+pub use data::Batches;
+pub use linear::{init_tensor, Init, Linear};
+pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
+pub use module::{BoxedModule, DynModule, Module, Sequential};
+pub use optim::{grad_norm, Adam, ModuleParams, Optimizer, Sgd};
+pub use param::{GradsParamExt, Param, ParamId, TapeParamExt};

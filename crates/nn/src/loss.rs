@@ -1,0 +1,109 @@
+//! Losses, composed from the tape's differentiable ops (so their gradients
+//! are derived, not written).
+
+use mnemon_autograd::Var;
+use mnemon_tensor::{Element, Tensor, TensorError};
+
+/// How per-element losses are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// The mean (PyTorch's default).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+fn reduce<'t, T: Element>(l: Var<'t, T>, r: Reduction) -> Var<'t, T> {
+    match r {
+        Reduction::Mean => l.mean_all(),
+        Reduction::Sum => l.sum_all(),
+    }
+}
+
+#[track_caller]
+fn same_shape<T: Element>(op: &str, a: &Var<'_, T>, b: &Var<'_, T>) {
+    assert!(
+        a.shape() == b.shape(),
+        "{op}: prediction shape {:?} and target shape {:?} differ, called at {}",
+        a.shape(),
+        b.shape(),
+        std::panic::Location::caller()
+    );
+}
+
+/// Mean squared error `mean((pred − target)²)`. PyTorch: `mse_loss`.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{mse, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let p = tape.leaf(Tensor::from_vec(vec![1.0, 3.0], &[2]).unwrap());
+/// let t = tape.constant(Tensor::from_vec(vec![0.0, 0.0], &[2]).unwrap());
+/// assert_eq!(mse(&p, &t, Reduction::Mean).item(), 5.0);
+/// ```
+///
+/// # Panics
+/// When the shapes differ (no silent broadcasting of a loss).
+#[track_caller]
+pub fn mse<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
+    same_shape("mse", pred, target);
+    reduce((pred - target).square(), r)
+}
+
+/// Binary cross-entropy on probabilities, `−(t·ln p + (1−t)·ln(1−p))`, each
+/// log clamped at −100 as PyTorch does. PyTorch: `binary_cross_entropy`.
+///
+/// # Panics
+/// When the shapes differ.
+#[track_caller]
+pub fn bce<'t, T: Element>(prob: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
+    same_shape("bce", prob, target);
+    let floor = prob.tape().constant(Tensor::scalar(T::of_f64(-100.0)));
+    let log_p = prob.log().maximum(&floor);
+    let log_q = (-prob + T::one()).log().maximum(&floor);
+    let l = &(target * &log_p) + &(&(-target + T::one()) * &log_q);
+    reduce(-l, r)
+}
+
+/// Binary cross-entropy from logits, `max(z,0) − z·t + ln(1 + e^−|z|)`:
+/// finite and exact at logits of ±1e4. PyTorch: `binary_cross_entropy_with_logits`.
+///
+/// # Panics
+/// When the shapes differ.
+#[track_caller]
+pub fn bce_with_logits<'t, T: Element>(logits: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
+    same_shape("bce_with_logits", logits, target);
+    let soft = (-logits.abs()).exp().add_scalar(T::one()).log();
+    reduce(&(&logits.relu() - &(logits * target)) + &soft, r)
+}
+
+/// Cross-entropy of `[batch, classes]` logits against integer class
+/// targets: `−mean(log_softmax(z)[i, tᵢ])`. Stable at logits of ±1e4.
+/// PyTorch: `cross_entropy`.
+///
+/// # Errors
+/// [`TensorError::IndexOutOfRange`] for a class index too large, and
+/// [`TensorError::IndexShapeMismatch`] when there is not one target per row.
+///
+/// # Panics
+/// When `logits` is not 2-D.
+#[track_caller]
+pub fn cross_entropy<'t, T: Element>(logits: &Var<'t, T>, targets: &[usize], r: Reduction) -> Result<Var<'t, T>, TensorError> {
+    assert!(
+        logits.shape().len() == 2,
+        "cross_entropy: logits must be [batch, classes], got {:?}, called at {}",
+        logits.shape(),
+        std::panic::Location::caller()
+    );
+    let picked = logits.log_softmax(1).gather(1, targets, &[targets.len(), 1])?;
+    if targets.len() != logits.shape()[0] {
+        return Err(TensorError::IndexShapeMismatch {
+            op: "cross_entropy",
+            shape: logits.shape().to_vec(),
+            index_shape: vec![targets.len()],
+        });
+    }
+    Ok(reduce(-picked, r))
+}

@@ -1,0 +1,127 @@
+//! The `Module` trait and `Sequential`.
+
+use crate::param::Param;
+use mnemon_autograd::Var;
+use mnemon_tensor::Element;
+
+/// A differentiable function with parameters.
+///
+/// Implement `forward` and the two visitors; names are joined with dots
+/// (`layers.0.weight`), the names checkpoints use.
+pub trait Module<T: Element = f32> {
+    /// Applies the module. Params are lifted onto `x`'s tape inside.
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T>;
+
+    /// Calls `f(name, param)` for every parameter, names prefixed by `prefix`.
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>));
+
+    /// Calls `f(name, param)` for every parameter, mutably.
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>));
+
+    /// Every parameter with its name.
+    fn named_params(&self) -> Vec<(String, Param<T>)> {
+        let mut out = Vec::new();
+        self.visit("", &mut |n, p| out.push((n.to_string(), p.clone())));
+        out
+    }
+
+    /// The number of scalar parameters.
+    fn num_params(&self) -> usize {
+        let mut n = 0;
+        self.visit("", &mut |_, p| n += p.value.numel());
+        n
+    }
+}
+
+/// `prefix` joined to `name` with a dot.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A boxed module usable inside [`Sequential`] (Send + Sync so models are).
+pub type BoxedModule<T> = Box<dyn DynModule<T>>;
+
+/// A module that can be cloned behind a box.
+pub trait DynModule<T: Element>: Module<T> + Send + Sync {
+    /// Clones into a new box.
+    fn box_clone(&self) -> BoxedModule<T>;
+}
+
+impl<T: Element, M: Module<T> + Clone + Send + Sync + 'static> DynModule<T> for M {
+    fn box_clone(&self) -> BoxedModule<T> {
+        Box::new(self.clone())
+    }
+}
+
+impl<T: Element> Clone for BoxedModule<T> {
+    fn clone(&self) -> Self {
+        self.box_clone()
+    }
+}
+
+/// Modules applied one after the other; children are named `layers.{i}`.
+///
+/// ```
+/// use mnemon_nn::{Linear, Module, Sequential, Sigmoid};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let model: Sequential = Sequential::new()
+///     .push(Linear::new(2, 8, &mut rng))
+///     .push(Sigmoid)
+///     .push(Linear::new(8, 1, &mut rng));
+/// let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct Sequential<T: Element = f32> {
+    layers: Vec<BoxedModule<T>>,
+}
+
+impl<T: Element> Sequential<T> {
+    /// An empty sequence.
+    pub fn new() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+
+    /// Appends a module.
+    pub fn push(mut self, m: impl Module<T> + Clone + Send + Sync + 'static) -> Self {
+        self.layers.push(Box::new(m));
+        self
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl<T: Element> Module<T> for Sequential<T> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+        let mut h = x.clone();
+        for l in &self.layers {
+            h = l.forward(&h);
+        }
+        h
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit(&join(prefix, &format!("layers.{i}")), f);
+        }
+    }
+
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            l.visit_mut(&join(prefix, &format!("layers.{i}")), f);
+        }
+    }
+}

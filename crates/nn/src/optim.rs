@@ -1,0 +1,182 @@
+//! Optimizers: `Sgd` (momentum, Nesterov, weight decay), `Adam`, `AdamW`,
+//! with optional clipping by global gradient norm. State is keyed by
+//! [`ParamId`]; frozen params are never touched.
+
+use crate::module::Module;
+use crate::param::{GradsParamExt, Param, ParamId};
+use mnemon_autograd::Grads;
+use mnemon_tensor::{Element, Tensor};
+use std::collections::HashMap;
+
+/// Something that updates a model from its gradients.
+pub trait Optimizer<T: Element> {
+    /// One update of every trainable param that has a gradient.
+    fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>);
+}
+
+/// The part of [`Module`] optimizers need (object-safe).
+pub trait ModuleParams<T: Element> {
+    /// Visits every param mutably.
+    fn each_param(&mut self, f: &mut dyn FnMut(&mut Param<T>));
+}
+
+impl<T: Element, M: Module<T>> ModuleParams<T> for M {
+    fn each_param(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
+        self.visit_mut("", &mut |_, p| f(p));
+    }
+}
+
+/// The gradients of the trainable params, scaled so that their global L2
+/// norm is at most `clip` (when given). Returns them with the norm before
+/// clipping.
+fn collect<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>, clip: Option<f64>) -> (HashMap<ParamId, Tensor<T>>, f64) {
+    let mut out = HashMap::new();
+    model.each_param(&mut |p| {
+        if p.requires_grad {
+            if let Some(g) = grads.param(p) {
+                out.insert(p.id(), g);
+            }
+        }
+    });
+    let norm = out.values().map(|g| g.square().sum_all().item().as_f64()).sum::<f64>().sqrt();
+    if let Some(max) = clip {
+        if norm > max {
+            let s = T::of_f64(max / (norm + 1e-6));
+            for g in out.values_mut() {
+                *g = &*g * s;
+            }
+        }
+    }
+    (out, norm)
+}
+
+/// The global L2 norm of the trainable params' gradients.
+pub fn grad_norm<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) -> f64 {
+    collect(model, grads, None).1
+}
+
+/// Stochastic gradient descent. PyTorch: `optim.SGD`.
+///
+/// `v ← μ·v + (g + λ·p)`; `p ← p − lr·v` (Nesterov: `p ← p − lr·(g + μ·v)`).
+#[derive(Clone, Debug)]
+pub struct Sgd<T: Element = f32> {
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum μ (0 for plain SGD).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay λ.
+    pub weight_decay: f64,
+    /// Clip gradients to this global norm first.
+    pub clip_norm: Option<f64>,
+    velocity: HashMap<ParamId, Tensor<T>>,
+}
+
+impl<T: Element> Sgd<T> {
+    /// Plain SGD with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0, clip_norm: None, velocity: HashMap::new() }
+    }
+
+    /// With momentum μ.
+    pub fn momentum(mut self, mu: f64) -> Self {
+        self.momentum = mu;
+        self
+    }
+
+    /// With Nesterov momentum μ.
+    pub fn nesterov(mut self, mu: f64) -> Self {
+        self.momentum = mu;
+        self.nesterov = true;
+        self
+    }
+
+    /// With L2 weight decay λ.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+}
+
+impl<T: Element> Optimizer<T> for Sgd<T> {
+    fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
+        let (gs, _) = collect(model, grads, self.clip_norm);
+        let (lr, mu, wd) = (T::of_f64(self.lr), T::of_f64(self.momentum), T::of_f64(self.weight_decay));
+        model.each_param(&mut |p| {
+            let Some(g) = gs.get(&p.id()) else { return };
+            let mut d = if self.weight_decay != 0.0 { g + &(&p.value * wd) } else { g.clone() };
+            if self.momentum != 0.0 {
+                let v = match self.velocity.remove(&p.id()) {
+                    Some(v) => v * mu + &d,
+                    None => d.clone(),
+                };
+                d = if self.nesterov { d + &(&v * mu) } else { v.clone() };
+                self.velocity.insert(p.id(), v);
+            }
+            let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
+            p.value = old - &(d * lr);
+        });
+    }
+}
+
+/// Adam (L2 decay added to the gradient) and AdamW (decoupled decay).
+/// PyTorch: `optim.Adam` / `optim.AdamW`.
+///
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `p ← p − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`.
+#[derive(Clone, Debug)]
+pub struct Adam<T: Element = f32> {
+    /// Learning rate.
+    pub lr: f64,
+    /// β₁.
+    pub beta1: f64,
+    /// β₂.
+    pub beta2: f64,
+    /// ε.
+    pub eps: f64,
+    /// Weight decay λ.
+    pub weight_decay: f64,
+    /// Decoupled (AdamW) decay: `p ← p − lr·λ·p` before the Adam update.
+    pub decoupled: bool,
+    /// Clip gradients to this global norm first.
+    pub clip_norm: Option<f64>,
+    state: HashMap<ParamId, (u32, Tensor<T>, Tensor<T>)>,
+}
+
+impl<T: Element> Adam<T> {
+    /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 1e-8).
+    pub fn new(lr: f64) -> Self {
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, clip_norm: None, state: HashMap::new() }
+    }
+
+    /// AdamW with decoupled weight decay λ (PyTorch's default λ is 0.01).
+    pub fn adamw(lr: f64, weight_decay: f64) -> Self {
+        Adam { weight_decay, decoupled: true, ..Self::new(lr) }
+    }
+}
+
+impl<T: Element> Optimizer<T> for Adam<T> {
+    fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
+        let (gs, _) = collect(model, grads, self.clip_norm);
+        let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));
+        model.each_param(&mut |p| {
+            let Some(g) = gs.get(&p.id()) else { return };
+            let mut value = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
+            let g = if self.weight_decay != 0.0 && !self.decoupled { g + &(&value * T::of_f64(self.weight_decay)) } else { g.clone() };
+            if self.decoupled && self.weight_decay != 0.0 {
+                value = value * T::of_f64(1.0 - self.lr * self.weight_decay);
+            }
+            let (t, m, v) = self.state.remove(&p.id()).unwrap_or_else(|| (0, Tensor::zeros(g.shape()), Tensor::zeros(g.shape())));
+            let t = t + 1;
+            let m = m * b1 + &(&g * (T::one() - b1));
+            let v = v * b2 + &(g.square() * (T::one() - b2));
+            let c1 = T::of_f64(1.0 - self.beta1.powi(t as i32));
+            let c2 = T::of_f64(1.0 - self.beta2.powi(t as i32));
+            let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+            let step = m.zip_with(&v, "adam", move |m, v| lr * (m / c1) / ((v / c2).sqrt() + eps));
+            p.value = value - &step;
+            self.state.insert(p.id(), (t, m, v));
+        });
+    }
+}

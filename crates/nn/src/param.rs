@@ -1,0 +1,80 @@
+//! Parameters: the persistent memory of a model.
+
+use mnemon_autograd::{Grads, Tape, Var};
+use mnemon_tensor::{Element, Tensor};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A process-unique parameter id; optimizer state is keyed by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(u64);
+
+impl ParamId {
+    fn fresh() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ParamId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The raw id (the tag the parameter's leaves carry on a tape).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// A trainable tensor with a unique id. Cloning a model clones its params
+/// with the same ids (a snapshot of the same parameters).
+#[derive(Clone, Debug)]
+pub struct Param<T: Element = f32> {
+    id: ParamId,
+    /// The current value.
+    pub value: Tensor<T>,
+    /// When false the param is frozen: lifted as a constant, never updated.
+    pub requires_grad: bool,
+}
+
+impl<T: Element> Param<T> {
+    /// A new trainable parameter with a fresh id.
+    pub fn new(value: Tensor<T>) -> Self {
+        Param { id: ParamId::fresh(), value, requires_grad: true }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> ParamId {
+        self.id
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> &[usize] {
+        self.value.shape()
+    }
+}
+
+/// Lifting params onto a tape: `tape.param(&p)`.
+pub trait TapeParamExt<T: Element> {
+    /// The param as a Var: a tagged leaf when it requires a gradient, else a
+    /// constant. Lifting the same param twice is fine: its gradients add.
+    fn param(&self, p: &Param<T>) -> Var<'_, T>;
+}
+
+impl<T: Element> TapeParamExt<T> for Tape<T> {
+    #[track_caller]
+    fn param(&self, p: &Param<T>) -> Var<'_, T> {
+        if p.requires_grad {
+            self.leaf_tagged(p.value.clone(), p.id.get())
+        } else {
+            self.constant(p.value.clone())
+        }
+    }
+}
+
+/// Reading a param's gradient: `grads.param(&p)`.
+pub trait GradsParamExt<T: Element> {
+    /// The gradient of the loss with respect to `p` (summed over every time
+    /// it was lifted), `None` when the loss does not depend on it.
+    fn param(&self, p: &Param<T>) -> Option<Tensor<T>>;
+}
+
+impl<T: Element> GradsParamExt<T> for Grads<'_, T> {
+    fn param(&self, p: &Param<T>) -> Option<Tensor<T>> {
+        self.tagged(p.id.get())
+    }
+}
