@@ -5,6 +5,7 @@
 //!
 //! - [`tensor`]: n-d strided tensors, broadcasting and kernels.
 //! - [`autograd`]: the tape, `Var`, gradients of gradients, gradcheck.
+//! - [`nn`]: parameters, layers, losses, optimizers, checkpoints.
 //!
 //! ```
 //! use mnemon::prelude::*;
@@ -14,10 +15,15 @@
 #![warn(missing_docs)]
 
 pub use mnemon_autograd as autograd;
+pub use mnemon_nn as nn;
 pub use mnemon_tensor as tensor;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {
     pub use mnemon_autograd::{check, functional, CustomOp, Grads, Tape, Var};
+    pub use mnemon_nn::{
+        bce, bce_with_logits, cross_entropy, mse, Adam, Batches, GradsParamExt, Init, Linear, Module, Optimizer,
+        Param, Reduction, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh, TapeParamExt,
+    };
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
 }
