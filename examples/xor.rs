@@ -12,7 +12,8 @@ use rand::{rngs::StdRng, SeedableRng};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let x = Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2 inputs");
+    let x =
+        Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2 inputs");
     let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).expect("4×1 targets");
 
     let mut rng = StdRng::seed_from_u64(42);
@@ -34,7 +35,11 @@ fn main() -> ExitCode {
         opt.step(&mut model, &grads);
         if step == 1 || step % 500 == 0 {
             let filled = step * 30 / steps;
-            println!("[{}{}] step {step:>5}  loss {loss_value:.6}", "#".repeat(filled), " ".repeat(30 - filled));
+            println!(
+                "[{}{}] step {step:>5}  loss {loss_value:.6}",
+                "#".repeat(filled),
+                " ".repeat(30 - filled)
+            );
         }
     }
 

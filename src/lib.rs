@@ -22,8 +22,9 @@ pub use mnemon_tensor as tensor;
 pub mod prelude {
     pub use mnemon_autograd::{check, functional, CustomOp, Grads, Tape, Var};
     pub use mnemon_nn::{
-        bce, bce_with_logits, cross_entropy, mse, Adam, Batches, GradsParamExt, Init, Linear, Module, Optimizer,
-        Param, Reduction, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh, TapeParamExt,
+        bce, bce_with_logits, cross_entropy, mse, Adam, Batches, GradsParamExt, Init, Linear,
+        Module, Optimizer, Param, Reduction, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh,
+        TapeParamExt,
     };
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
 }

@@ -33,7 +33,10 @@ impl<'t, T: Element> Grads<'t, T> {
     /// [`Tape::leaf_tagged`]), or `None` when none of them got one.
     pub fn tagged(&self, tag: u64) -> Option<Tensor<T>> {
         let tagged = self.tape.tagged.borrow();
-        let mut found = tagged.iter().filter(|(t, _)| *t == tag).filter_map(|(_, id)| self.node(*id));
+        let mut found = tagged
+            .iter()
+            .filter(|(t, _)| *t == tag)
+            .filter_map(|(_, id)| self.node(*id));
         let first = found.next()?.clone();
         Some(found.fold(first, |acc, g| acc + g))
     }

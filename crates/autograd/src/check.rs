@@ -124,7 +124,9 @@ where
             };
             let numeric = (at(tol.eps) - at(-tol.eps)) / (2.0 * tol.eps);
             let a = analytic[k][j];
-            if !((a - numeric).abs() <= tol.atol + tol.rtol * numeric.abs()) {
+            // written so that a NaN on either side counts as a failure
+            let close = (a - numeric).abs() <= tol.atol + tol.rtol * numeric.abs();
+            if !close {
                 return Err(GradcheckError {
                     input: k,
                     index: j,

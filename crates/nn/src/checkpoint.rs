@@ -67,11 +67,22 @@ pub enum CheckpointError {
 impl fmt::Display for CheckpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CheckpointError::Io { path, source } => write!(f, "checkpoint {}: {source}", path.display()),
-            CheckpointError::Corrupt { path, source } => {
-                write!(f, "checkpoint {} is not a valid safetensors file: {source}", path.display())
+            CheckpointError::Io { path, source } => {
+                write!(f, "checkpoint {}: {source}", path.display())
             }
-            CheckpointError::Mismatch { missing, unexpected, wrong_shape, wrong_dtype } => {
+            CheckpointError::Corrupt { path, source } => {
+                write!(
+                    f,
+                    "checkpoint {} is not a valid safetensors file: {source}",
+                    path.display()
+                )
+            }
+            CheckpointError::Mismatch {
+                missing,
+                unexpected,
+                wrong_shape,
+                wrong_dtype,
+            } => {
                 write!(f, "checkpoint does not fit the model:")?;
                 for n in missing {
                     write!(f, " missing `{n}`;")?;
@@ -80,10 +91,18 @@ impl fmt::Display for CheckpointError {
                     write!(f, " unexpected `{n}`;")?;
                 }
                 for m in wrong_shape {
-                    write!(f, " `{}` has shape {:?} in the file, {:?} in the model;", m.name, m.found, m.expected)?;
+                    write!(
+                        f,
+                        " `{}` has shape {:?} in the file, {:?} in the model;",
+                        m.name, m.found, m.expected
+                    )?;
                 }
                 for m in wrong_dtype {
-                    write!(f, " `{}` is {} in the file, {} in the model;", m.name, m.found, m.expected)?;
+                    write!(
+                        f,
+                        " `{}` is {} in the file, {} in the model;",
+                        m.name, m.found, m.expected
+                    )?;
                 }
                 Ok(())
             }
@@ -111,15 +130,24 @@ fn st_dtype(d: DType) -> Dtype {
 fn to_bytes<T: Element>(t: &Tensor<T>) -> Vec<u8> {
     let v = t.to_vec();
     match T::DTYPE {
-        DType::F32 => v.iter().flat_map(|x| (x.as_f64() as f32).to_le_bytes()).collect(),
+        DType::F32 => v
+            .iter()
+            .flat_map(|x| (x.as_f64() as f32).to_le_bytes())
+            .collect(),
         _ => v.iter().flat_map(|x| x.as_f64().to_le_bytes()).collect(),
     }
 }
 
 fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
     match T::DTYPE {
-        DType::F32 => b.chunks_exact(4).map(|c| T::of_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)).collect(),
-        _ => b.chunks_exact(8).map(|c| T::of_f64(f64::from_le_bytes(c.try_into().expect("8 bytes")))).collect(),
+        DType::F32 => b
+            .chunks_exact(4)
+            .map(|c| T::of_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64))
+            .collect(),
+        _ => b
+            .chunks_exact(8)
+            .map(|c| T::of_f64(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect(),
     }
 }
 
@@ -130,13 +158,19 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 ///
 /// # Errors
 /// [`CheckpointError::Io`] when the file cannot be written.
-pub fn save<T: Element, M: Module<T> + ?Sized>(model: &M, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+pub fn save<T: Element, M: Module<T> + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
     save_with(model, path.as_ref(), || Ok(()))
 }
 
 /// An error mapper naming `p`.
 fn io(p: &Path) -> impl Fn(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: p.to_path_buf(), source }
+    move |source| CheckpointError::Io {
+        path: p.to_path_buf(),
+        source,
+    }
 }
 
 /// `save` with a step run between writing the temporary file and renaming
@@ -152,12 +186,25 @@ pub(crate) fn save_with<T: Element, M: Module<T> + ?Sized>(
     });
     let views: Vec<(String, TensorView<'_>)> = named
         .iter()
-        .map(|(n, (s, b))| (n.clone(), TensorView::new(st_dtype(T::DTYPE), s.clone(), b).expect("sizes match")))
+        .map(|(n, (s, b))| {
+            (
+                n.clone(),
+                TensorView::new(st_dtype(T::DTYPE), s.clone(), b).expect("sizes match"),
+            )
+        })
         .collect();
-    let bytes = safetensors::serialize(views, None)
-        .map_err(|source| CheckpointError::Corrupt { path: path.to_path_buf(), source })?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = safetensors::serialize(views, None).map_err(|source| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
@@ -183,10 +230,19 @@ pub(crate) fn save_with<T: Element, M: Module<T> + ?Sized>(
 /// # Errors
 /// [`CheckpointError::Io`], [`CheckpointError::Corrupt`] for a truncated or
 /// corrupt file, [`CheckpointError::Mismatch`] listing every difference.
-pub fn load<T: Element, M: Module<T> + ?Sized>(model: &mut M, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+pub fn load<T: Element, M: Module<T> + ?Sized>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|source| CheckpointError::Corrupt { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|source| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut missing = Vec::new();
     let mut wrong_shape = Vec::new();
     let mut wrong_dtype = Vec::new();
@@ -197,21 +253,44 @@ pub fn load<T: Element, M: Module<T> + ?Sized>(model: &mut M, path: impl AsRef<P
             Err(_) => missing.push(n.to_string()),
             Ok(view) => {
                 if view.dtype() != st_dtype(T::DTYPE) {
-                    wrong_dtype.push(DtypeMismatch { name: n.to_string(), expected: T::DTYPE, found: format!("{:?}", view.dtype()) });
+                    wrong_dtype.push(DtypeMismatch {
+                        name: n.to_string(),
+                        expected: T::DTYPE,
+                        found: format!("{:?}", view.dtype()),
+                    });
                 } else if view.shape() != p.shape() {
-                    wrong_shape.push(ShapeMismatch { name: n.to_string(), expected: p.shape().to_vec(), found: view.shape().to_vec() });
+                    wrong_shape.push(ShapeMismatch {
+                        name: n.to_string(),
+                        expected: p.shape().to_vec(),
+                        found: view.shape().to_vec(),
+                    });
                 }
             }
         }
     });
-    let mut unexpected: Vec<String> = st.names().into_iter().filter(|n| !wanted.iter().any(|w| w == n)).map(String::from).collect();
+    let mut unexpected: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| !wanted.iter().any(|w| w == n))
+        .map(String::from)
+        .collect();
     unexpected.sort();
-    if !(missing.is_empty() && unexpected.is_empty() && wrong_shape.is_empty() && wrong_dtype.is_empty()) {
-        return Err(CheckpointError::Mismatch { missing, unexpected, wrong_shape, wrong_dtype });
+    if !(missing.is_empty()
+        && unexpected.is_empty()
+        && wrong_shape.is_empty()
+        && wrong_dtype.is_empty())
+    {
+        return Err(CheckpointError::Mismatch {
+            missing,
+            unexpected,
+            wrong_shape,
+            wrong_dtype,
+        });
     }
     model.visit_mut("", &mut |n, p| {
         let view = st.tensor(n).expect("checked above");
-        p.value = Tensor::from_vec(from_bytes(view.data()), view.shape()).expect("safetensors checked the size");
+        p.value = Tensor::from_vec(from_bytes(view.data()), view.shape())
+            .expect("safetensors checked the size");
     });
     Ok(())
 }

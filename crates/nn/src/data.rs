@@ -37,7 +37,13 @@ impl<T: Element> Batches<T> {
             y.shape(),
             std::panic::Location::caller()
         );
-        Batches { x: x.clone(), y: y.clone(), order: (0..rows).collect(), size, at: 0 }
+        Batches {
+            x: x.clone(),
+            y: y.clone(),
+            order: (0..rows).collect(),
+            size,
+            at: 0,
+        }
     }
 
     /// The rows shuffled by `rng` (reproducible from its seed).

@@ -22,13 +22,22 @@ pub enum Init {
 }
 
 /// A tensor of `shape` drawn by `init` for a layer with `fan_in`, `fan_out`.
-pub fn init_tensor<T: Element, R: Rng + ?Sized>(init: Init, shape: &[usize], fan_in: usize, fan_out: usize, rng: &mut R) -> Tensor<T> {
-    let uniform = |a: f64, rng: &mut R| Tensor::rand_uniform(shape, T::of_f64(-a), T::of_f64(a), rng);
+pub fn init_tensor<T: Element, R: Rng + ?Sized>(
+    init: Init,
+    shape: &[usize],
+    fan_in: usize,
+    fan_out: usize,
+    rng: &mut R,
+) -> Tensor<T> {
+    let uniform =
+        |a: f64, rng: &mut R| Tensor::rand_uniform(shape, T::of_f64(-a), T::of_f64(a), rng);
     match init {
         Init::Default => uniform(1.0 / (fan_in.max(1) as f64).sqrt(), rng),
         Init::XavierUniform => uniform((6.0 / (fan_in + fan_out).max(1) as f64).sqrt(), rng),
         Init::KaimingUniform => uniform((6.0 / fan_in.max(1) as f64).sqrt(), rng),
-        Init::KaimingNormal => Tensor::randn(shape, rng) * T::of_f64((2.0 / fan_in.max(1) as f64).sqrt()),
+        Init::KaimingNormal => {
+            Tensor::randn(shape, rng) * T::of_f64((2.0 / fan_in.max(1) as f64).sqrt())
+        }
     }
 }
 
@@ -48,7 +57,13 @@ impl<T: Element> Linear<T> {
     }
 
     /// A layer with a chosen initialiser, with or without bias.
-    pub fn with_init<R: Rng + ?Sized>(inputs: usize, outputs: usize, init: Init, bias: bool, rng: &mut R) -> Self {
+    pub fn with_init<R: Rng + ?Sized>(
+        inputs: usize,
+        outputs: usize,
+        init: Init,
+        bias: bool,
+        rng: &mut R,
+    ) -> Self {
         let weight = Param::new(init_tensor(init, &[outputs, inputs], inputs, outputs, rng));
         let bias = bias.then(|| {
             let b = match init {

@@ -73,7 +73,11 @@ pub fn bce<'t, T: Element>(prob: &Var<'t, T>, target: &Var<'t, T>, r: Reduction)
 /// # Panics
 /// When the shapes differ.
 #[track_caller]
-pub fn bce_with_logits<'t, T: Element>(logits: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
+pub fn bce_with_logits<'t, T: Element>(
+    logits: &Var<'t, T>,
+    target: &Var<'t, T>,
+    r: Reduction,
+) -> Var<'t, T> {
     same_shape("bce_with_logits", logits, target);
     let soft = (-logits.abs()).exp().add_scalar(T::one()).log();
     reduce(&(&logits.relu() - &(logits * target)) + &soft, r)
@@ -90,14 +94,20 @@ pub fn bce_with_logits<'t, T: Element>(logits: &Var<'t, T>, target: &Var<'t, T>,
 /// # Panics
 /// When `logits` is not 2-D.
 #[track_caller]
-pub fn cross_entropy<'t, T: Element>(logits: &Var<'t, T>, targets: &[usize], r: Reduction) -> Result<Var<'t, T>, TensorError> {
+pub fn cross_entropy<'t, T: Element>(
+    logits: &Var<'t, T>,
+    targets: &[usize],
+    r: Reduction,
+) -> Result<Var<'t, T>, TensorError> {
     assert!(
         logits.shape().len() == 2,
         "cross_entropy: logits must be [batch, classes], got {:?}, called at {}",
         logits.shape(),
         std::panic::Location::caller()
     );
-    let picked = logits.log_softmax(1).gather(1, targets, &[targets.len(), 1])?;
+    let picked = logits
+        .log_softmax(1)
+        .gather(1, targets, &[targets.len(), 1])?;
     if targets.len() != logits.shape()[0] {
         return Err(TensorError::IndexShapeMismatch {
             op: "cross_entropy",

@@ -29,7 +29,11 @@ impl<T: Element, M: Module<T>> ModuleParams<T> for M {
 /// The gradients of the trainable params, scaled so that their global L2
 /// norm is at most `clip` (when given). Returns them with the norm before
 /// clipping.
-fn collect<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>, clip: Option<f64>) -> (HashMap<ParamId, Tensor<T>>, f64) {
+fn collect<T: Element>(
+    model: &mut dyn ModuleParams<T>,
+    grads: &Grads<'_, T>,
+    clip: Option<f64>,
+) -> (HashMap<ParamId, Tensor<T>>, f64) {
     let mut out = HashMap::new();
     model.each_param(&mut |p| {
         if p.requires_grad {
@@ -38,7 +42,11 @@ fn collect<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>, cl
             }
         }
     });
-    let norm = out.values().map(|g| g.square().sum_all().item().as_f64()).sum::<f64>().sqrt();
+    let norm = out
+        .values()
+        .map(|g| g.square().sum_all().item().as_f64())
+        .sum::<f64>()
+        .sqrt();
     if let Some(max) = clip {
         if norm > max {
             let s = T::of_f64(max / (norm + 1e-6));
@@ -76,7 +84,14 @@ pub struct Sgd<T: Element = f32> {
 impl<T: Element> Sgd<T> {
     /// Plain SGD with learning rate `lr`.
     pub fn new(lr: f64) -> Self {
-        Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0, clip_norm: None, velocity: HashMap::new() }
+        Sgd {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            clip_norm: None,
+            velocity: HashMap::new(),
+        }
     }
 
     /// With momentum μ.
@@ -102,16 +117,28 @@ impl<T: Element> Sgd<T> {
 impl<T: Element> Optimizer<T> for Sgd<T> {
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
         let (gs, _) = collect(model, grads, self.clip_norm);
-        let (lr, mu, wd) = (T::of_f64(self.lr), T::of_f64(self.momentum), T::of_f64(self.weight_decay));
+        let (lr, mu, wd) = (
+            T::of_f64(self.lr),
+            T::of_f64(self.momentum),
+            T::of_f64(self.weight_decay),
+        );
         model.each_param(&mut |p| {
             let Some(g) = gs.get(&p.id()) else { return };
-            let mut d = if self.weight_decay != 0.0 { g + &(&p.value * wd) } else { g.clone() };
+            let mut d = if self.weight_decay != 0.0 {
+                g + &(&p.value * wd)
+            } else {
+                g.clone()
+            };
             if self.momentum != 0.0 {
                 let v = match self.velocity.remove(&p.id()) {
                     Some(v) => v * mu + &d,
                     None => d.clone(),
                 };
-                d = if self.nesterov { d + &(&v * mu) } else { v.clone() };
+                d = if self.nesterov {
+                    d + &(&v * mu)
+                } else {
+                    v.clone()
+                };
                 self.velocity.insert(p.id(), v);
             }
             let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
@@ -147,12 +174,25 @@ pub struct Adam<T: Element = f32> {
 impl<T: Element> Adam<T> {
     /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 1e-8).
     pub fn new(lr: f64) -> Self {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, clip_norm: None, state: HashMap::new() }
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            clip_norm: None,
+            state: HashMap::new(),
+        }
     }
 
     /// AdamW with decoupled weight decay λ (PyTorch's default λ is 0.01).
     pub fn adamw(lr: f64, weight_decay: f64) -> Self {
-        Adam { weight_decay, decoupled: true, ..Self::new(lr) }
+        Adam {
+            weight_decay,
+            decoupled: true,
+            ..Self::new(lr)
+        }
     }
 }
 
@@ -163,18 +203,27 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         model.each_param(&mut |p| {
             let Some(g) = gs.get(&p.id()) else { return };
             let mut value = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
-            let g = if self.weight_decay != 0.0 && !self.decoupled { g + &(&value * T::of_f64(self.weight_decay)) } else { g.clone() };
+            let g = if self.weight_decay != 0.0 && !self.decoupled {
+                g + &(&value * T::of_f64(self.weight_decay))
+            } else {
+                g.clone()
+            };
             if self.decoupled && self.weight_decay != 0.0 {
                 value = value * T::of_f64(1.0 - self.lr * self.weight_decay);
             }
-            let (t, m, v) = self.state.remove(&p.id()).unwrap_or_else(|| (0, Tensor::zeros(g.shape()), Tensor::zeros(g.shape())));
+            let (t, m, v) = self
+                .state
+                .remove(&p.id())
+                .unwrap_or_else(|| (0, Tensor::zeros(g.shape()), Tensor::zeros(g.shape())));
             let t = t + 1;
             let m = m * b1 + &(&g * (T::one() - b1));
             let v = v * b2 + &(g.square() * (T::one() - b2));
             let c1 = T::of_f64(1.0 - self.beta1.powi(t as i32));
             let c2 = T::of_f64(1.0 - self.beta2.powi(t as i32));
             let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
-            let step = m.zip_with(&v, "adam", move |m, v| lr * (m / c1) / ((v / c2).sqrt() + eps));
+            let step = m.zip_with(&v, "adam", move |m, v| {
+                lr * (m / c1) / ((v / c2).sqrt() + eps)
+            });
             p.value = value - &step;
             self.state.insert(p.id(), (t, m, v));
         });

@@ -34,7 +34,11 @@ pub struct Param<T: Element = f32> {
 impl<T: Element> Param<T> {
     /// A new trainable parameter with a fresh id.
     pub fn new(value: Tensor<T>) -> Self {
-        Param { id: ParamId::fresh(), value, requires_grad: true }
+        Param {
+            id: ParamId::fresh(),
+            value,
+            requires_grad: true,
+        }
     }
 
     /// Its id.

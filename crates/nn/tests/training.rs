@@ -1,0 +1,287 @@
+//! Layers, losses and optimizers against values computed by hand or by an
+//! independent formula; training runs that must converge.
+
+use mnemon_autograd::check::{gradcheck, Tolerance};
+use mnemon_autograd::Tape;
+use mnemon_nn::*;
+use mnemon_tensor::Tensor;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(v.to_vec(), s).unwrap()
+}
+
+#[test]
+fn models_are_send_sync_clone() {
+    fn check<M: Send + Sync + Clone>() {}
+    check::<Sequential<f32>>();
+    check::<Linear<f64>>();
+}
+
+#[test]
+fn linear_matches_a_hand_product_and_passes_gradcheck() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let lin = Linear::<f64>::new(3, 2, &mut rng);
+    let x = t(&[1.0, 2.0, -1.0, 0.5, 0.0, 3.0], &[2, 3]);
+    let tape = Tape::new();
+    let y = lin.forward(&tape.constant(x.clone())).value().to_vec();
+    let (w, b) = (
+        lin.weight.value.to_vec(),
+        lin.bias.as_ref().unwrap().value.to_vec(),
+    );
+    for i in 0..2 {
+        for o in 0..2 {
+            let want: f64 = (0..3)
+                .map(|k| x.to_vec()[i * 3 + k] * w[o * 3 + k])
+                .sum::<f64>()
+                + b[o];
+            assert!((y[i * 2 + o] - want).abs() < 1e-12);
+        }
+    }
+    let (wv, bv) = (
+        lin.weight.value.clone(),
+        lin.bias.as_ref().unwrap().value.clone(),
+    );
+    let r = gradcheck(
+        |v| (&v[0].matmul(&v[1].t()) + &v[2]).sigmoid(),
+        &[x, wv, bv],
+        Tolerance::default(),
+    );
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn loss_values_match_formulas() {
+    let tape = Tape::<f64>::new();
+    let p = tape.constant(t(&[0.9, 0.2, 0.6], &[3]));
+    let y = tape.constant(t(&[1.0, 0.0, 1.0], &[3]));
+    let want_bce = -((0.9f64).ln() + (0.8f64).ln() + (0.6f64).ln()) / 3.0;
+    assert!((bce(&p, &y, Reduction::Mean).item() - want_bce).abs() < 1e-12);
+    let want_mse = (0.01 + 0.04 + 0.16) / 3.0;
+    assert!((mse(&p, &y, Reduction::Mean).item() - want_mse).abs() < 1e-12);
+    assert!((mse(&p, &y, Reduction::Sum).item() - 0.21).abs() < 1e-12);
+    let z = tape.constant(t(&[2.0, -1.0, 0.0], &[3]));
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let want = -((sig(2.0)).ln() + (1.0 - sig(-1.0)).ln() + sig(0.0).ln()) / 3.0;
+    assert!((bce_with_logits(&z, &y, Reduction::Mean).item() - want).abs() < 1e-12);
+    let logits = tape.constant(t(&[1.0, 2.0, 3.0, 1.0, 1.0, 1.0], &[2, 3]));
+    let lse = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
+    let want_ce = ((lse - 3.0) + (3f64.ln())) / 2.0;
+    assert!(
+        (cross_entropy(&logits, &[2, 0], Reduction::Mean)
+            .unwrap()
+            .item()
+            - want_ce)
+            .abs()
+            < 1e-12
+    );
+    assert!(cross_entropy(&logits, &[3, 0], Reduction::Mean).is_err());
+    assert!(cross_entropy(&logits, &[0], Reduction::Mean).is_err());
+}
+
+#[test]
+fn losses_are_stable_at_large_logits() {
+    let tape = Tape::<f32>::new();
+    let z = tape.leaf(Tensor::from_vec(vec![1e4, -1e4, 1e4, -1e4], &[2, 2]).unwrap());
+    let y = tape.constant(Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2]).unwrap());
+    let l = bce_with_logits(&z, &y, Reduction::Sum);
+    assert_eq!(l.item(), 2e4); // two wrong by 1e4 each, two exactly right
+    let g = l.backward();
+    assert_eq!(g.wrt(&z).unwrap().to_vec(), vec![0.0, 0.0, 1.0, -1.0]);
+    let ce = cross_entropy(&z, &[0, 1], Reduction::Mean).unwrap();
+    assert_eq!(ce.item(), 1e4); // row 0 right (0), row 1 wrong by 2e4
+    let gce = ce.backward();
+    assert!(gce.wrt(&z).unwrap().to_vec().iter().all(|v| v.is_finite()));
+    let s = z.sigmoid();
+    assert_eq!(s.value().to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
+    let p = tape.constant(Tensor::from_vec(vec![1.0, 0.0], &[2]).unwrap());
+    let yy = tape.constant(Tensor::from_vec(vec![0.0, 1.0], &[2]).unwrap());
+    assert_eq!(bce(&p, &yy, Reduction::Mean).item(), 100.0); // logs clamped at -100
+}
+
+#[test]
+fn losses_pass_gradcheck() {
+    let y = t(&[1.0, 0.0, 1.0, 0.0], &[2, 2]);
+    let z = t(&[0.3, -1.2, 2.0, 0.1], &[2, 2]);
+    let tol = Tolerance::default();
+    assert!(gradcheck(
+        |v| mse(&v[0], &v[0].tape().constant(y.clone()), Reduction::Mean),
+        std::slice::from_ref(&z),
+        tol
+    )
+    .is_ok());
+    assert!(gradcheck(
+        |v| bce_with_logits(&v[0], &v[0].tape().constant(y.clone()), Reduction::Mean),
+        std::slice::from_ref(&z),
+        tol
+    )
+    .is_ok());
+    assert!(gradcheck(
+        |v| bce(
+            &v[0].sigmoid(),
+            &v[0].tape().constant(y.clone()),
+            Reduction::Sum
+        ),
+        std::slice::from_ref(&z),
+        tol
+    )
+    .is_ok());
+    assert!(gradcheck(
+        |v| cross_entropy(&v[0], &[1, 0], Reduction::Mean).unwrap(),
+        &[z],
+        tol
+    )
+    .is_ok());
+}
+
+/// A one-param model whose loss gradient is exactly `g` (loss = sum(g·p)).
+fn step_with<O: Optimizer<f64>>(opt: &mut O, p: &mut Linear<f64>, g: &Tensor<f64>) {
+    let tape = Tape::new();
+    let w = tape.param(&p.weight);
+    let loss = (&w * g).sum_all();
+    let grads = loss.backward();
+    opt.step(p, &grads);
+}
+
+fn one_weight(v: f64) -> Linear<f64> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut l = Linear::with_init(1, 1, Init::XavierUniform, false, &mut rng);
+    l.weight.value = t(&[v], &[1, 1]);
+    l
+}
+
+#[test]
+fn adam_first_two_steps_written_out() {
+    let mut p = one_weight(1.0);
+    let mut opt = Adam::new(0.1);
+    let (g1, g2) = (0.5, -0.2);
+    step_with(&mut opt, &mut p, &t(&[g1], &[1, 1]));
+    // step 1: m̂ = g1, v̂ = g1², update = lr·g1/(|g1|+ε)
+    let p1 = 1.0 - 0.1 * g1 / (g1.abs() + 1e-8);
+    assert!((p.weight.value.item() - p1).abs() < 1e-12);
+    step_with(&mut opt, &mut p, &t(&[g2], &[1, 1]));
+    let m = 0.9 * 0.1 * g1 + 0.1 * g2;
+    let v = 0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2;
+    let (mh, vh) = (m / (1.0 - 0.81), v / (1.0 - 0.999f64.powi(2)));
+    let p2 = p1 - 0.1 * mh / (vh.sqrt() + 1e-8);
+    assert!((p.weight.value.item() - p2).abs() < 1e-12);
+}
+
+#[test]
+fn adamw_decays_decoupled_and_sgd_momentum_nesterov() {
+    let mut p = one_weight(2.0);
+    let mut opt = Adam::adamw(0.1, 0.5);
+    step_with(&mut opt, &mut p, &t(&[0.0], &[1, 1]));
+    assert!((p.weight.value.item() - 2.0 * (1.0 - 0.05)).abs() < 1e-12);
+
+    let mut p = one_weight(1.0);
+    let mut opt = Sgd::new(0.1).momentum(0.9).weight_decay(0.01);
+    step_with(&mut opt, &mut p, &t(&[1.0], &[1, 1]));
+    let d1 = 1.0 + 0.01 * 1.0;
+    let w1 = 1.0 - 0.1 * d1;
+    assert!((p.weight.value.item() - w1).abs() < 1e-12);
+    step_with(&mut opt, &mut p, &t(&[1.0], &[1, 1]));
+    let v2 = 0.9 * d1 + (1.0 + 0.01 * w1);
+    assert!((p.weight.value.item() - (w1 - 0.1 * v2)).abs() < 1e-12);
+
+    let mut p = one_weight(1.0);
+    let mut opt = Sgd::new(0.1).nesterov(0.9);
+    step_with(&mut opt, &mut p, &t(&[1.0], &[1, 1]));
+    assert!((p.weight.value.item() - (1.0 - 0.1 * (1.0 + 0.9))).abs() < 1e-12);
+}
+
+#[test]
+fn frozen_params_and_clipping() {
+    let mut p = one_weight(1.0);
+    p.weight.requires_grad = false;
+    let mut opt = Sgd::new(0.1);
+    let tape = Tape::new();
+    let x = tape.leaf(t(&[1.0], &[1, 1]));
+    let loss = (&x * &tape.param(&p.weight)).sum_all();
+    opt.step(&mut p, &loss.backward());
+    assert_eq!(p.weight.value.item(), 1.0);
+
+    let mut p = one_weight(0.0);
+    let mut opt = Sgd::new(1.0);
+    opt.clip_norm = Some(1.0);
+    step_with(&mut opt, &mut p, &t(&[10.0], &[1, 1]));
+    assert!((p.weight.value.item() + 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn param_lifted_twice_gets_the_sum() {
+    let p = one_weight(3.0);
+    let tape = Tape::<f64>::new();
+    let a = tape.param(&p.weight);
+    let b = tape.param(&p.weight);
+    let loss = (&a * &b).sum_all(); // w², gradient 2w
+    assert_eq!(loss.backward().param(&p.weight).unwrap().item(), 6.0);
+}
+
+#[test]
+fn xor_reaches_small_loss() {
+    let x = Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).unwrap();
+    let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).unwrap();
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut model = Sequential::new()
+        .push(Linear::with_init(2, 8, Init::XavierUniform, true, &mut rng))
+        .push(Sigmoid)
+        .push(Linear::with_init(8, 1, Init::XavierUniform, true, &mut rng))
+        .push(Sigmoid);
+    let mut opt = Sgd::new(1.0);
+    let mut last = f32::NAN;
+    for _ in 0..5000 {
+        let tape = Tape::new();
+        let loss = mse(
+            &model.forward(&tape.constant(x.clone())),
+            &tape.constant(y.clone()),
+            Reduction::Mean,
+        );
+        last = loss.item();
+        opt.step(&mut model, &loss.backward());
+    }
+    assert!(last < 0.01, "final loss {last}");
+}
+
+#[test]
+fn two_moons_reach_97_percent() {
+    // two interleaved half-moons with noise, generated here
+    let mut rng = StdRng::seed_from_u64(7);
+    let n = 400;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let class = i % 2;
+        let a = std::f32::consts::PI * rng.random::<f32>();
+        let (px, py) = if class == 0 {
+            (a.cos(), a.sin())
+        } else {
+            (1.0 - a.cos(), 0.5 - a.sin())
+        };
+        xs.push(px + 0.1 * (rng.random::<f32>() - 0.5));
+        xs.push(py + 0.1 * (rng.random::<f32>() - 0.5));
+        ys.push(class);
+    }
+    let x = Tensor::from_vec(xs, &[n, 2]).unwrap();
+    let mut model = Sequential::new()
+        .push(Linear::new(2, 32, &mut rng))
+        .push(Tanh)
+        .push(Linear::new(32, 2, &mut rng));
+    let mut opt = Adam::new(0.02);
+    for _ in 0..300 {
+        let tape = Tape::new();
+        let loss = cross_entropy(
+            &model.forward(&tape.constant(x.clone())),
+            &ys,
+            Reduction::Mean,
+        )
+        .unwrap();
+        opt.step(&mut model, &loss.backward());
+    }
+    let tape = Tape::new();
+    let pred = model
+        .forward(&tape.constant(x.clone()))
+        .value()
+        .argmax_indices(1);
+    let acc = pred.iter().zip(&ys).filter(|(p, y)| p == y).count() as f64 / n as f64;
+    assert!(acc >= 0.97, "accuracy {acc}");
+}
