@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
 mod autograd_workloads;
+mod nn_workloads;
 mod tensor_kernels;
 
 fn config() -> Criterion {
@@ -21,6 +22,7 @@ criterion_group! {
     name = benches;
     config = config();
     targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops,
-        autograd_workloads::w2_tape_overhead, autograd_workloads::w5_elementwise
+        autograd_workloads::w2_tape_overhead, autograd_workloads::w5_elementwise,
+        nn_workloads::w3_mlp_step, nn_workloads::w4_xor
 }
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //! first node, applying each node's gradient rule (no graph search, no
 //! recursion), and the [`Grads`] it returns.
 
-use crate::tape::{NodeId, Tape};
+use crate::tape::{NodeId, Saved, Tape};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
 
@@ -213,14 +213,28 @@ fn sweep<'t, T: Element>(
                     .sqrt(),
             ));
         }
-        let (rule, saved, op, location) = {
-            let nodes = tape.nodes.borrow();
-            let n = &nodes[id];
-            (n.rule, n.saved.clone(), n.op, n.location)
-        };
+        // In plain backward the rules record nothing, so the node can stay
+        // borrowed while its rule runs; in grad_graph mode the rules push
+        // nodes, so what the rule needs is copied out first (shared
+        // tensors: reference counts, no data).
+        let nodes = tape.nodes.borrow();
+        let n = &nodes[id];
+        let (rule, op, location) = (n.rule, n.op, n.location);
         let Some(rule) = rule else {
+            drop(nodes);
             slots[id] = Some(g);
             continue;
+        };
+        let owned: Saved<T>;
+        let guard;
+        let saved = if create_graph {
+            owned = n.saved.clone();
+            drop(nodes);
+            guard = None;
+            &owned
+        } else {
+            guard = Some(nodes);
+            &guard.as_ref().expect("just set")[id].saved
         };
         let ctx = crate::tape::Ctx { tape, id, saved };
         let input_grads = rule(&ctx, &g);
@@ -241,6 +255,7 @@ fn sweep<'t, T: Element>(
             }
             accumulate(&mut slots[iid], ig);
         }
+        drop(guard);
         if keep[id] {
             slots[id] = Some(g);
         }
@@ -276,7 +291,7 @@ fn explain_step<T: Element>(
     id: NodeId,
     op: &str,
     location: &std::panic::Location<'static>,
-    ctx: &crate::tape::Ctx<'_, T>,
+    ctx: &crate::tape::Ctx<'_, '_, T>,
     g: &Var<'_, T>,
     input_grads: &[Option<Var<'_, T>>],
 ) {

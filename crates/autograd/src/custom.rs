@@ -70,7 +70,7 @@ impl<T: Element> Tape<T> {
     }
 }
 
-fn custom_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn custom_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let op = c.saved.custom.as_ref().expect("custom op saved");
     let inputs: Vec<&Tensor<T>> = c.saved.inputs.iter().map(|(_, t)| t).collect();
     let y = c.saved.output.as_ref().expect("custom op saved its output");

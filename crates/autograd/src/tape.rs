@@ -13,7 +13,7 @@ pub type NodeId = usize;
 /// A gradient rule: given the node's context and the gradient flowing into
 /// its output, the gradient for each input (`None` where there is none).
 /// Rules are written with the same differentiable `Var` ops as user code.
-pub(crate) type Rule<T> = for<'t> fn(&Ctx<'t, T>, &Var<'t, T>) -> InputGrads<'t, T>;
+pub(crate) type Rule<T> = for<'t, 's> fn(&Ctx<'t, 's, T>, &Var<'t, T>) -> InputGrads<'t, T>;
 
 /// One gradient per input of a node.
 pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 2]>;
@@ -43,13 +43,13 @@ pub(crate) struct Node<T: Element> {
 }
 
 /// The gradient rule's view of one node.
-pub(crate) struct Ctx<'t, T: Element> {
+pub(crate) struct Ctx<'t, 's, T: Element> {
     pub tape: &'t Tape<T>,
     pub id: NodeId,
-    pub saved: Saved<T>,
+    pub saved: &'s Saved<T>,
 }
 
-impl<'t, T: Element> Ctx<'t, T> {
+impl<'t, T: Element> Ctx<'t, '_, T> {
     /// Input `i` as a Var (tracked when it was, so second derivatives flow).
     pub fn input(&self, i: usize) -> Var<'t, T> {
         let (id, v) = &self.saved.inputs[i];

@@ -7,16 +7,29 @@ use smallvec::SmallVec;
 pub type Dims = SmallVec<[usize; 6]>;
 
 /// Where each logical element of a tensor lives in its storage.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub shape: Dims,
     pub strides: Dims,
     pub offset: usize,
 }
 
+impl Clone for Layout {
+    /// `SmallVec::from_slice` copies `usize`s with one memcpy, where the
+    /// derived clone would push them one by one: tensors are cloned on
+    /// every op the tape records, so this is on the hot path.
+    fn clone(&self) -> Self {
+        Layout {
+            shape: Dims::from_slice(&self.shape),
+            strides: Dims::from_slice(&self.strides),
+            offset: self.offset,
+        }
+    }
+}
+
 /// Row-major strides of a dense tensor of `shape`.
 pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
-    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+    let mut strides: Dims = Dims::from_slice(shape);
     let mut acc = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
@@ -29,7 +42,7 @@ impl Layout {
     /// A dense row-major layout starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
-            shape: shape.into(),
+            shape: Dims::from_slice(shape),
             strides: contiguous_strides(shape),
             offset: 0,
         }

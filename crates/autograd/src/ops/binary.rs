@@ -123,21 +123,21 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn add_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
         c.wants(0).then(|| g.sum_to(c.input_shape(0))),
         c.wants(1).then(|| g.sum_to(c.input_shape(1)))
     ]
 }
 
-fn sub_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sub_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
         c.wants(0).then(|| g.sum_to(c.input_shape(0))),
         c.wants(1).then(|| g.sum_to(c.input_shape(1)).neg())
     ]
 }
 
-fn mul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn mul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
         c.wants(0)
             .then(|| (g * &c.input(1)).sum_to(c.input_shape(0))),
@@ -146,7 +146,7 @@ fn mul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T>
     ]
 }
 
-fn div_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let b = c.input(1);
     let ga = g / &b;
     let gb = c
@@ -155,7 +155,7 @@ fn div_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T>
     smallvec![c.wants(0).then(|| ga.sum_to(c.input_shape(0))), gb]
 }
 
-fn pow_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
     let ga = c
         .wants(0)
@@ -166,7 +166,7 @@ fn pow_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T>
     smallvec![ga, gb]
 }
 
-fn pick_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (&c.saved.inputs[0].1, &c.saved.inputs[1].1);
     let half = T::of_f64(0.5);
     let is_max = c.saved.flag;
@@ -189,7 +189,7 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
     ]
 }
 
-fn where_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn where_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let mask = c.saved.output.as_ref().expect("where saved its mask");
     let zero = g.lift(Tensor::zeros(&[]));
     smallvec![

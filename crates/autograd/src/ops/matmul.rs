@@ -46,7 +46,7 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn matmul_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
     smallvec![
         c.wants(0)

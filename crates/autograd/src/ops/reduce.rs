@@ -169,7 +169,7 @@ fn arg_mask<T: Element>(x: &Tensor<T>, axis: usize, idx: &[usize]) -> Tensor<T> 
 
 /// The incoming gradient of a reduction, reshaped to keep the reduced axis
 /// (if it was dropped) and broadcast to the input's shape.
-fn spread<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> Var<'t, T> {
+fn spread<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> Var<'t, T> {
     let shape = c.input_shape(0);
     let g = if c.saved.op_axis_dropped() {
         g.unsqueeze(c.saved.axis)
@@ -179,20 +179,20 @@ fn spread<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> Var<'t, T> {
     g.broadcast_to(shape)
 }
 
-fn spread_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(spread(c, g))
 }
 
-fn select_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let mask = c.saved.output.as_ref().expect("reduction saved its mask");
     one(spread(c, g).mul_const(mask, "max"))
 }
 
-fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.broadcast_to(c.input_shape(0)))
 }
 
-fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.sum_to(c.input_shape(0)))
 }
 

@@ -173,11 +173,11 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn transpose_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn transpose_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.transpose(c.saved.dims[0], c.saved.dims[1]))
 }
 
-fn permute_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let mut inverse = vec![0; c.saved.dims.len()];
     for (i, &d) in c.saved.dims.iter().enumerate() {
         inverse[d] = i;
@@ -185,11 +185,11 @@ fn permute_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t
     one(g.permute(&inverse))
 }
 
-fn reshape_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn reshape_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.reshape_to(c.input_shape(0)))
 }
 
-fn narrow_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (axis, start) = (c.saved.axis, c.saved.dims[0]);
     let full = c.input_shape(0);
     let after = full[axis] - start - g.shape()[axis];
@@ -209,7 +209,7 @@ fn narrow_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t,
     one(Var::concat(&parts, axis))
 }
 
-fn concat_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn concat_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let axis = c.saved.axis;
     let mut start = 0;
     (0..c.saved.inputs.len())

@@ -50,13 +50,13 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn softmax_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let y = c.output();
     let dot = (g * &y).sum(c.saved.axis, true);
     one(&y * &(g - &dot))
 }
 
-fn log_softmax_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn log_softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let p = c.output().exp();
     one(g - &(&p * &g.sum(c.saved.axis, true)))
 }

@@ -180,36 +180,36 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn neg_rule<'t, T: Element>(_: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn neg_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.neg())
 }
 
-fn exp_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn exp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g * &c.output())
 }
 
-fn log_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn log_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g / &c.input(0))
 }
 
-fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one((g / &c.output()).mul_scalar(T::of_f64(0.5)))
 }
 
-fn abs_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.mul_const(&c.saved.inputs[0].1.sign(), "abs"))
 }
 
-fn recip_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let y = c.output();
     one((g * &(&y * &y)).neg())
 }
 
-fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(Var::sigmoid_backward(g, &c.output()))
 }
 
-fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
     let (g, s) = (c.input(0), c.input(1));
     let ds = &s * &s.neg().add_scalar(T::one()); // s(1-s)
     let d_g = c.wants(0).then(|| gg * &ds);
@@ -219,11 +219,11 @@ fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> Inp
     smallvec![d_g, d_s]
 }
 
-fn tanh_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn tanh_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(Var::tanh_backward(g, &c.output()))
 }
 
-fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
     let (g, t) = (c.input(0), c.input(1));
     let d_g = c
         .wants(0)
@@ -234,22 +234,22 @@ fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, T>, gg: &Var<'t, T>) -> InputG
     smallvec![d_g, d_t]
 }
 
-fn relu_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let mask = c.saved.inputs[0]
         .1
         .map(|x| if x > T::zero() { T::one() } else { T::zero() });
     one(g.mul_const(&mask, "relu"))
 }
 
-fn sin_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g * &c.input(0).cos())
 }
 
-fn cos_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn cos_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one((g * &c.input(0).sin()).neg())
 }
 
-fn powf_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn powf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let p = T::of_f64(c.saved.scalar);
     if p == T::zero() {
         return one(g.mul_scalar(T::zero()));
@@ -257,7 +257,7 @@ fn powf_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
     one(g * &c.input(0).powf(p - T::one()).mul_scalar(p))
 }
 
-fn powi_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let n = c.saved.scalar as i32;
     if n == 0 {
         return one(g.mul_scalar(T::zero()));
@@ -268,17 +268,17 @@ fn powi_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T
     one(g * &c.input(0).powi(n - 1).mul_scalar(T::of_f64(n as f64)))
 }
 
-fn clamp_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn clamp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.mul_const(
         c.saved.output.as_ref().expect("clamp saved its mask"),
         "clamp",
     ))
 }
 
-fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.clone())
 }
 
-fn mul_scalar_rule<'t, T: Element>(c: &Ctx<'t, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn mul_scalar_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g.mul_scalar(T::of_f64(c.saved.scalar)))
 }

@@ -1,0 +1,48 @@
+//! Runs W3 (the MLP step) and W4 (XOR) in a loop for profiling:
+//! `cargo run --release --example profile_w3 -- w3|w4`.
+
+use mnemon::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
+use std::time::Instant;
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "w3".into());
+    let mut rng = StdRng::seed_from_u64(3);
+    if which == "w3" {
+        let mut model = Sequential::new()
+            .push(Linear::new(784, 256, &mut rng))
+            .push(Sigmoid)
+            .push(Linear::new(256, 256, &mut rng))
+            .push(Sigmoid)
+            .push(Linear::new(256, 10, &mut rng));
+        let x = Tensor::<f32>::randn(&[128, 784], &mut rng);
+        let y = Tensor::<f32>::randn(&[128, 10], &mut rng);
+        let mut opt = Sgd::new(0.1);
+        let t0 = Instant::now();
+        let n = 1000;
+        for _ in 0..n {
+            let tape = Tape::new();
+            let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+            let grads = loss.backward();
+            opt.step(&mut model, &grads);
+        }
+        println!("W3: {:.3} ms per step", t0.elapsed().as_secs_f64() * 1e3 / n as f64);
+    } else {
+        let x = Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2");
+        let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).expect("4×1");
+        let mut model = Sequential::new()
+            .push(Linear::with_init(2, 8, Init::XavierUniform, true, &mut rng))
+            .push(Sigmoid)
+            .push(Linear::with_init(8, 1, Init::XavierUniform, true, &mut rng))
+            .push(Sigmoid);
+        let mut opt = Sgd::new(1.0);
+        let t0 = Instant::now();
+        let n = 50_000;
+        for _ in 0..n {
+            let tape = Tape::new();
+            let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+            opt.step(&mut model, &loss.backward());
+        }
+        println!("W4: {:.3} µs per step", t0.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+}
