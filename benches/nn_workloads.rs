@@ -22,7 +22,11 @@ pub fn w3_mlp_step(c: &mut Criterion) {
     g.bench_function("step_784_256_256_10_b128", |b| {
         b.iter(|| {
             let tape = Tape::new();
-            let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+            let loss = mse(
+                &model.forward(&tape.constant(x.clone())),
+                &tape.constant(y.clone()),
+                Reduction::Mean,
+            );
             let grads = loss.backward();
             opt.step(&mut model, &grads);
             black_box(loss.item())
@@ -51,7 +55,11 @@ pub fn w4_xor(c: &mut Criterion) {
             let mut last = 0.0;
             for _ in 0..5_000 {
                 let tape = Tape::new();
-                let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+                let loss = mse(
+                    &model.forward(&tape.constant(x.clone())),
+                    &tape.constant(y.clone()),
+                    Reduction::Mean,
+                );
                 last = loss.item();
                 opt.step(&mut model, &loss.backward());
             }

@@ -22,13 +22,21 @@ fn main() {
         let n = 1000;
         for _ in 0..n {
             let tape = Tape::new();
-            let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+            let loss = mse(
+                &model.forward(&tape.constant(x.clone())),
+                &tape.constant(y.clone()),
+                Reduction::Mean,
+            );
             let grads = loss.backward();
             opt.step(&mut model, &grads);
         }
-        println!("W3: {:.3} ms per step", t0.elapsed().as_secs_f64() * 1e3 / n as f64);
+        println!(
+            "W3: {:.3} ms per step",
+            t0.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
     } else {
-        let x = Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2");
+        let x =
+            Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2");
         let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).expect("4×1");
         let mut model = Sequential::new()
             .push(Linear::with_init(2, 8, Init::XavierUniform, true, &mut rng))
@@ -40,9 +48,16 @@ fn main() {
         let n = 50_000;
         for _ in 0..n {
             let tape = Tape::new();
-            let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
+            let loss = mse(
+                &model.forward(&tape.constant(x.clone())),
+                &tape.constant(y.clone()),
+                Reduction::Mean,
+            );
             opt.step(&mut model, &loss.backward());
         }
-        println!("W4: {:.3} µs per step", t0.elapsed().as_secs_f64() * 1e6 / n as f64);
+        println!(
+            "W4: {:.3} µs per step",
+            t0.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
     }
 }

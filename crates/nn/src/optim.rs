@@ -28,7 +28,7 @@ impl<T: Element, M: Module<T>> ModuleParams<T> for M {
 
 /// The gradients of the trainable params, scaled so that their global L2
 /// norm is at most `clip` (when given). Returns them with the norm before
-/// clipping.
+/// clipping (NaN when no clip was asked for: it is not computed then).
 fn collect<T: Element>(
     model: &mut dyn ModuleParams<T>,
     grads: &Grads<'_, T>,
@@ -58,9 +58,16 @@ fn collect<T: Element>(
     (out, norm)
 }
 
+fn global_norm<T: Element>(gs: &HashMap<ParamId, Tensor<T>>) -> f64 {
+    gs.values()
+        .map(|g| g.square().sum_all().item().as_f64())
+        .sum::<f64>()
+        .sqrt()
+}
+
 /// The global L2 norm of the trainable params' gradients.
 pub fn grad_norm<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) -> f64 {
-    collect(model, grads, None).1
+    global_norm(&collect(model, grads, None).0)
 }
 
 /// Stochastic gradient descent. PyTorch: `optim.SGD`.

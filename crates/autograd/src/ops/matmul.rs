@@ -48,9 +48,26 @@ impl<'t, T: Element> Var<'t, T> {
 
 fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
-    smallvec![
-        c.wants(0)
-            .then(|| g.matmul(&b.t()).sum_to(c.input_shape(0))),
-        c.wants(1).then(|| a.t().matmul(g).sum_to(c.input_shape(1)))
-    ]
+    // When an operand is a transposed view (as `w.t()` in a linear layer),
+    // its gradient is computed transposed and viewed back, so that it
+    // reaches the weight dense instead of as a strided view every later
+    // kernel would have to gather: (Aᵀg)ᵀ = gᵀA.
+    let transposed = |v: &Var<'t, T>| !v.value().is_contiguous() && v.value().t().is_contiguous();
+    let ga = c.wants(0).then(|| {
+        let ga = if transposed(&a) {
+            b.matmul(&g.t()).t()
+        } else {
+            g.matmul(&b.t())
+        };
+        ga.sum_to(c.input_shape(0))
+    });
+    let gb = c.wants(1).then(|| {
+        let gb = if transposed(&b) {
+            g.t().matmul(&a).t()
+        } else {
+            a.t().matmul(g)
+        };
+        gb.sum_to(c.input_shape(1))
+    });
+    smallvec![ga, gb]
 }
