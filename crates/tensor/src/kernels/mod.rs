@@ -14,11 +14,12 @@ use crate::tensor::Tensor;
 use rayon::prelude::*;
 
 /// Below this many elements a kernel runs on the calling thread: handing
-/// work to rayon costs a few microseconds, which small tensors must not pay.
-/// Measured with `benches/mnemon.rs` (elementwise group): at 2^15 f32 the
-/// sequential `x * y + z` takes ~6 µs, about where a rayon split starts to
-/// win on two cores.
-pub const PAR_MIN: usize = 1 << 15;
+/// work to rayon costs microseconds, which small tensors must not pay.
+/// Measured with `examples/profile_w3.rs` (W3, 2 threads, 3 runs each):
+/// 2^16 gave 1.51–1.63 ms per step, 2^17 1.57–1.73, 2^18 1.73–1.96, and
+/// the first setting, 2^15, ~1.7–1.8 (its [128, 256] activations were
+/// split across threads for no gain).
+pub const PAR_MIN: usize = 1 << 16;
 
 /// Elements per task when a kernel runs in parallel.
 pub(crate) const PAR_CHUNK: usize = 1 << 14;
