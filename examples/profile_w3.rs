@@ -1,5 +1,5 @@
-//! Runs W3 (the MLP step) and W4 (XOR) in a loop for profiling:
-//! `cargo run --release --example profile_w3 -- w3|w4`.
+//! Runs W2 (tape overhead), W3 (the MLP step) or W4 (XOR) in a loop for
+//! profiling: `cargo run --release --example profile_w3 -- w2|w3|w4`.
 
 use mnemon::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
@@ -8,7 +8,23 @@ use std::time::Instant;
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "w3".into());
     let mut rng = StdRng::seed_from_u64(3);
-    if which == "w3" {
+    if which == "w2" {
+        let t0 = Instant::now();
+        let n = 100;
+        for _ in 0..n {
+            let tape = Tape::<f32>::new();
+            let x = tape.leaf(Tensor::scalar(0.5));
+            let mut y = x.clone();
+            for _ in 0..10_000 {
+                y = (&y * 1.01 + 0.1).sigmoid();
+            }
+            assert!(y.backward().wrt(&x).is_some());
+        }
+        println!(
+            "W2: {:.1} ns per op",
+            t0.elapsed().as_secs_f64() * 1e9 / (n as f64 * 30_000.0)
+        );
+    } else if which == "w3" {
         let mut model = Sequential::new()
             .push(Linear::new(784, 256, &mut rng))
             .push(Sigmoid)

@@ -78,7 +78,7 @@ impl<'t, T: Element> Var<'t, T> {
         let keep: Vec<bool> = {
             let nodes = tape.nodes.borrow();
             let retained = tape.retained.borrow();
-            let mut keep: Vec<bool> = nodes[..=root].iter().map(|n| n.rule.is_none()).collect();
+            let mut keep: Vec<bool> = (0..=root).map(|i| nodes[i].rule.is_none()).collect();
             for &r in retained.iter().filter(|&&r| r <= root) {
                 keep[r] = true;
             }

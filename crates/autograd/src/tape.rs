@@ -93,7 +93,7 @@ pub(crate) type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 /// assert_eq!(grads.wrt(&x).unwrap().item(), 7.0); // dy/dx = 2x + 1
 /// ```
 pub struct Tape<T: Element = f32> {
-    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    pub(crate) nodes: RefCell<crate::arena::Arena<Node<T>>>,
     pub(crate) recording: Cell<bool>,
     pub(crate) anomaly: Cell<bool>,
     pub(crate) explain: Cell<bool>,
@@ -115,7 +115,7 @@ impl<T: Element> Tape<T> {
     /// An empty tape, recording.
     pub fn new() -> Self {
         Tape {
-            nodes: RefCell::new(Vec::new()),
+            nodes: RefCell::new(crate::arena::Arena::new()),
             recording: Cell::new(true),
             anomaly: Cell::new(false),
             explain: Cell::new(false),
@@ -226,9 +226,7 @@ impl<T: Element> Tape<T> {
     }
 
     pub(crate) fn push(&self, node: Node<T>) -> NodeId {
-        let mut nodes = self.nodes.borrow_mut();
-        nodes.push(node);
-        nodes.len() - 1
+        self.nodes.borrow_mut().push(node)
     }
 
     /// Records an op whose value is already computed, if any input is
