@@ -1,5 +1,6 @@
-//! Runs W2 (tape overhead), W3 (the MLP step) or W4 (XOR) in a loop for
-//! profiling: `cargo run --release --example profile_w3 -- w2|w3|w4`.
+//! Runs W2 (tape overhead), W3 (the MLP step), W4 (XOR) or W5 (10^7
+//! elementwise) in a loop, for profilers and `/usr/bin/time -v`:
+//! `cargo run --release --example workloads -- w2|w3|w4|w5`.
 
 use mnemon::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
@@ -8,7 +9,21 @@ use std::time::Instant;
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "w3".into());
     let mut rng = StdRng::seed_from_u64(3);
-    if which == "w2" {
+    if which == "w5" {
+        let x0 = Tensor::<f32>::rand_uniform(&[10_000_000], -2.0, 2.0, &mut rng);
+        let n = 50;
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let tape = Tape::new();
+            let x = tape.leaf(x0.clone());
+            let loss = (&(&x.sigmoid() * &x) + &x).sum_all();
+            assert!(loss.backward().wrt(&x).is_some());
+        }
+        println!(
+            "W5: {:.1} ms per iteration",
+            t0.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
+    } else if which == "w2" {
         let t0 = Instant::now();
         let n = 100;
         for _ in 0..n {
