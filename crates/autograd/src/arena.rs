@@ -27,7 +27,7 @@ impl<N> Arena<N> {
 
     /// Appends `n` and returns its index.
     pub fn push(&mut self, n: N) -> usize {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK));
         }
         self.chunks.last_mut().expect("a chunk with room").push(n);
