@@ -8,6 +8,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
 mod autograd_workloads;
+#[path = "../examples/common/mod.rs"]
+mod common;
 mod nn_workloads;
 mod tensor_kernels;
 

@@ -7,32 +7,24 @@
 //!
 //! Run: `cargo run --release --example xor`
 
+mod common;
+
+use common::{mse_step, xor_data, xor_net};
 use mnemon::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let x =
-        Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).expect("4×2 inputs");
-    let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).expect("4×1 targets");
-
+    let (x, y) = xor_data();
     let mut rng = StdRng::seed_from_u64(42);
-    let mut model = Sequential::new()
-        .push(Linear::with_init(2, 8, Init::XavierUniform, true, &mut rng))
-        .push(Sigmoid)
-        .push(Linear::with_init(8, 1, Init::XavierUniform, true, &mut rng))
-        .push(Sigmoid);
-    let mut opt = Sgd::new(1.0);
+    let mut model = xor_net(&mut rng); // 2 → 8 sigmoid → 1 sigmoid
+    let mut opt = Sgd::new(1.0); // plain gradient descent, lr 1.0
 
     let steps = 5_000;
     let mut loss_value = f32::NAN;
     for step in 1..=steps {
-        let tape = Tape::new(); // the temporary memory of one pass
-        let pred = model.forward(&tape.constant(x.clone()));
-        let loss = mse(&pred, &tape.constant(y.clone()), Reduction::Mean);
-        loss_value = loss.item();
-        let grads = loss.backward(); // every gradient, derived from the tape
-        opt.step(&mut model, &grads);
+        // forward on a fresh tape, MSE, backward (derived), SGD update
+        loss_value = mse_step(&mut model, &mut opt, &x, &y);
         if step == 1 || step % 500 == 0 {
             let filled = step * 30 / steps;
             println!(
