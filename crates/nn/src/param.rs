@@ -50,6 +50,26 @@ impl<T: Element> Param<T> {
     pub fn shape(&self) -> &[usize] {
         self.value.shape()
     }
+
+    /// `value -= delta`, shape-checked: unlike a broadcasting subtraction,
+    /// an update must have exactly the parameter's shape (NumPy's `w -= dw`
+    /// with `w` (2,1) and `dw` (2,) fails deep inside; this names both
+    /// shapes and the caller's line).
+    ///
+    /// # Panics
+    /// When `delta`'s shape differs from the parameter's.
+    #[track_caller]
+    pub fn sub_update(&mut self, delta: &Tensor<T>) {
+        assert!(
+            delta.shape() == self.shape(),
+            "update: a parameter of shape {:?} cannot take an update of shape {:?}, called at {}",
+            self.shape(),
+            delta.shape(),
+            std::panic::Location::caller()
+        );
+        let old = std::mem::replace(&mut self.value, Tensor::scalar(T::zero()));
+        self.value = old - delta;
+    }
 }
 
 /// Lifting params onto a tape: `tape.param(&p)`.
