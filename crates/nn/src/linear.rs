@@ -100,4 +100,11 @@ impl<T: Element> Module<T> for Linear<T> {
             f(&join(prefix, "bias"), b);
         }
     }
+
+    fn params_mut(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
+        f(&mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f(b);
+        }
+    }
 }

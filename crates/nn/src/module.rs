@@ -18,6 +18,13 @@ pub trait Module<T: Element = f32> {
     /// Calls `f(name, param)` for every parameter, mutably.
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>));
 
+    /// Calls `f(param)` for every parameter, mutably, without building
+    /// names (optimizers call this on every step). The default goes through
+    /// [`Module::visit_mut`]; containers override it to skip the names.
+    fn params_mut(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
+        self.visit_mut("", &mut |_, p| f(p));
+    }
+
     /// Every parameter with its name.
     fn named_params(&self) -> Vec<(String, Param<T>)> {
         let mut out = Vec::new();
@@ -122,6 +129,12 @@ impl<T: Element> Module<T> for Sequential<T> {
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
         for (i, l) in self.layers.iter_mut().enumerate() {
             l.visit_mut(&join(prefix, &format!("layers.{i}")), f);
+        }
+    }
+
+    fn params_mut(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
+        for l in &mut self.layers {
+            l.params_mut(f);
         }
     }
 }

@@ -22,52 +22,43 @@ pub trait ModuleParams<T: Element> {
 
 impl<T: Element, M: Module<T>> ModuleParams<T> for M {
     fn each_param(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
-        self.visit_mut("", &mut |_, p| f(p));
+        self.params_mut(f);
     }
 }
 
-/// The gradients of the trainable params, scaled so that their global L2
-/// norm is at most `clip` (when given). Returns them with the norm before
-/// clipping (NaN when no clip was asked for: it is not computed then).
-fn collect<T: Element>(
-    model: &mut dyn ModuleParams<T>,
-    grads: &Grads<'_, T>,
-    clip: Option<f64>,
-) -> (HashMap<ParamId, Tensor<T>>, f64) {
-    let mut out = HashMap::new();
-    model.each_param(&mut |p| {
-        if p.requires_grad {
-            if let Some(g) = grads.param(p) {
-                out.insert(p.id(), g);
+/// The factor that brings the global L2 norm of the trainable params'
+/// gradients down to `clip` (1 when no clip is asked for or it is not
+/// exceeded; the norm is then not computed at all).
+fn clip_scale<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>, clip: Option<f64>) -> T {
+    match clip {
+        Some(max) => {
+            let norm = grad_norm(model, grads);
+            if norm > max {
+                T::of_f64(max / (norm + 1e-6))
+            } else {
+                T::one()
             }
         }
-    });
-    let norm = out
-        .values()
-        .map(|g| g.square().sum_all().item().as_f64())
-        .sum::<f64>()
-        .sqrt();
-    if let Some(max) = clip {
-        if norm > max {
-            let s = T::of_f64(max / (norm + 1e-6));
-            for g in out.values_mut() {
-                *g = &*g * s;
-            }
-        }
+        None => T::one(),
     }
-    (out, norm)
 }
 
-fn global_norm<T: Element>(gs: &HashMap<ParamId, Tensor<T>>) -> f64 {
-    gs.values()
-        .map(|g| g.square().sum_all().item().as_f64())
-        .sum::<f64>()
-        .sqrt()
+/// The gradient an optimizer applies to `p`: none for a frozen param or one
+/// the loss does not depend on; scaled for clipping.
+fn grad_of<T: Element>(p: &Param<T>, grads: &Grads<'_, T>, scale: T) -> Option<Tensor<T>> {
+    let g = grads.param(p).filter(|_| p.requires_grad)?;
+    Some(if scale == T::one() { g } else { g * scale })
 }
 
 /// The global L2 norm of the trainable params' gradients.
 pub fn grad_norm<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) -> f64 {
-    global_norm(&collect(model, grads, None).0)
+    let mut sq = 0.0;
+    model.each_param(&mut |p| {
+        if let Some(g) = grad_of(p, grads, T::one()) {
+            sq += g.square().sum_all().item().as_f64();
+        }
+    });
+    sq.sqrt()
 }
 
 /// Stochastic gradient descent. PyTorch: `optim.SGD`.
@@ -123,32 +114,25 @@ impl<T: Element> Sgd<T> {
 
 impl<T: Element> Optimizer<T> for Sgd<T> {
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
-        let (gs, _) = collect(model, grads, self.clip_norm);
-        let (lr, mu, wd) = (
-            T::of_f64(self.lr),
-            T::of_f64(self.momentum),
-            T::of_f64(self.weight_decay),
-        );
+        let scale = clip_scale(model, grads, self.clip_norm);
+        let (lr, mu, wd) = (T::of_f64(self.lr), T::of_f64(self.momentum), T::of_f64(self.weight_decay));
         model.each_param(&mut |p| {
-            let Some(g) = gs.get(&p.id()) else { return };
-            let mut d = if self.weight_decay != 0.0 {
-                g + &(&p.value * wd)
-            } else {
-                g.clone()
-            };
+            let Some(g) = grad_of(p, grads, scale) else { return };
+            let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
+            if self.momentum == 0.0 && self.weight_decay == 0.0 {
+                // plain gradient descent: one fused pass
+                p.value = old.zip_with_owned(&g, "sgd", move |w, g| w - lr * g);
+                return;
+            }
+            let mut d = if self.weight_decay != 0.0 { g + &(&old * wd) } else { g };
             if self.momentum != 0.0 {
                 let v = match self.velocity.remove(&p.id()) {
                     Some(v) => v * mu + &d,
                     None => d.clone(),
                 };
-                d = if self.nesterov {
-                    d + &(&v * mu)
-                } else {
-                    v.clone()
-                };
+                d = if self.nesterov { d + &(&v * mu) } else { v.clone() };
                 self.velocity.insert(p.id(), v);
             }
-            let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
             p.value = old - &(d * lr);
         });
     }
@@ -205,10 +189,10 @@ impl<T: Element> Adam<T> {
 
 impl<T: Element> Optimizer<T> for Adam<T> {
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
-        let (gs, _) = collect(model, grads, self.clip_norm);
+        let scale = clip_scale(model, grads, self.clip_norm);
         let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));
         model.each_param(&mut |p| {
-            let Some(g) = gs.get(&p.id()) else { return };
+            let Some(g) = grad_of(p, grads, scale) else { return };
             let mut value = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
             let g = if self.weight_decay != 0.0 && !self.decoupled {
                 g + &(&value * T::of_f64(self.weight_decay))
