@@ -118,6 +118,22 @@ impl<T: Element> Tensor<T> {
         if self.rank() == 0 || other.rank() == 0 {
             fail("rank-0 operand");
         }
+        if self.rank() == 2 && other.rank() == 2 {
+            // the common case, without the batch bookkeeping below
+            let (la, lb) = (&self.layout, &other.layout);
+            let (m, k, n) = (la.shape[0], la.shape[1], lb.shape[1]);
+            if k != lb.shape[0] {
+                fail(&format!("inner dimensions differ ({k} vs {})", lb.shape[0]));
+            }
+            let mut out = crate::pool::zeroed(m * n);
+            gemm_into(
+                &mut out,
+                (m, n, k),
+                (&self.data, la.offset, la.strides[0], la.strides[1]),
+                (&other.data, lb.offset, lb.strides[0], lb.strides[1]),
+            );
+            return Tensor::from_parts(out, &[m, n]);
+        }
         let a = if self.rank() == 1 {
             self.unsqueeze(0)
         } else {
