@@ -29,7 +29,11 @@ impl<T: Element, M: Module<T>> ModuleParams<T> for M {
 /// The factor that brings the global L2 norm of the trainable params'
 /// gradients down to `clip` (1 when no clip is asked for or it is not
 /// exceeded; the norm is then not computed at all).
-fn clip_scale<T: Element>(model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>, clip: Option<f64>) -> T {
+fn clip_scale<T: Element>(
+    model: &mut dyn ModuleParams<T>,
+    grads: &Grads<'_, T>,
+    clip: Option<f64>,
+) -> T {
     match clip {
         Some(max) => {
             let norm = grad_norm(model, grads);
@@ -115,22 +119,36 @@ impl<T: Element> Sgd<T> {
 impl<T: Element> Optimizer<T> for Sgd<T> {
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
         let scale = clip_scale(model, grads, self.clip_norm);
-        let (lr, mu, wd) = (T::of_f64(self.lr), T::of_f64(self.momentum), T::of_f64(self.weight_decay));
+        let (lr, mu, wd) = (
+            T::of_f64(self.lr),
+            T::of_f64(self.momentum),
+            T::of_f64(self.weight_decay),
+        );
         model.each_param(&mut |p| {
-            let Some(g) = grad_of(p, grads, scale) else { return };
+            let Some(g) = grad_of(p, grads, scale) else {
+                return;
+            };
             let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
             if self.momentum == 0.0 && self.weight_decay == 0.0 {
                 // plain gradient descent: one fused pass
                 p.value = old.zip_with_owned(&g, "sgd", move |w, g| w - lr * g);
                 return;
             }
-            let mut d = if self.weight_decay != 0.0 { g + &(&old * wd) } else { g };
+            let mut d = if self.weight_decay != 0.0 {
+                g + &(&old * wd)
+            } else {
+                g
+            };
             if self.momentum != 0.0 {
                 let v = match self.velocity.remove(&p.id()) {
                     Some(v) => v * mu + &d,
                     None => d.clone(),
                 };
-                d = if self.nesterov { d + &(&v * mu) } else { v.clone() };
+                d = if self.nesterov {
+                    d + &(&v * mu)
+                } else {
+                    v.clone()
+                };
                 self.velocity.insert(p.id(), v);
             }
             p.value = old - &(d * lr);
@@ -192,7 +210,9 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         let scale = clip_scale(model, grads, self.clip_norm);
         let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));
         model.each_param(&mut |p| {
-            let Some(g) = grad_of(p, grads, scale) else { return };
+            let Some(g) = grad_of(p, grads, scale) else {
+                return;
+            };
             let mut value = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
             let g = if self.weight_decay != 0.0 && !self.decoupled {
                 g + &(&value * T::of_f64(self.weight_decay))
