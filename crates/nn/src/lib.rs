@@ -39,6 +39,7 @@ mod loss;
 mod module;
 mod optim;
 mod param;
+mod recurrent;
 
 pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use checkpoint::{load, save, CheckpointError};
@@ -48,3 +49,4 @@ pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
 pub use module::{BoxedModule, DynModule, Module, Sequential};
 pub use optim::{grad_norm, Adam, ModuleParams, Optimizer, Sgd};
 pub use param::{GradsParamExt, Param, ParamId, TapeParamExt};
+pub use recurrent::{Lstm, LstmCell, Rnn, RnnCell};
