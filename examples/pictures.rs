@@ -80,8 +80,8 @@ fn boundary_svg(model: &Sequential<f32>) -> String {
         let _ = writeln!(
             s,
             "<circle cx=\"{:.0}\" cy=\"{:.0}\" r=\"8\" fill=\"{fill}\" stroke=\"#888\"/>",
-            4.0 + x * (size - 8.0),
-            size - 4.0 - y * (size - 8.0)
+            14.0 + x * (size - 28.0),
+            size - 14.0 - y * (size - 28.0)
         );
     }
     s.push_str("</svg>\n");
