@@ -14,6 +14,9 @@
 //! ```
 #![warn(missing_docs)]
 
+#[doc = include_str!("../docs/tutorial.md")]
+pub mod tutorial {}
+
 pub use mnemon_autograd as autograd;
 pub use mnemon_nn as nn;
 pub use mnemon_tensor as tensor;
@@ -26,5 +29,6 @@ pub mod prelude {
         Module, Optimizer, Param, Reduction, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh,
         TapeParamExt,
     };
+    pub use mnemon_nn::{Lstm, Rnn};
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
 }
