@@ -137,6 +137,7 @@ proptest! {
         let axis = axis % x.rank();
         check_first!(move |v| &v[0].max(axis, keep) + &v[0].min(axis, keep).mul_scalar(2.0), vec![x.clone()]);
         check_first!(|v| v[0].max_all(), vec![x.clone()]);
+        check_first!(|v| v[0].min_all(), vec![x.clone()]);
     }
 
     #[test]

@@ -95,6 +95,17 @@ impl<'t, T: Element> Var<'t, T> {
         self.select_reduced("max_all", v, mask, usize::MAX, false)
     }
 
+    /// Smallest element (rank 0); the gradient goes to the first argmin.
+    #[track_caller]
+    pub fn min_all(&self) -> Self {
+        let flat = self.value.flatten();
+        let mask = arg_mask(&flat, 0, &flat.neg().argmax_indices(0))
+            .reshape(self.shape())
+            .expect("same size");
+        let v = self.value.min_all();
+        self.select_reduced("min_all", v, mask, usize::MAX, false)
+    }
+
     #[track_caller]
     fn select_reduced(
         &self,

@@ -194,10 +194,17 @@ impl<T: Element> Tensor<T> {
         self.zip_with(other, "le", |a, b| mask(a <= b))
     }
 
-    /// Mask of `a == b`. PyTorch: `eq`.
+    /// Mask of `a == b` (a tensor, as PyTorch's `eq`; `==` on two tensors
+    /// is the `PartialEq` comparison of whole tensors).
     #[track_caller]
-    pub fn eq_mask(&self, other: &Self) -> Self {
+    pub fn eq(&self, other: &Self) -> Self {
         self.zip_with(other, "eq", |a, b| mask(a == b))
+    }
+
+    /// Mask of `a != b`. PyTorch: `ne`.
+    #[track_caller]
+    pub fn ne(&self, other: &Self) -> Self {
+        self.zip_with(other, "ne", |a, b| mask(a != b))
     }
 
     /// `a` where `mask` is non-zero, `b` elsewhere; all three broadcast
