@@ -27,8 +27,10 @@ pub(crate) struct Saved<T: Element> {
     pub output: Option<Tensor<T>>,
     pub scalar: f64,
     pub axis: usize,
+    /// A second integer parameter (transpose's other axis, narrow's start).
+    pub axis2: usize,
     pub flag: bool,
-    pub dims: Dims,
+    /// Index lists: gather/scatter/index indices, permute's permutation.
     pub indices: Option<Rc<[usize]>>,
     pub custom: Option<Rc<dyn crate::custom::CustomOp<T>>>,
 }

@@ -22,7 +22,8 @@ impl<'t, T: Element> Var<'t, T> {
             transpose_rule,
             Location::caller(),
             |s, _| {
-                s.dims = [a, b].into_iter().collect();
+                s.axis = a;
+                s.axis2 = b;
             },
         )
     }
@@ -56,7 +57,7 @@ impl<'t, T: Element> Var<'t, T> {
             &[self],
             permute_rule,
             Location::caller(),
-            |s, _| s.dims = dims.into(),
+            |s, _| s.indices = Some(std::rc::Rc::from(dims)),
         )
     }
 
@@ -106,7 +107,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.dims = [start].into_iter().collect();
+                s.axis2 = start;
             },
         )
     }
@@ -174,12 +175,13 @@ impl<'t, T: Element> Var<'t, T> {
 }
 
 fn transpose_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.transpose(c.saved.dims[0], c.saved.dims[1]))
+    one(g.transpose(c.saved.axis, c.saved.axis2))
 }
 
 fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let mut inverse = vec![0; c.saved.dims.len()];
-    for (i, &d) in c.saved.dims.iter().enumerate() {
+    let perm = c.saved.indices.as_ref().expect("permute saved its permutation");
+    let mut inverse = vec![0; perm.len()];
+    for (i, &d) in perm.iter().enumerate() {
         inverse[d] = i;
     }
     one(g.permute(&inverse))
@@ -190,7 +192,7 @@ fn reshape_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrad
 }
 
 fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let (axis, start) = (c.saved.axis, c.saved.dims[0]);
+    let (axis, start) = (c.saved.axis, c.saved.axis2);
     let full = c.input_shape(0);
     let after = full[axis] - start - g.shape()[axis];
     let mut parts = Vec::with_capacity(3);
