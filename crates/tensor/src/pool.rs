@@ -109,19 +109,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn large_buffers_are_recycled() {
-        // f64 pool; other tests may run concurrently, so only check reuse
-        // of the very buffer we returned when it is still there.
-        let n = POOL_MIN_BYTES; // 8 MiB of f64
+    fn large_buffers_are_recycled_and_small_ones_are_not() {
+        // Only this test uses pool-sized f64 buffers in this test binary,
+        // so the buffer given back is the one taken next.
+        let n = POOL_MIN_BYTES / 8 * 3 + 12_345;
         let v: Vec<f64> = Vec::with_capacity(n);
         let p = v.as_ptr();
         drop(Storage(v));
         let w: Vec<f64> = take(n);
-        assert!(w.capacity() >= n);
-        let reused = w.as_ptr() == p;
-        let small: Vec<f64> = take(10);
-        assert!(small.capacity() >= 10);
-        // the returned buffer is reused unless another test took it first
-        assert!(reused || pooled_bytes::<f64>() < MAX_BYTES);
+        assert_eq!(w.as_ptr(), p, "the returned buffer is reused");
+        assert!(w.is_empty() && w.capacity() >= n);
+        // a request more than twice smaller does not take it
+        drop(Storage(w));
+        let small: Vec<f64> = take(n / 3);
+        assert_ne!(small.as_ptr(), p);
+        let before = pooled_bytes::<f64>();
+        drop(Storage(vec![0.0f64; 16]));
+        assert_eq!(
+            pooled_bytes::<f64>(),
+            before,
+            "small buffers are left to the allocator"
+        );
+        clear::<f64>();
+        assert_eq!(pooled_bytes::<f64>(), 0);
     }
 }

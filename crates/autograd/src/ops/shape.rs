@@ -179,7 +179,11 @@ fn transpose_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGr
 }
 
 fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let perm = c.saved.indices.as_ref().expect("permute saved its permutation");
+    let perm = c
+        .saved
+        .indices
+        .as_ref()
+        .expect("permute saved its permutation");
     let mut inverse = vec![0; perm.len()];
     for (i, &d) in perm.iter().enumerate() {
         inverse[d] = i;
