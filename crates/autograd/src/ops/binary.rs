@@ -183,9 +183,9 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     let rest = share.map(|s| T::one() - s);
     smallvec![
         c.wants(0)
-            .then(|| g.mul_const(&share, "maximum").sum_to(c.input_shape(0))),
+            .then(|| g.mul_const(&share).sum_to(c.input_shape(0))),
         c.wants(1)
-            .then(|| g.mul_const(&rest, "maximum").sum_to(c.input_shape(1)))
+            .then(|| g.mul_const(&rest).sum_to(c.input_shape(1)))
     ]
 }
 

@@ -196,7 +196,7 @@ fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
 
 fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let mask = c.saved.output.as_ref().expect("reduction saved its mask");
-    one(spread(c, g).mul_const(mask, "max"))
+    one(spread(c, g).mul_const(mask))
 }
 
 fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {

@@ -143,7 +143,7 @@ impl<'t, T: Element> Var<'t, T> {
 
     /// `self · mask` for a constant tensor (no gradient to the mask).
     #[track_caller]
-    pub(crate) fn mul_const(&self, mask: &Tensor<T>, _op: &str) -> Self {
+    pub(crate) fn mul_const(&self, mask: &Tensor<T>) -> Self {
         self * &self.lift(mask.clone())
     }
 
@@ -197,7 +197,7 @@ fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
 }
 
 fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.mul_const(&c.saved.inputs[0].1.sign(), "abs"))
+    one(g.mul_const(&c.saved.inputs[0].1.sign()))
 }
 
 fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
@@ -238,7 +238,7 @@ fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     let mask = c.saved.inputs[0]
         .1
         .map(|x| if x > T::zero() { T::one() } else { T::zero() });
-    one(g.mul_const(&mask, "relu"))
+    one(g.mul_const(&mask))
 }
 
 fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
@@ -269,10 +269,7 @@ fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
 }
 
 fn clamp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.mul_const(
-        c.saved.output.as_ref().expect("clamp saved its mask"),
-        "clamp",
-    ))
+    one(g.mul_const(c.saved.output.as_ref().expect("clamp saved its mask")))
 }
 
 fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
