@@ -85,25 +85,17 @@ impl<'t, T: Element> Var<'t, T> {
     }
 
     /// Largest element (rank 0); the gradient goes to the first argmax.
+    /// Composed: `flatten().max(0, false)`.
     #[track_caller]
     pub fn max_all(&self) -> Self {
-        let flat = self.value.flatten();
-        let mask = arg_mask(&flat, 0, &flat.argmax_indices(0))
-            .reshape(self.shape())
-            .expect("same size");
-        let v = self.value.max_all();
-        self.select_reduced("max_all", v, mask, usize::MAX, false)
+        self.flatten().max(0, false)
     }
 
     /// Smallest element (rank 0); the gradient goes to the first argmin.
+    /// Composed: `flatten().min(0, false)`.
     #[track_caller]
     pub fn min_all(&self) -> Self {
-        let flat = self.value.flatten();
-        let mask = arg_mask(&flat, 0, &flat.neg().argmax_indices(0))
-            .reshape(self.shape())
-            .expect("same size");
-        let v = self.value.min_all();
-        self.select_reduced("min_all", v, mask, usize::MAX, false)
+        self.flatten().min(0, false)
     }
 
     #[track_caller]
