@@ -2,6 +2,7 @@
 //! first node, applying each node's gradient rule (no graph search, no
 //! recursion), and the [`Grads`] it returns.
 
+use crate::slots::Slots;
 use crate::tape::{NodeId, Saved, Tape};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
@@ -9,7 +10,7 @@ use mnemon_tensor::{Element, Tensor};
 /// The gradients of one backward pass, looked up by Var.
 pub struct Grads<'t, T: Element = f32> {
     tape: &'t Tape<T>,
-    grads: Vec<Option<Tensor<T>>>,
+    grads: Slots<Tensor<T>>,
 }
 
 impl<'t, T: Element> Grads<'t, T> {
@@ -43,7 +44,7 @@ impl<'t, T: Element> Grads<'t, T> {
 
     /// The gradient stored for node `id`.
     pub fn node(&self, id: NodeId) -> Option<&Tensor<T>> {
-        self.grads.get(id).and_then(Option::as_ref)
+        self.grads.get(id)
     }
 }
 
@@ -75,19 +76,11 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn backward_with(&self, seed: &Tensor<T>) -> Grads<'t, T> {
         let root = self.root("backward", seed.shape());
         let tape = self.tape;
-        let keep: Vec<bool> = {
-            let nodes = tape.nodes.borrow();
-            let retained = tape.retained.borrow();
-            let mut keep: Vec<bool> = (0..=root).map(|i| nodes[i].rule.is_none()).collect();
-            for &r in retained.iter().filter(|&&r| r <= root) {
-                keep[r] = true;
-            }
-            keep
-        };
+        let keep = Keep::new(true, tape.retained.borrow().iter().copied());
         let slots = sweep(tape, root, self.lift(seed.clone()), false, &keep);
         Grads {
             tape,
-            grads: slots.into_iter().map(|s| s.map(|v| v.value)).collect(),
+            grads: slots.map(|v| v.value),
         }
     }
 
@@ -128,17 +121,11 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn grad_graph_with(&self, seed: &Var<'t, T>, wrt: &[&Var<'t, T>]) -> Vec<Var<'t, T>> {
         let root = self.root("grad_graph", seed.shape());
-        let mut keep = vec![false; root + 1];
-        for w in wrt {
-            if let Some(id) = w.id.filter(|&id| id <= root) {
-                keep[id] = true;
-            }
-        }
-        let mut slots = sweep(self.tape, root, seed.clone(), true, &keep);
+        let keep = Keep::new(false, wrt.iter().filter_map(|w| w.id));
+        let slots = sweep(self.tape, root, seed.clone(), true, &keep);
         wrt.iter()
             .map(|w| {
-                w.id.filter(|&id| id <= root)
-                    .and_then(|id| slots[id].take().inspect(|v| slots[id] = Some(v.clone())))
+                w.id.and_then(|id| slots.get(id).cloned())
                     .unwrap_or_else(|| w.lift(Tensor::zeros(w.shape())))
             })
             .collect()
@@ -159,6 +146,25 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
+/// Which nodes' gradients a sweep hands back: leaves (optionally) and a
+/// short list of others (retained intermediates, `grad_graph`'s inputs).
+struct Keep {
+    leaves: bool,
+    ids: Vec<NodeId>,
+}
+
+impl Keep {
+    fn new(leaves: bool, ids: impl Iterator<Item = NodeId>) -> Self {
+        let mut ids: Vec<NodeId> = ids.collect();
+        ids.sort_unstable();
+        Keep { leaves, ids }
+    }
+
+    fn keeps(&self, id: NodeId, is_leaf: bool) -> bool {
+        (self.leaves && is_leaf) || self.ids.binary_search(&id).is_ok()
+    }
+}
+
 /// Adds a gradient contribution into a slot: the first is stored as is,
 /// later ones are added (in place when the buffer is owned alone).
 fn accumulate<'t, T: Element>(slot: &mut Option<Var<'t, T>>, g: Var<'t, T>) {
@@ -172,25 +178,25 @@ fn accumulate<'t, T: Element>(slot: &mut Option<Var<'t, T>>, g: Var<'t, T>) {
     });
 }
 
-/// The reverse sweep from `root`; returns the gradient slots of the nodes
-/// marked in `keep` (others are dropped as soon as they have flowed on).
+/// The reverse sweep from `root`; returns the gradients of the nodes `keep`
+/// names (others are dropped as soon as they have flowed on).
 fn sweep<'t, T: Element>(
     tape: &'t Tape<T>,
     root: NodeId,
     seed: Var<'t, T>,
     create_graph: bool,
-    keep: &[bool],
-) -> Vec<Option<Var<'t, T>>> {
+    keep: &Keep,
+) -> Slots<Var<'t, T>> {
     let before = tape.recording.replace(create_graph);
-    let mut slots: Vec<Option<Var<'t, T>>> = vec![None; root + 1];
-    slots[root] = Some(seed);
+    let mut slots: Slots<Var<'t, T>> = Slots::new(root + 1);
+    slots.insert(root, seed);
     let explain = tape.explain.get();
     let want_norms = explain || tape.keep_norms.get();
     let anomaly = tape.anomaly.get();
     let has_hooks = !tape.hooks.borrow().is_empty();
     let mut norms: Vec<(NodeId, f64)> = Vec::new();
     for id in (0..=root).rev() {
-        let Some(mut g) = slots[id].take() else {
+        let Some(mut g) = slots.take(id) else {
             continue;
         };
         if has_hooks {
@@ -222,7 +228,9 @@ fn sweep<'t, T: Element>(
         let (rule, op, location) = (n.rule, n.op, n.location);
         let Some(rule) = rule else {
             drop(nodes);
-            slots[id] = Some(g);
+            if keep.keeps(id, true) {
+                slots.insert(id, g);
+            }
             continue;
         };
         let owned: Saved<T>;
@@ -253,11 +261,11 @@ fn sweep<'t, T: Element>(
             if anomaly && !ig.value.to_vec().iter().all(|v| v.is_finite()) {
                 panic!("anomaly: the gradient that op `{op}` at {location} sends to its input {i} is not finite");
             }
-            accumulate(&mut slots[iid], ig);
+            accumulate(slots.entry(iid), ig);
         }
         drop(guard);
-        if keep[id] {
-            slots[id] = Some(g);
+        if keep.keeps(id, false) {
+            slots.insert(id, g);
         }
     }
     tape.recording.set(before);
@@ -268,11 +276,6 @@ fn sweep<'t, T: Element>(
                 store.resize(id + 1, None);
             }
             store[id] = Some(n);
-        }
-    }
-    for (id, k) in keep.iter().enumerate() {
-        if !k {
-            slots[id] = None;
         }
     }
     slots

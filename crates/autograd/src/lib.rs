@@ -42,6 +42,7 @@ mod custom;
 mod dot;
 pub mod functional;
 mod ops;
+mod slots;
 mod svg;
 mod tape;
 mod var;
