@@ -255,7 +255,7 @@ fn sweep<'t, T: Element>(
             };
             debug_assert_eq!(
                 ig.shape(),
-                ctx.input_shape(i),
+                &ctx.input_shape(i)[..],
                 "rule of `{op}` returned a wrong shape"
             );
             if anomaly && !ig.value.to_vec().iter().all(|v| v.is_finite()) {
@@ -307,7 +307,8 @@ fn explain_step<T: Element>(
         let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));
         match ig {
             Some(ig) if iid.is_some() => {
-                line += &format!("; to input {i} ({who}, value {})", fmt_value(x));
+                let value = x.as_ref().map_or("not kept".into(), fmt_value);
+                line += &format!("; to input {i} ({who}, value {value})");
                 if g.value.numel() == 1 && ig.value.numel() == 1 && g.value.item() != T::zero() {
                     line += &format!(
                         ": local derivative {:.6} × {:.6} = {:.6}",

@@ -1,7 +1,7 @@
 //! User-defined differentiable functions: forward on tensors, backward as a
 //! vector-Jacobian product on tensors.
 
-use crate::tape::{Ctx, InputGrads, Tape};
+use crate::tape::{Ctx, InputGrads, Keep, Tape};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
 use std::panic::Location;
@@ -61,6 +61,7 @@ impl<T: Element> Tape<T> {
             out,
             inputs,
             custom_rule,
+            Keep::Values,
             Location::caller(),
             |s, y| {
                 s.custom = Some(op);
@@ -72,7 +73,7 @@ impl<T: Element> Tape<T> {
 
 fn custom_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let op = c.saved.custom.as_ref().expect("custom op saved");
-    let inputs: Vec<&Tensor<T>> = c.saved.inputs.iter().map(|(_, t)| t).collect();
+    let inputs: Vec<&Tensor<T>> = (0..c.saved.inputs.len()).map(|i| c.input_value(i)).collect();
     let y = c.saved.output.as_ref().expect("custom op saved its output");
     let grads = op.backward(&inputs, y, &g.value);
     assert_eq!(

@@ -50,7 +50,7 @@ impl<T: Element> Tape<T> {
                         let _ = writeln!(
                             s,
                             "  c{id}_{k} [label=\"const\\n{:?}\", shape=ellipse, style=dashed];\n  c{id}_{k} -> n{id};",
-                            value.shape()
+                            value.as_ref().map(|v| v.shape())
                         );
                     }
                 }

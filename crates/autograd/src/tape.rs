@@ -18,12 +18,26 @@ pub(crate) type Rule<T> = for<'t, 's> fn(&Ctx<'t, 's, T>, &Var<'t, T>) -> InputG
 /// One gradient per input of a node.
 pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 2]>;
 
+/// What of its inputs' values an op's gradient rule reads back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Keep {
+    /// The rule reads the input values (`mul`: each input's gradient is
+    /// the other input times the incoming one).
+    Values,
+    /// The rule needs only the inputs' shapes (`add`, views, reductions,
+    /// ops whose rule reads the saved output): tracked inputs keep just
+    /// their node id, so recording clones no tensor. PyTorch's
+    /// `ctx.save_for_backward` makes the same choice per op.
+    Shapes,
+}
+
 /// What a node's gradient rule needs: its inputs (with their node ids, so
-/// that gradients of gradients flow back into them), its output when the
-/// rule reuses it, and op parameters.
+/// that gradients of gradients flow back into them) and their values when
+/// the rule reads them, its output when the rule reuses it, and op
+/// parameters. A constant input always keeps its value (for its shape).
 #[derive(Clone, Default)]
 pub(crate) struct Saved<T: Element> {
-    pub inputs: SmallVec<[(Option<NodeId>, Tensor<T>); 2]>,
+    pub inputs: SmallVec<[(Option<NodeId>, Option<Tensor<T>>); 2]>,
     pub output: Option<Tensor<T>>,
     pub scalar: f64,
     pub axis: usize,
@@ -53,9 +67,21 @@ pub(crate) struct Ctx<'t, 's, T: Element> {
 
 impl<'t, T: Element> Ctx<'t, '_, T> {
     /// Input `i` as a Var (tracked when it was, so second derivatives flow).
+    ///
+    /// # Panics
+    /// When the op was recorded with [`Keep::Shapes`] (a bug in the op).
     pub fn input(&self, i: usize) -> Var<'t, T> {
         let (id, v) = &self.saved.inputs[i];
-        Var::from_parts(self.tape, *id, v.clone())
+        let v = v.clone().expect("the rule reads input values: record with Keep::Values");
+        Var::from_parts(self.tape, *id, v)
+    }
+
+    /// The saved value of input `i` (see [`Ctx::input`]).
+    pub fn input_value(&self, i: usize) -> &Tensor<T> {
+        self.saved.inputs[i]
+            .1
+            .as_ref()
+            .expect("the rule reads input values: record with Keep::Values")
     }
 
     /// The node's own output as a tracked Var (its value depends on the
@@ -65,9 +91,14 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
         Var::from_parts(self.tape, Some(self.id), v)
     }
 
-    /// The shape of input `i`.
-    pub fn input_shape(&self, i: usize) -> &[usize] {
-        self.saved.inputs[i].1.shape()
+    /// The shape of input `i` (from its value, or from its node when only
+    /// its id was kept).
+    pub fn input_shape(&self, i: usize) -> Dims {
+        match &self.saved.inputs[i] {
+            (_, Some(v)) => v.shape().into(),
+            (Some(id), None) => self.tape.nodes.borrow()[*id].shape.clone(),
+            (None, None) => unreachable!("constant inputs keep their value"),
+        }
     }
 
     /// True when input `i` wants a gradient.
@@ -191,7 +222,7 @@ impl<T: Element> Tape<T> {
                 .saved
                 .inputs
                 .iter()
-                .map(|(_, t)| t)
+                .filter_map(|(_, t)| t.as_ref())
                 .chain(n.saved.output.iter());
             for t in ts {
                 if seen.insert(t.storage_id()) {
@@ -232,13 +263,17 @@ impl<T: Element> Tape<T> {
     }
 
     /// Records an op whose value is already computed, if any input is
-    /// tracked and the tape is recording; returns the result Var.
+    /// tracked and the tape is recording; returns the result Var. `keep`
+    /// says whether the rule reads the input values (explain mode keeps
+    /// them always, to print them).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn record<'t>(
         &'t self,
         op: &'static str,
         value: Tensor<T>,
         inputs: &[&Var<'t, T>],
         rule: Rule<T>,
+        keep: Keep,
         location: &'static Location<'static>,
         fill: impl FnOnce(&mut Saved<T>, &Tensor<T>),
     ) -> Var<'t, T> {
@@ -248,8 +283,12 @@ impl<T: Element> Tape<T> {
         if !self.recording.get() || inputs.iter().all(|v| v.id.is_none()) {
             return Var::from_parts(self, None, value);
         }
+        let values = keep == Keep::Values || self.explain.get();
         let mut saved = Saved {
-            inputs: inputs.iter().map(|v| (v.id, v.value.clone())).collect(),
+            inputs: inputs
+                .iter()
+                .map(|v| (v.id, (values || v.id.is_none()).then(|| v.value.clone())))
+                .collect(),
             ..Saved::default()
         };
         fill(&mut saved, &value);

@@ -1,7 +1,7 @@
 //! Elementwise functions of two Vars with NumPy broadcasting; each rule sums
 //! its gradients back to the input's shape (`sum_to`).
 
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
 use smallvec::smallvec;
@@ -17,6 +17,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             add_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -31,6 +32,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             sub_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -45,6 +47,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             mul_rule,
+            Keep::Values,
             Location::caller(),
             |_, _| {},
         )
@@ -59,6 +62,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             div_rule,
+            Keep::Values,
             Location::caller(),
             |_, _| {},
         )
@@ -73,6 +77,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             pow_rule,
+            Keep::Values,
             Location::caller(),
             |s, out| s.output = Some(out.clone()),
         )
@@ -88,6 +93,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             pick_rule,
+            Keep::Values,
             Location::caller(),
             |s, _| s.flag = true,
         )
@@ -102,6 +108,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self, other],
             pick_rule,
+            Keep::Values,
             Location::caller(),
             |s, _| s.flag = false,
         )
@@ -117,6 +124,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[a, b],
             where_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| s.output = Some(mask.clone()),
         )
@@ -125,24 +133,24 @@ impl<'t, T: Element> Var<'t, T> {
 
 fn add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
-        c.wants(0).then(|| g.sum_to(c.input_shape(0))),
-        c.wants(1).then(|| g.sum_to(c.input_shape(1)))
+        c.wants(0).then(|| g.sum_to(&c.input_shape(0))),
+        c.wants(1).then(|| g.sum_to(&c.input_shape(1)))
     ]
 }
 
 fn sub_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
-        c.wants(0).then(|| g.sum_to(c.input_shape(0))),
-        c.wants(1).then(|| g.sum_to(c.input_shape(1)).neg())
+        c.wants(0).then(|| g.sum_to(&c.input_shape(0))),
+        c.wants(1).then(|| g.sum_to(&c.input_shape(1)).neg())
     ]
 }
 
 fn mul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![
         c.wants(0)
-            .then(|| (g * &c.input(1)).sum_to(c.input_shape(0))),
+            .then(|| (g * &c.input(1)).sum_to(&c.input_shape(0))),
         c.wants(1)
-            .then(|| (g * &c.input(0)).sum_to(c.input_shape(1)))
+            .then(|| (g * &c.input(0)).sum_to(&c.input_shape(1)))
     ]
 }
 
@@ -151,23 +159,23 @@ fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t
     let ga = g / &b;
     let gb = c
         .wants(1)
-        .then(|| (&(&ga * &c.input(0)) / &b).neg().sum_to(c.input_shape(1)));
-    smallvec![c.wants(0).then(|| ga.sum_to(c.input_shape(0))), gb]
+        .then(|| (&(&ga * &c.input(0)) / &b).neg().sum_to(&c.input_shape(1)));
+    smallvec![c.wants(0).then(|| ga.sum_to(&c.input_shape(0))), gb]
 }
 
 fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let (a, b) = (c.input(0), c.input(1));
     let ga = c
         .wants(0)
-        .then(|| (g * &(&b * &a.pow(&b.add_scalar(-T::one())))).sum_to(c.input_shape(0)));
+        .then(|| (g * &(&b * &a.pow(&b.add_scalar(-T::one())))).sum_to(&c.input_shape(0)));
     let gb = c
         .wants(1)
-        .then(|| (g * &(&c.output() * &a.log())).sum_to(c.input_shape(1)));
+        .then(|| (g * &(&c.output() * &a.log())).sum_to(&c.input_shape(1)));
     smallvec![ga, gb]
 }
 
 fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let (a, b) = (&c.saved.inputs[0].1, &c.saved.inputs[1].1);
+    let (a, b) = (c.input_value(0), c.input_value(1));
     let half = T::of_f64(0.5);
     let is_max = c.saved.flag;
     // share of the gradient going to `a`: 1 where a wins, ½ on ties, else 0
@@ -183,9 +191,9 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     let rest = share.map(|s| T::one() - s);
     smallvec![
         c.wants(0)
-            .then(|| g.mul_const(&share).sum_to(c.input_shape(0))),
+            .then(|| g.mul_const(&share).sum_to(&c.input_shape(0))),
         c.wants(1)
-            .then(|| g.mul_const(&rest).sum_to(c.input_shape(1)))
+            .then(|| g.mul_const(&rest).sum_to(&c.input_shape(1)))
     ]
 }
 
@@ -194,8 +202,8 @@ fn where_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<
     let zero = g.lift(Tensor::zeros(&[]));
     smallvec![
         c.wants(0)
-            .then(|| Var::where_(mask, g, &zero).sum_to(c.input_shape(0))),
+            .then(|| Var::where_(mask, g, &zero).sum_to(&c.input_shape(0))),
         c.wants(1)
-            .then(|| Var::where_(mask, &zero, g).sum_to(c.input_shape(1)))
+            .then(|| Var::where_(mask, &zero, g).sum_to(&c.input_shape(1)))
     ]
 }

@@ -3,7 +3,7 @@
 //! derivatives work).
 
 use super::one;
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::{Element, TensorError};
 use std::panic::Location;
@@ -23,6 +23,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             index_select_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -49,6 +50,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             index_add_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -75,6 +77,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             gather_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -101,6 +104,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             scatter_add_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -119,7 +123,7 @@ fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<[usize]> {
 
 fn index_select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g
-        .index_add(c.saved.axis, &indices(c), c.input_shape(0))
+        .index_add(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))
 }
 
@@ -131,12 +135,12 @@ fn index_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGr
 
 fn gather_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g
-        .scatter_add(c.saved.axis, &indices(c), c.input_shape(0))
+        .scatter_add(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))
 }
 
 fn scatter_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     one(g
-        .gather(c.saved.axis, &indices(c), c.input_shape(0))
+        .gather(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))
 }

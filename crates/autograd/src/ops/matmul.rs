@@ -1,7 +1,7 @@
 //! Matrix products: gradients `g·Bᵀ` and `Aᵀ·g`, summed over broadcast
 //! batch axes.
 
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::Element;
 use smallvec::smallvec;
@@ -23,7 +23,7 @@ impl<'t, T: Element> Var<'t, T> {
         if self.value.rank() >= 2 && other.value.rank() >= 2 {
             return self
                 .tape
-                .record("matmul", v, &[self, other], matmul_rule, loc, |_, _| {});
+                .record("matmul", v, &[self, other], matmul_rule, Keep::Values, loc, |_, _| {});
         }
         let a = if self.value.rank() == 1 {
             self.unsqueeze(0)
@@ -59,7 +59,7 @@ fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
         } else {
             g.matmul(&b.t())
         };
-        ga.sum_to(c.input_shape(0))
+        ga.sum_to(&c.input_shape(0))
     });
     let gb = c.wants(1).then(|| {
         let gb = if transposed(&b) {
@@ -67,7 +67,7 @@ fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
         } else {
             a.t().matmul(g)
         };
-        gb.sum_to(c.input_shape(1))
+        gb.sum_to(&c.input_shape(1))
     });
     smallvec![ga, gb]
 }

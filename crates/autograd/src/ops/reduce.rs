@@ -2,7 +2,7 @@
 //! (each the other's gradient).
 
 use super::one;
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
 use std::panic::Location;
@@ -18,6 +18,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             spread_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| s.axis = usize::MAX,
         )
@@ -42,6 +43,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             spread_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -108,7 +110,7 @@ impl<'t, T: Element> Var<'t, T> {
         keepdim: bool,
     ) -> Self {
         self.tape
-            .record(op, v, &[self], select_rule, Location::caller(), |s, _| {
+            .record(op, v, &[self], select_rule, Keep::Shapes, Location::caller(), |s, _| {
                 s.output = Some(mask);
                 s.axis = axis;
                 s.flag = keepdim;
@@ -131,6 +133,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             broadcast_back_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -155,6 +158,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             sum_back_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -179,7 +183,7 @@ fn spread<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> Var<'t, T> {
     } else {
         g.clone()
     };
-    g.broadcast_to(shape)
+    g.broadcast_to(&shape)
 }
 
 fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
@@ -192,11 +196,11 @@ fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
 }
 
 fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.broadcast_to(c.input_shape(0)))
+    one(g.broadcast_to(&c.input_shape(0)))
 }
 
 fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.sum_to(c.input_shape(0)))
+    one(g.sum_to(&c.input_shape(0)))
 }
 
 impl<T: Element> crate::tape::Saved<T> {

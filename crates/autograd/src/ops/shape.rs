@@ -2,7 +2,7 @@
 //! the input's layout (transpose back, reshape back, pad, split).
 
 use super::one;
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor, TensorError};
 use std::panic::Location;
@@ -20,6 +20,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             transpose_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = a;
@@ -56,6 +57,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             permute_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| s.indices = Some(std::rc::Rc::from(dims)),
         )
@@ -73,6 +75,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             reshape_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         ))
@@ -104,6 +107,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             narrow_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 s.axis = axis;
@@ -124,6 +128,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             reshape_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -141,6 +146,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             reshape_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -160,7 +166,7 @@ impl<'t, T: Element> Var<'t, T> {
         let refs: Vec<&Var<'t, T>> = vars.iter().collect();
         vars[0]
             .tape
-            .record("concat", v, &refs, concat_rule, loc, |s, _| s.axis = axis)
+            .record("concat", v, &refs, concat_rule, Keep::Shapes, loc, |s, _| s.axis = axis)
     }
 
     /// Joins same-shaped Vars along a new `axis`. PyTorch: `torch.stack`.
@@ -192,7 +198,7 @@ fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrad
 }
 
 fn reshape_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.reshape_to(c.input_shape(0)))
+    one(g.reshape_to(&c.input_shape(0)))
 }
 
 fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {

@@ -2,7 +2,7 @@
 //! output.
 
 use super::one;
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::Element;
 use std::panic::Location;
@@ -20,6 +20,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             softmax_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, out| {
                 s.axis = axis;
@@ -41,6 +42,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             log_softmax_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, out| {
                 s.axis = axis;

@@ -5,19 +5,19 @@
 //! differentiable, backward op.
 
 use super::one;
-use crate::tape::{Ctx, InputGrads};
+use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
 use smallvec::smallvec;
 use std::panic::Location;
 
 macro_rules! unary {
-    ($(#[$doc:meta])* $name:ident, $save_out:expr, $rule:ident) => {
+    ($(#[$doc:meta])* $name:ident, $save_out:expr, $keep:ident, $rule:ident) => {
         $(#[$doc])*
         #[track_caller]
         pub fn $name(&self) -> Self {
             let v = self.value.$name();
-            self.tape.record(stringify!($name), v, &[self], $rule, Location::caller(), |s, out| {
+            self.tape.record(stringify!($name), v, &[self], $rule, Keep::$keep, Location::caller(), |s, out| {
                 if $save_out {
                     s.output = Some(out.clone());
                 }
@@ -29,38 +29,38 @@ macro_rules! unary {
 impl<'t, T: Element> Var<'t, T> {
     unary!(
         /// `-x`; derivative -1. PyTorch: `neg`.
-        neg, false, neg_rule);
+        neg, false, Shapes, neg_rule);
     unary!(
         /// `e^x`; derivative `e^x` (the saved output). PyTorch: `exp`.
-        exp, true, exp_rule);
+        exp, true, Shapes, exp_rule);
     unary!(
         /// `ln x`; derivative `1/x`. PyTorch: `log`.
-        log, false, log_rule);
+        log, false, Values, log_rule);
     unary!(
         /// `√x`; derivative `1/(2√x)` (from the saved output). PyTorch: `sqrt`.
-        sqrt, true, sqrt_rule);
+        sqrt, true, Shapes, sqrt_rule);
     unary!(
         /// `|x|`; derivative `sign(x)` (0 at 0). PyTorch: `abs`.
-        abs, false, abs_rule);
+        abs, false, Values, abs_rule);
     unary!(
         /// `1/x`; derivative `-1/x²` (from the saved output). PyTorch: `reciprocal`.
-        recip, true, recip_rule);
+        recip, true, Shapes, recip_rule);
     unary!(
         /// The logistic sigmoid; derivative `s·(1−s)` from the saved output
         /// `s`. Finite at ±1e4. PyTorch: `sigmoid`.
-        sigmoid, true, sigmoid_rule);
+        sigmoid, true, Shapes, sigmoid_rule);
     unary!(
         /// `tanh x`; derivative `1 − t²` from the saved output. PyTorch: `tanh`.
-        tanh, true, tanh_rule);
+        tanh, true, Shapes, tanh_rule);
     unary!(
         /// `max(x, 0)`; derivative 1 where `x > 0`, else 0. PyTorch: `relu`.
-        relu, false, relu_rule);
+        relu, false, Values, relu_rule);
     unary!(
         /// `sin x`; derivative `cos x`. PyTorch: `sin`.
-        sin, false, sin_rule);
+        sin, false, Values, sin_rule);
     unary!(
         /// `cos x`; derivative `-sin x`. PyTorch: `cos`.
-        cos, false, cos_rule);
+        cos, false, Values, cos_rule);
 
     /// `x^p`; derivative `p·x^(p−1)`. Integer-valued `p` gives the real
     /// result for negative `x`. PyTorch: `pow(x, p)`.
@@ -68,7 +68,7 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn powf(&self, p: T) -> Self {
         let v = self.value.powf(p);
         self.tape
-            .record("powf", v, &[self], powf_rule, Location::caller(), |s, _| {
+            .record("powf", v, &[self], powf_rule, Keep::Values, Location::caller(), |s, _| {
                 s.scalar = p.as_f64()
             })
     }
@@ -78,7 +78,7 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn powi(&self, n: i32) -> Self {
         let v = self.value.powi(n);
         self.tape
-            .record("powi", v, &[self], powi_rule, Location::caller(), |s, _| {
+            .record("powi", v, &[self], powi_rule, Keep::Values, Location::caller(), |s, _| {
                 s.scalar = n as f64
             })
     }
@@ -98,6 +98,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             add_scalar_rule,
+            Keep::Shapes,
             Location::caller(),
             |_, _| {},
         )
@@ -112,6 +113,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             mul_scalar_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| s.scalar = c.as_f64(),
         )
@@ -127,6 +129,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[self],
             clamp_rule,
+            Keep::Shapes,
             Location::caller(),
             |s, _| {
                 // the rule's mask: 1 where x was inside [lo, hi]
@@ -158,6 +161,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[g, s],
             sigmoid_backward_rule,
+            Keep::Values,
             Location::caller(),
             |_, _| {},
         )
@@ -174,6 +178,7 @@ impl<'t, T: Element> Var<'t, T> {
             v,
             &[g, t],
             tanh_backward_rule,
+            Keep::Values,
             Location::caller(),
             |_, _| {},
         )
@@ -197,7 +202,7 @@ fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
 }
 
 fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.mul_const(&c.saved.inputs[0].1.sign()))
+    one(g.mul_const(&c.input_value(0).sign()))
 }
 
 fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
@@ -235,8 +240,8 @@ fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> In
 }
 
 fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let mask = c.saved.inputs[0]
-        .1
+    let mask = c
+        .input_value(0)
         .map(|x| if x > T::zero() { T::one() } else { T::zero() });
     one(g.mul_const(&mask))
 }
