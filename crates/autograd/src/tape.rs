@@ -1,7 +1,7 @@
 //! The tape: a Wengert list of the ops of one forward pass.
 
 use crate::var::Var;
-use mnemon_tensor::{Dims, Element, Tensor};
+use mnemon_tensor::{dims_of, Dims, Element, Tensor};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
@@ -31,13 +31,16 @@ pub(crate) enum Keep {
     Shapes,
 }
 
+/// One input of a node: its node id when tracked, its value when kept.
+pub(crate) type SavedInput<T> = (Option<NodeId>, Option<Tensor<T>>);
+
 /// What a node's gradient rule needs: its inputs (with their node ids, so
 /// that gradients of gradients flow back into them) and their values when
 /// the rule reads them, its output when the rule reuses it, and op
 /// parameters. A constant input always keeps its value (for its shape).
 #[derive(Clone, Default)]
 pub(crate) struct Saved<T: Element> {
-    pub inputs: SmallVec<[(Option<NodeId>, Option<Tensor<T>>); 2]>,
+    pub inputs: SmallVec<[SavedInput<T>; 2]>,
     pub output: Option<Tensor<T>>,
     pub scalar: f64,
     pub axis: usize,
@@ -72,7 +75,9 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// When the op was recorded with [`Keep::Shapes`] (a bug in the op).
     pub fn input(&self, i: usize) -> Var<'t, T> {
         let (id, v) = &self.saved.inputs[i];
-        let v = v.clone().expect("the rule reads input values: record with Keep::Values");
+        let v = v
+            .clone()
+            .expect("the rule reads input values: record with Keep::Values");
         Var::from_parts(self.tape, *id, v)
     }
 
@@ -95,7 +100,7 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// its id was kept).
     pub fn input_shape(&self, i: usize) -> Dims {
         match &self.saved.inputs[i] {
-            (_, Some(v)) => v.shape().into(),
+            (_, Some(v)) => dims_of(v.shape()),
             (Some(id), None) => self.tape.nodes.borrow()[*id].shape.clone(),
             (None, None) => unreachable!("constant inputs keep their value"),
         }
@@ -169,7 +174,7 @@ impl<T: Element> Tape<T> {
             op: "leaf",
             rule: None,
             saved: Saved::default(),
-            shape: value.shape().into(),
+            shape: dims_of(value.shape()),
             location: Location::caller(),
         });
         Var::from_parts(self, Some(id), value)
@@ -296,7 +301,7 @@ impl<T: Element> Tape<T> {
             op,
             rule: Some(rule),
             saved,
-            shape: value.shape().into(),
+            shape: dims_of(value.shape()),
             location,
         });
         Var::from_parts(self, Some(id), value)

@@ -9,6 +9,7 @@
 //! recycles them cheaply.
 
 use crate::element::Element;
+use smallvec::SmallVec;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
@@ -69,14 +70,32 @@ pub fn pooled_bytes<T: Element>() -> usize {
         .unwrap_or(0)
 }
 
-/// Tensor storage: a vector that returns to the pool when dropped.
+/// Elements kept inside the storage itself, with no buffer of their own.
+pub(crate) const INLINE: usize = 4;
+
+/// A tensor's element buffer: up to [`INLINE`] elements inline, more on
+/// the heap. A scalar or tiny tensor then costs one allocation (the shared
+/// storage) instead of two: measured on W2 (chains of one-element ops).
+pub(crate) type Buf<T> = SmallVec<[T; INLINE]>;
+
+/// A buffer with room for `n` elements: inline when small, else as
+/// [`take`] gives it.
+pub(crate) fn take_buf<T: Element>(n: usize) -> Buf<T> {
+    if n <= INLINE {
+        Buf::new()
+    } else {
+        Buf::from_vec(take(n))
+    }
+}
+
+/// Tensor storage: a buffer that returns to the pool when dropped.
 #[derive(Default)]
-pub(crate) struct Storage<T: Element>(pub Vec<T>);
+pub(crate) struct Storage<T: Element>(pub Buf<T>);
 
 impl<T: Element> Drop for Storage<T> {
     fn drop(&mut self) {
         let bytes = self.0.capacity() * std::mem::size_of::<T>();
-        if bytes < POOL_MIN_BYTES {
+        if bytes < POOL_MIN_BYTES || !self.0.spilled() {
             return;
         }
         if let Ok(mut list) = T::free_list().lock() {
@@ -85,21 +104,21 @@ impl<T: Element> Drop for Storage<T> {
                 .map(|v| v.capacity() * std::mem::size_of::<T>())
                 .sum();
             if list.len() < MAX_BUFFERS && held + bytes <= MAX_BYTES {
-                list.push(std::mem::take(&mut self.0));
+                list.push(std::mem::take(&mut self.0).into_vec());
             }
         }
     }
 }
 
 impl<T: Element> Deref for Storage<T> {
-    type Target = Vec<T>;
-    fn deref(&self) -> &Vec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
         &self.0
     }
 }
 
 impl<T: Element> DerefMut for Storage<T> {
-    fn deref_mut(&mut self) -> &mut Vec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
         &mut self.0
     }
 }
@@ -115,16 +134,16 @@ mod tests {
         let n = POOL_MIN_BYTES / 8 * 3 + 12_345;
         let v: Vec<f64> = Vec::with_capacity(n);
         let p = v.as_ptr();
-        drop(Storage(v));
+        drop(Storage(Buf::from_vec(v)));
         let w: Vec<f64> = take(n);
         assert_eq!(w.as_ptr(), p, "the returned buffer is reused");
         assert!(w.is_empty() && w.capacity() >= n);
         // a request more than twice smaller does not take it
-        drop(Storage(w));
+        drop(Storage(Buf::from_vec(w)));
         let small: Vec<f64> = take(n / 3);
         assert_ne!(small.as_ptr(), p);
         let before = pooled_bytes::<f64>();
-        drop(Storage(vec![0.0f64; 16]));
+        drop(Storage(Buf::from_vec(vec![0.0f64; 16])));
         assert_eq!(
             pooled_bytes::<f64>(),
             before,

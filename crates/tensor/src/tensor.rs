@@ -27,6 +27,12 @@ pub struct Tensor<T: Element = f32> {
 impl<T: Element> Tensor<T> {
     /// Wraps a dense row-major buffer; the caller guarantees the length.
     pub(crate) fn from_parts(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::from_buf(crate::pool::Buf::from_vec(data), shape)
+    }
+
+    /// As [`Tensor::from_parts`] for a buffer that may hold its elements
+    /// inline.
+    pub(crate) fn from_buf(data: crate::pool::Buf<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         Tensor {
             data: Arc::new(Storage(data)),
@@ -68,15 +74,15 @@ impl<T: Element> Tensor<T> {
 
     /// A rank-0 tensor (shape `[]`) holding one value.
     pub fn scalar(value: T) -> Self {
-        Self::from_parts(vec![value], &[])
+        Self::from_buf(smallvec::smallvec![value], &[])
     }
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         let n = shape.iter().product();
-        let mut v = crate::pool::take(n);
+        let mut v = crate::pool::take_buf(n);
         v.resize(n, value);
-        Self::from_parts(v, shape)
+        Self::from_buf(v, shape)
     }
 
     /// A tensor of `shape` filled with zeros.
@@ -218,7 +224,7 @@ impl<T: Element> Tensor<T> {
         let n = self.numel();
         if self.layout.offset == 0 && self.data.len() == n && self.is_contiguous() {
             match Arc::try_unwrap(self.data) {
-                Ok(mut s) => std::mem::take(&mut s.0),
+                Ok(mut s) => std::mem::take(&mut s.0).into_vec(),
                 Err(shared) => shared.to_vec(),
             }
         } else {
@@ -323,9 +329,19 @@ mod tests {
 
     #[test]
     fn into_vec_reuses_unique_buffer() {
-        let t = Tensor::<f32>::ones(&[4]);
+        let t = Tensor::<f32>::ones(&[16]);
         let p = t.data.as_ptr();
         let v = t.into_vec();
         assert_eq!(v.as_ptr(), p);
+    }
+
+    #[test]
+    fn tiny_tensors_hold_their_elements_inline() {
+        let t = Tensor::<f64>::scalar(2.0).map(|x| x + 1.0);
+        assert!(!t.data.0.spilled());
+        assert_eq!(t.item(), 3.0);
+        let big = Tensor::<f64>::ones(&[5]).map(|x| x * 2.0);
+        assert!(big.data.0.spilled());
+        assert_eq!(big.into_vec(), vec![2.0; 5]);
     }
 }

@@ -21,9 +21,15 @@ impl<'t, T: Element> Var<'t, T> {
         // Check (and panic at the caller's line) before reshaping vectors.
         let v = self.value.matmul(&other.value);
         if self.value.rank() >= 2 && other.value.rank() >= 2 {
-            return self
-                .tape
-                .record("matmul", v, &[self, other], matmul_rule, Keep::Values, loc, |_, _| {});
+            return self.tape.record(
+                "matmul",
+                v,
+                &[self, other],
+                matmul_rule,
+                Keep::Values,
+                loc,
+                |_, _| {},
+            );
         }
         let a = if self.value.rank() == 1 {
             self.unsqueeze(0)

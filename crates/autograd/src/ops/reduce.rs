@@ -109,12 +109,19 @@ impl<'t, T: Element> Var<'t, T> {
         axis: usize,
         keepdim: bool,
     ) -> Self {
-        self.tape
-            .record(op, v, &[self], select_rule, Keep::Shapes, Location::caller(), |s, _| {
+        self.tape.record(
+            op,
+            v,
+            &[self],
+            select_rule,
+            Keep::Shapes,
+            Location::caller(),
+            |s, _| {
                 s.output = Some(mask);
                 s.axis = axis;
                 s.flag = keepdim;
-            })
+            },
+        )
     }
 
     /// Sums down to `shape` (the inverse of broadcasting); gradient:

@@ -164,9 +164,15 @@ impl<'t, T: Element> Var<'t, T> {
         let values: Vec<Tensor<T>> = vars.iter().map(|v| v.value.clone()).collect();
         let v = Tensor::concat(&values, axis);
         let refs: Vec<&Var<'t, T>> = vars.iter().collect();
-        vars[0]
-            .tape
-            .record("concat", v, &refs, concat_rule, Keep::Shapes, loc, |s, _| s.axis = axis)
+        vars[0].tape.record(
+            "concat",
+            v,
+            &refs,
+            concat_rule,
+            Keep::Shapes,
+            loc,
+            |s, _| s.axis = axis,
+        )
     }
 
     /// Joins same-shaped Vars along a new `axis`. PyTorch: `torch.stack`.

@@ -67,20 +67,30 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub fn powf(&self, p: T) -> Self {
         let v = self.value.powf(p);
-        self.tape
-            .record("powf", v, &[self], powf_rule, Keep::Values, Location::caller(), |s, _| {
-                s.scalar = p.as_f64()
-            })
+        self.tape.record(
+            "powf",
+            v,
+            &[self],
+            powf_rule,
+            Keep::Values,
+            Location::caller(),
+            |s, _| s.scalar = p.as_f64(),
+        )
     }
 
     /// `x^n`; derivative `n·x^(n−1)`. PyTorch: `pow(x, n)`.
     #[track_caller]
     pub fn powi(&self, n: i32) -> Self {
         let v = self.value.powi(n);
-        self.tape
-            .record("powi", v, &[self], powi_rule, Keep::Values, Location::caller(), |s, _| {
-                s.scalar = n as f64
-            })
+        self.tape.record(
+            "powi",
+            v,
+            &[self],
+            powi_rule,
+            Keep::Values,
+            Location::caller(),
+            |s, _| s.scalar = n as f64,
+        )
     }
 
     /// `x²`. PyTorch: `square`.

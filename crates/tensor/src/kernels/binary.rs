@@ -38,17 +38,18 @@ impl<T: Element> Tensor<T> {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
             if self.shape() == other.shape() {
-                let mut out = crate::pool::take(a.len());
                 if a.len() >= PAR_MIN {
+                    let mut out = crate::pool::take(a.len());
                     a.par_iter()
                         .zip(b.par_iter())
                         .with_min_len(PAR_CHUNK)
                         .map(|(&x, &y)| f(x, y))
                         .collect_into_vec(&mut out);
-                } else {
-                    out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+                    return Tensor::from_parts(out, &shape);
                 }
-                return Tensor::from_parts(out, &shape);
+                let mut out = crate::pool::take_buf(a.len());
+                out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+                return Tensor::from_buf(out, &shape);
             }
         }
         let n: usize = shape.iter().product();

@@ -26,16 +26,19 @@ pub(crate) const PAR_CHUNK: usize = 1 << 14;
 
 /// Applies `f` to each element of a dense slice into a new vector.
 #[inline]
-pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(src: &[T], f: F) -> Vec<T> {
+pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
+    src: &[T],
+    f: F,
+) -> crate::pool::Buf<T> {
     if src.len() >= PAR_MIN {
         let mut out = crate::pool::take(src.len());
         src.par_iter()
             .with_min_len(PAR_CHUNK)
             .map(|&x| f(x))
             .collect_into_vec(&mut out);
-        out
+        crate::pool::Buf::from_vec(out)
     } else {
-        let mut out = crate::pool::take(src.len());
+        let mut out = crate::pool::take_buf(src.len());
         out.extend(src.iter().map(|&x| f(x)));
         out
     }
@@ -127,7 +130,7 @@ impl<T: Element> Tensor<T> {
     /// ```
     pub fn map<F: Fn(T) -> T + Sync + Send>(&self, f: F) -> Self {
         match self.as_slice() {
-            Some(s) => Tensor::from_parts(map_slice(s, f), self.shape()),
+            Some(s) => Tensor::from_buf(map_slice(s, f), self.shape()),
             None => {
                 let mut v = self.to_vec();
                 map_in_place(&mut v, f);
