@@ -250,7 +250,7 @@ fn sweep<'t, T: Element>(
             explain_step(tape, id, op, location, &ctx, &g, &input_grads);
         }
         for (i, ig) in input_grads.into_iter().enumerate() {
-            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i].0, ig) else {
+            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i], ig) else {
                 continue;
             };
             debug_assert_eq!(
@@ -303,7 +303,8 @@ fn explain_step<T: Element>(
         fmt_value(&g.value)
     );
     for (i, ig) in input_grads.iter().enumerate() {
-        let (iid, x) = &ctx.saved.inputs[i];
+        let iid = ctx.saved.inputs[i];
+        let x = ctx.saved.input_slot(i).map(|_| ctx.input_value(i));
         let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));
         match ig {
             Some(ig) if iid.is_some() => {

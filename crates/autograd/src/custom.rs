@@ -73,11 +73,12 @@ impl<T: Element> Tape<T> {
 
 fn custom_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
     let op = c.saved.custom.as_ref().expect("custom op saved");
-    let inputs: Vec<&Tensor<T>> = (0..c.saved.inputs.len())
+    let values: Vec<Tensor<T>> = (0..c.saved.inputs.len())
         .map(|i| c.input_value(i))
         .collect();
-    let y = c.saved.output.as_ref().expect("custom op saved its output");
-    let grads = op.backward(&inputs, y, &g.value);
+    let inputs: Vec<&Tensor<T>> = values.iter().collect();
+    let y = c.output_value();
+    let grads = op.backward(&inputs, &y, &g.value);
     assert_eq!(
         grads.len(),
         inputs.len(),

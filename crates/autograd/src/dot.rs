@@ -41,7 +41,7 @@ impl<T: Element> Tape<T> {
                 ""
             };
             let _ = writeln!(s, "  n{id} [label=\"{label}\"{style}];");
-            for (k, (input, value)) in n.saved.inputs.iter().enumerate() {
+            for (k, input) in n.saved.inputs.iter().enumerate() {
                 match input {
                     Some(i) => {
                         let _ = writeln!(s, "  n{i} -> n{id};");
@@ -50,7 +50,7 @@ impl<T: Element> Tape<T> {
                         let _ = writeln!(
                             s,
                             "  c{id}_{k} [label=\"const\\n{:?}\", shape=ellipse, style=dashed];\n  c{id}_{k} -> n{id};",
-                            value.as_ref().map(|v| v.shape())
+                            self.kept_input(&n.saved, k).map(|v| v.shape().to_vec())
                         );
                     }
                 }

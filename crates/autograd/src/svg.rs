@@ -41,7 +41,7 @@ impl<T: Element> Tape<T> {
                 .saved
                 .inputs
                 .iter()
-                .filter_map(|(i, _)| *i)
+                .filter_map(|i| *i)
                 .map(|i| depth[i] + 1)
                 .max()
                 .unwrap_or(0);
@@ -65,7 +65,7 @@ impl<T: Element> Tape<T> {
         );
         for id in 0..n {
             let (x, y) = pos(id);
-            for i in nodes[id].saved.inputs.iter().filter_map(|(i, _)| *i) {
+            for i in nodes[id].saved.inputs.iter().filter_map(|i| *i) {
                 let (ix, iy) = pos(i);
                 let _ = writeln!(
                     s,
@@ -85,12 +85,7 @@ impl<T: Element> Tape<T> {
                 "#f4f4f4"
             };
             let _ = writeln!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{W}\" height=\"{H}\" rx=\"6\" fill=\"{fill}\" stroke=\"#333\"/>");
-            let consts = node
-                .saved
-                .inputs
-                .iter()
-                .filter(|(i, _)| i.is_none())
-                .count();
+            let consts = node.saved.inputs.iter().filter(|i| i.is_none()).count();
             let mut lines = vec![
                 format!("#{id} {}", node.op),
                 format!(

@@ -31,17 +31,10 @@ pub(crate) enum Keep {
     Shapes,
 }
 
-/// One input of a node: its node id when tracked, its value when kept.
-pub(crate) type SavedInput<T> = (Option<NodeId>, Option<Tensor<T>>);
-
-/// What a node's gradient rule needs: its inputs (with their node ids, so
-/// that gradients of gradients flow back into them) and their values when
-/// the rule reads them, its output when the rule reuses it, and op
-/// parameters. A constant input always keeps its value (for its shape).
+/// An op's parameters that its rule reads back (which ones depend on the
+/// op; unused ones stay at their defaults).
 #[derive(Clone, Default)]
-pub(crate) struct Saved<T: Element> {
-    pub inputs: SmallVec<[SavedInput<T>; 2]>,
-    pub output: Option<Tensor<T>>,
+pub(crate) struct Params<T: Element> {
     pub scalar: f64,
     pub axis: usize,
     /// A second integer parameter (transpose's other axis, narrow's start).
@@ -50,6 +43,75 @@ pub(crate) struct Saved<T: Element> {
     /// Index lists: gather/scatter/index indices, permute's permutation.
     pub indices: Option<Rc<[usize]>>,
     pub custom: Option<Rc<dyn crate::custom::CustomOp<T>>>,
+}
+
+/// What an op's forward hands to [`Tape::record`] for its rule: a tensor
+/// to keep (its output, or a mask) and its parameters.
+#[derive(Default)]
+pub(crate) struct Fill<T: Element> {
+    pub output: Option<Tensor<T>>,
+    pub params: Params<T>,
+}
+
+impl<T: Element> std::ops::Deref for Fill<T> {
+    type Target = Params<T>;
+    fn deref(&self) -> &Params<T> {
+        &self.params
+    }
+}
+
+impl<T: Element> std::ops::DerefMut for Fill<T> {
+    fn deref_mut(&mut self) -> &mut Params<T> {
+        &mut self.params
+    }
+}
+
+/// What a node's gradient rule needs: its inputs' node ids (so that
+/// gradients of gradients flow back into them), where its kept tensors
+/// start in the tape's list of kept tensors, and its parameters.
+///
+/// A node keeps, in this order: its input values (all of them when its
+/// rule reads them, else only the constants', for their shapes), then its
+/// output (or mask) when the op saved one. The tensors live in one list on
+/// the tape rather than in the node, so a node is small (~180 bytes, not
+/// ~470) and recording one writes little memory.
+#[derive(Clone, Default)]
+pub(crate) struct Saved<T: Element> {
+    pub inputs: SmallVec<[Option<NodeId>; 2]>,
+    pub kept: usize,
+    pub values: bool,
+    pub has_output: bool,
+    pub params: Params<T>,
+}
+
+impl<T: Element> std::ops::Deref for Saved<T> {
+    type Target = Params<T>;
+    fn deref(&self) -> &Params<T> {
+        &self.params
+    }
+}
+
+impl<T: Element> Saved<T> {
+    /// The position of input `i`'s value among the node's kept tensors.
+    pub fn input_slot(&self, i: usize) -> Option<usize> {
+        if self.values {
+            Some(i)
+        } else if self.inputs[i].is_none() {
+            Some(self.inputs[..i].iter().filter(|x| x.is_none()).count())
+        } else {
+            None
+        }
+    }
+
+    /// The position of the output among the node's kept tensors.
+    pub fn output_slot(&self) -> Option<usize> {
+        let inputs = if self.values {
+            self.inputs.len()
+        } else {
+            self.inputs.iter().filter(|x| x.is_none()).count()
+        };
+        self.has_output.then_some(inputs)
+    }
 }
 
 /// One recorded op.
@@ -74,41 +136,41 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// # Panics
     /// When the op was recorded with [`Keep::Shapes`] (a bug in the op).
     pub fn input(&self, i: usize) -> Var<'t, T> {
-        let (id, v) = &self.saved.inputs[i];
-        let v = v
-            .clone()
-            .expect("the rule reads input values: record with Keep::Values");
-        Var::from_parts(self.tape, *id, v)
+        Var::from_parts(self.tape, self.saved.inputs[i], self.input_value(i))
     }
 
-    /// The saved value of input `i` (see [`Ctx::input`]).
-    pub fn input_value(&self, i: usize) -> &Tensor<T> {
-        self.saved.inputs[i]
-            .1
-            .as_ref()
-            .expect("the rule reads input values: record with Keep::Values")
+    /// The kept value of input `i` (see [`Ctx::input`]).
+    pub fn input_value(&self, i: usize) -> Tensor<T> {
+        let k = self
+            .saved
+            .input_slot(i)
+            .expect("the rule reads input values: record with Keep::Values");
+        self.tape.kept.borrow()[self.saved.kept + k].clone()
     }
 
     /// The node's own output as a tracked Var (its value depends on the
     /// inputs through this very node, so reusing it is exact at any order).
     pub fn output(&self) -> Var<'t, T> {
-        let v = self.saved.output.clone().expect("rule saved its output");
-        Var::from_parts(self.tape, Some(self.id), v)
+        Var::from_parts(self.tape, Some(self.id), self.output_value())
     }
 
-    /// The shape of input `i` (from its value, or from its node when only
-    /// its id was kept).
+    /// The tensor the op kept as its output (or mask).
+    pub fn output_value(&self) -> Tensor<T> {
+        let k = self.saved.output_slot().expect("rule saved its output");
+        self.tape.kept.borrow()[self.saved.kept + k].clone()
+    }
+
+    /// The shape of input `i` (from its node, or from a constant's value).
     pub fn input_shape(&self, i: usize) -> Dims {
-        match &self.saved.inputs[i] {
-            (_, Some(v)) => dims_of(v.shape()),
-            (Some(id), None) => self.tape.nodes.borrow()[*id].shape.clone(),
-            (None, None) => unreachable!("constant inputs keep their value"),
+        match self.saved.inputs[i] {
+            Some(id) => self.tape.nodes.borrow()[id].shape.clone(),
+            None => dims_of(self.input_value(i).shape()),
         }
     }
 
     /// True when input `i` wants a gradient.
     pub fn wants(&self, i: usize) -> bool {
-        self.saved.inputs[i].0.is_some()
+        self.saved.inputs[i].is_some()
     }
 }
 
@@ -132,6 +194,8 @@ pub(crate) type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 /// ```
 pub struct Tape<T: Element = f32> {
     pub(crate) nodes: RefCell<crate::arena::Arena<Node<T>>>,
+    /// The tensors nodes keep for their rules (see [`Saved`]).
+    pub(crate) kept: RefCell<crate::arena::Arena<Tensor<T>>>,
     pub(crate) recording: Cell<bool>,
     pub(crate) anomaly: Cell<bool>,
     pub(crate) explain: Cell<bool>,
@@ -154,6 +218,7 @@ impl<T: Element> Tape<T> {
     pub fn new() -> Self {
         Tape {
             nodes: RefCell::new(crate::arena::Arena::new()),
+            kept: RefCell::new(crate::arena::Arena::new()),
             recording: Cell::new(true),
             anomaly: Cell::new(false),
             explain: Cell::new(false),
@@ -219,20 +284,11 @@ impl<T: Element> Tape<T> {
     /// Bytes of tensor storage the tape keeps alive for gradient rules
     /// (each shared buffer counted once): the temporary memory of the pass.
     pub fn saved_bytes(&self) -> usize {
-        let nodes = self.nodes.borrow();
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
-        for n in nodes.iter() {
-            let ts = n
-                .saved
-                .inputs
-                .iter()
-                .filter_map(|(_, t)| t.as_ref())
-                .chain(n.saved.output.iter());
-            for t in ts {
-                if seen.insert(t.storage_id()) {
-                    total += t.storage_bytes();
-                }
+        for t in self.kept.borrow().iter() {
+            if seen.insert(t.storage_id()) {
+                total += t.storage_bytes();
             }
         }
         total
@@ -263,6 +319,12 @@ impl<T: Element> Tape<T> {
         self.explain_log.borrow().clone()
     }
 
+    /// The value node `saved` kept of its input `i`, if it kept one.
+    pub(crate) fn kept_input(&self, saved: &Saved<T>, i: usize) -> Option<Tensor<T>> {
+        let k = saved.input_slot(i)?;
+        Some(self.kept.borrow()[saved.kept + k].clone())
+    }
+
     pub(crate) fn push(&self, node: Node<T>) -> NodeId {
         self.nodes.borrow_mut().push(node)
     }
@@ -280,7 +342,7 @@ impl<T: Element> Tape<T> {
         rule: Rule<T>,
         keep: Keep,
         location: &'static Location<'static>,
-        fill: impl FnOnce(&mut Saved<T>, &Tensor<T>),
+        fill: impl FnOnce(&mut Fill<T>, &Tensor<T>),
     ) -> Var<'t, T> {
         if self.anomaly.get() && !value.to_vec().iter().all(|v| v.is_finite()) {
             panic!("anomaly: op `{op}` at {location} produced a non-finite value");
@@ -289,14 +351,27 @@ impl<T: Element> Tape<T> {
             return Var::from_parts(self, None, value);
         }
         let values = keep == Keep::Values || self.explain.get();
-        let mut saved = Saved {
-            inputs: inputs
-                .iter()
-                .map(|v| (v.id, (values || v.id.is_none()).then(|| v.value.clone())))
-                .collect(),
-            ..Saved::default()
+        let mut f = Fill::default();
+        fill(&mut f, &value);
+        let has_output = f.output.is_some();
+        let kept = {
+            let mut list = self.kept.borrow_mut();
+            let first = list.len();
+            for v in inputs.iter().filter(|v| values || v.id.is_none()) {
+                list.push(v.value.clone());
+            }
+            if let Some(out) = f.output.take() {
+                list.push(out);
+            }
+            first
         };
-        fill(&mut saved, &value);
+        let saved = Saved {
+            inputs: inputs.iter().map(|v| v.id).collect(),
+            kept,
+            values,
+            has_output,
+            params: f.params,
+        };
         let id = self.push(Node {
             op,
             rule: Some(rule),

@@ -179,7 +179,7 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     let half = T::of_f64(0.5);
     let is_max = c.saved.flag;
     // share of the gradient going to `a`: 1 where a wins, ½ on ties, else 0
-    let share = a.zip_with(b, "maximum", move |x, y| {
+    let share = a.zip_with(&b, "maximum", move |x, y| {
         if x == y {
             half
         } else if (x > y) == is_max {
@@ -198,7 +198,7 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
 }
 
 fn where_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let mask = c.saved.output.as_ref().expect("where saved its mask");
+    let mask = &c.output_value();
     let zero = g.lift(Tensor::zeros(&[]));
     smallvec![
         c.wants(0)

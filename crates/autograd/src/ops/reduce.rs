@@ -198,7 +198,7 @@ fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
 }
 
 fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    let mask = c.saved.output.as_ref().expect("reduction saved its mask");
+    let mask = &c.output_value();
     one(spread(c, g).mul_const(mask))
 }
 
