@@ -245,9 +245,12 @@ fn sweep<'t, T: Element>(
             &guard.as_ref().expect("just set")[id].saved
         };
         let ctx = crate::tape::Ctx { tape, id, saved };
-        let input_grads = rule(&ctx, &g);
-        if explain {
-            explain_step(tape, id, op, location, &ctx, &g, &input_grads);
+        // the rule owns the gradient (and may write its result into it);
+        // a copy stays here only when explain mode or `keep` needs it
+        let kept_g = (explain || keep.keeps(id, false)).then(|| g.clone());
+        let input_grads = rule(&ctx, g);
+        if let Some(g) = kept_g.as_ref().filter(|_| explain) {
+            explain_step(tape, id, op, location, &ctx, g, &input_grads);
         }
         for (i, ig) in input_grads.into_iter().enumerate() {
             let (Some(iid), Some(ig)) = (ctx.saved.inputs[i], ig) else {
@@ -264,7 +267,7 @@ fn sweep<'t, T: Element>(
             accumulate(slots.entry(iid), ig);
         }
         drop(guard);
-        if keep.keeps(id, false) {
+        if let Some(g) = kept_g.filter(|_| keep.keeps(id, false)) {
             slots.insert(id, g);
         }
     }

@@ -71,7 +71,8 @@ impl<T: Element> Tape<T> {
     }
 }
 
-fn custom_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn custom_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let op = c.saved.custom.as_ref().expect("custom op saved");
     let values: Vec<Tensor<T>> = (0..c.saved.inputs.len())
         .map(|i| c.input_value(i))

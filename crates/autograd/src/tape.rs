@@ -12,8 +12,9 @@ pub type NodeId = usize;
 
 /// A gradient rule: given the node's context and the gradient flowing into
 /// its output, the gradient for each input (`None` where there is none).
+/// The rule owns the incoming gradient, so it may reuse its buffer.
 /// Rules are written with the same differentiable `Var` ops as user code.
-pub(crate) type Rule<T> = for<'t, 's> fn(&Ctx<'t, 's, T>, &Var<'t, T>) -> InputGrads<'t, T>;
+pub(crate) type Rule<T> = for<'t, 's> fn(&Ctx<'t, 's, T>, Var<'t, T>) -> InputGrads<'t, T>;
 
 /// One gradient per input of a node.
 pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 2]>;
@@ -323,6 +324,12 @@ impl<T: Element> Tape<T> {
     pub(crate) fn kept_input(&self, saved: &Saved<T>, i: usize) -> Option<Tensor<T>> {
         let k = saved.input_slot(i)?;
         Some(self.kept.borrow()[saved.kept + k].clone())
+    }
+
+    /// True when an op on `inputs` would be recorded (recording is on and
+    /// one of them is tracked).
+    pub(crate) fn would_record(&self, inputs: &[&Var<'_, T>]) -> bool {
+        self.recording.get() && inputs.iter().any(|v| v.id.is_some())
     }
 
     pub(crate) fn push(&self, node: Node<T>) -> NodeId {

@@ -49,6 +49,15 @@ impl Clone for Layout {
 
 /// Row-major strides of a dense tensor of `shape`.
 pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
+    if shape.len() <= 4 {
+        let mut buf = [0usize; 4];
+        let mut acc = 1;
+        for i in (0..shape.len()).rev() {
+            buf[i] = acc;
+            acc *= shape[i];
+        }
+        return SmallVec::from_buf_and_len(buf, shape.len());
+    }
     let mut strides: Dims = dims_of(shape);
     let mut acc = 1;
     for i in (0..shape.len()).rev() {

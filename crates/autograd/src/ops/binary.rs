@@ -131,21 +131,24 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     smallvec![
         c.wants(0).then(|| g.sum_to(&c.input_shape(0))),
         c.wants(1).then(|| g.sum_to(&c.input_shape(1)))
     ]
 }
 
-fn sub_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sub_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     smallvec![
         c.wants(0).then(|| g.sum_to(&c.input_shape(0))),
         c.wants(1).then(|| g.sum_to(&c.input_shape(1)).neg())
     ]
 }
 
-fn mul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn mul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     smallvec![
         c.wants(0)
             .then(|| (g * &c.input(1)).sum_to(&c.input_shape(0))),
@@ -154,7 +157,8 @@ fn mul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t
     ]
 }
 
-fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let b = c.input(1);
     let ga = g / &b;
     let gb = c
@@ -163,7 +167,8 @@ fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t
     smallvec![c.wants(0).then(|| ga.sum_to(&c.input_shape(0))), gb]
 }
 
-fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let (a, b) = (c.input(0), c.input(1));
     let ga = c
         .wants(0)
@@ -174,7 +179,8 @@ fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t
     smallvec![ga, gb]
 }
 
-fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let (a, b) = (c.input_value(0), c.input_value(1));
     let half = T::of_f64(0.5);
     let is_max = c.saved.flag;
@@ -197,7 +203,8 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     ]
 }
 
-fn where_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn where_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let mask = &c.output_value();
     let zero = g.lift(Tensor::zeros(&[]));
     smallvec![

@@ -121,25 +121,29 @@ fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<[usize]> {
         .expect("indexing op saved its indices")
 }
 
-fn index_select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn index_select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g
         .index_add(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))
 }
 
-fn index_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn index_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g
         .index_select(c.saved.axis, &indices(c))
         .expect("indices checked in forward"))
 }
 
-fn gather_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn gather_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g
         .scatter_add(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))
 }
 
-fn scatter_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn scatter_add_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g
         .gather(c.saved.axis, &indices(c), &c.input_shape(0))
         .expect("indices checked in forward"))

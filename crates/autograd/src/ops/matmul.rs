@@ -52,7 +52,8 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn matmul_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let (a, b) = (c.input(0), c.input(1));
     // When an operand is a transposed view (as `w.t()` in a linear layer),
     // its gradient is computed transposed and viewed back, so that it

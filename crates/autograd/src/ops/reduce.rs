@@ -193,20 +193,24 @@ fn spread<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> Var<'t, T> {
     g.broadcast_to(&shape)
 }
 
-fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn spread_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(spread(c, g))
 }
 
-fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn select_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let mask = &c.output_value();
     one(spread(c, g).mul_const(mask))
 }
 
-fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn broadcast_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.broadcast_to(&c.input_shape(0)))
 }
 
-fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sum_back_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.sum_to(&c.input_shape(0)))
 }
 

@@ -186,11 +186,13 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn transpose_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn transpose_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.transpose(c.saved.axis, c.saved.axis2))
 }
 
-fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let perm = c
         .saved
         .indices
@@ -203,11 +205,13 @@ fn permute_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrad
     one(g.permute(&inverse))
 }
 
-fn reshape_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn reshape_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.reshape_to(&c.input_shape(0)))
 }
 
-fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let (axis, start) = (c.saved.axis, c.saved.axis2);
     let full = c.input_shape(0);
     let after = full[axis] - start - g.shape()[axis];
@@ -227,7 +231,8 @@ fn narrow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads
     one(Var::concat(&parts, axis))
 }
 
-fn concat_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn concat_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let axis = c.saved.axis;
     let mut start = 0;
     (0..c.saved.inputs.len())

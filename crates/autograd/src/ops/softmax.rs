@@ -52,13 +52,15 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
-fn softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let y = c.output();
     let dot = (g * &y).sum(c.saved.axis, true);
     one(&y * &(g - &dot))
 }
 
-fn log_softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn log_softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let p = c.output().exp();
     one(g - &(&p * &g.sum(c.saved.axis, true)))
 }

@@ -162,69 +162,122 @@ impl<'t, T: Element> Var<'t, T> {
 
     /// `g · s · (1 − s)`: the fused sigmoid backward, itself differentiable.
     #[track_caller]
-    pub(crate) fn sigmoid_backward(g: &Self, s: &Self) -> Self {
-        let v = g
-            .value
-            .zip_with(&s.value, "sigmoid_backward", |g, s| g * s * (T::one() - s));
-        g.tape.record(
+    pub(crate) fn sigmoid_backward(g: Self, s: &Self) -> Self {
+        let f = |g: T, s: T| g * s * (T::one() - s);
+        let (tape, loc) = (g.tape, Location::caller());
+        if tape.would_record(&[&g, s]) {
+            let v = g.value.zip_with(&s.value, "sigmoid_backward", f);
+            let rule = sigmoid_backward_rule;
+            return tape.record(
+                "sigmoid_backward",
+                v,
+                &[&g, s],
+                rule,
+                Keep::Values,
+                loc,
+                |_, _| {},
+            );
+        }
+        // plain backward: the result is written into g's buffer when unshared
+        let v = g.value.zip_with_owned(&s.value, "sigmoid_backward", f);
+        tape.record(
             "sigmoid_backward",
             v,
-            &[g, s],
+            &[],
             sigmoid_backward_rule,
             Keep::Values,
-            Location::caller(),
+            loc,
             |_, _| {},
         )
     }
 
     /// `g · (1 − t²)`: the fused tanh backward, itself differentiable.
     #[track_caller]
-    pub(crate) fn tanh_backward(g: &Self, t: &Self) -> Self {
-        let v = g
-            .value
-            .zip_with(&t.value, "tanh_backward", |g, t| g * (T::one() - t * t));
-        g.tape.record(
+    pub(crate) fn tanh_backward(g: Self, t: &Self) -> Self {
+        let f = |g: T, t: T| g * (T::one() - t * t);
+        let (tape, loc) = (g.tape, Location::caller());
+        if tape.would_record(&[&g, t]) {
+            let v = g.value.zip_with(&t.value, "tanh_backward", f);
+            return tape.record(
+                "tanh_backward",
+                v,
+                &[&g, t],
+                tanh_backward_rule,
+                Keep::Values,
+                loc,
+                |_, _| {},
+            );
+        }
+        let v = g.value.zip_with_owned(&t.value, "tanh_backward", f);
+        tape.record(
             "tanh_backward",
             v,
-            &[g, t],
+            &[],
             tanh_backward_rule,
             Keep::Values,
-            Location::caller(),
+            loc,
+            |_, _| {},
+        )
+    }
+
+    /// `self · c` for rules that own `self`: in place when nothing records
+    /// and the buffer is unshared, else the recorded [`Var::mul_scalar`].
+    #[track_caller]
+    pub(crate) fn mul_scalar_owned(self, c: T) -> Self {
+        if self.tape.would_record(&[&self]) {
+            return self.mul_scalar(c);
+        }
+        let (tape, loc) = (self.tape, Location::caller());
+        let v = self.value.map_owned(move |x| x * c);
+        tape.record(
+            "mul_scalar",
+            v,
+            &[],
+            mul_scalar_rule,
+            Keep::Shapes,
+            loc,
             |_, _| {},
         )
     }
 }
 
-fn neg_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn neg_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.neg())
 }
 
-fn exp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn exp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g * &c.output())
 }
 
-fn log_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn log_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g / &c.input(0))
 }
 
-fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one((g / &c.output()).mul_scalar(T::of_f64(0.5)))
 }
 
-fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.mul_const(&c.input_value(0).sign()))
 }
 
-fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let y = c.output();
     one((g * &(&y * &y)).neg())
 }
 
-fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     one(Var::sigmoid_backward(g, &c.output()))
 }
 
-fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> InputGrads<'t, T> {
+    let gg = &gg;
     let (g, s) = (c.input(0), c.input(1));
     let ds = &s * &s.neg().add_scalar(T::one()); // s(1-s)
     let d_g = c.wants(0).then(|| gg * &ds);
@@ -234,11 +287,12 @@ fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) ->
     smallvec![d_g, d_s]
 }
 
-fn tanh_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn tanh_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     one(Var::tanh_backward(g, &c.output()))
 }
 
-fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> InputGrads<'t, T> {
+fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> InputGrads<'t, T> {
+    let gg = &gg;
     let (g, t) = (c.input(0), c.input(1));
     let d_g = c
         .wants(0)
@@ -249,22 +303,26 @@ fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: &Var<'t, T>) -> In
     smallvec![d_g, d_t]
 }
 
-fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let mask = c
         .input_value(0)
         .map(|x| if x > T::zero() { T::one() } else { T::zero() });
     one(g.mul_const(&mask))
 }
 
-fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g * &c.input(0).cos())
 }
 
-fn cos_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn cos_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one((g * &c.input(0).sin()).neg())
 }
 
-fn powf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn powf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let p = T::of_f64(c.saved.scalar);
     if p == T::zero() {
         return one(g.mul_scalar(T::zero()));
@@ -272,7 +330,8 @@ fn powf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     one(g * &c.input(0).powf(p - T::one()).mul_scalar(p))
 }
 
-fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     let n = c.saved.scalar as i32;
     if n == 0 {
         return one(g.mul_scalar(T::zero()));
@@ -283,14 +342,15 @@ fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'
     one(g * &c.input(0).powi(n - 1).mul_scalar(T::of_f64(n as f64)))
 }
 
-fn clamp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
+fn clamp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let g = &g;
     one(g.mul_const(&c.output_value()))
 }
 
-fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.clone())
+fn add_scalar_rule<'t, T: Element>(_: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(g)
 }
 
-fn mul_scalar_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: &Var<'t, T>) -> InputGrads<'t, T> {
-    one(g.mul_scalar(T::of_f64(c.saved.scalar)))
+fn mul_scalar_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(g.mul_scalar_owned(T::of_f64(c.saved.scalar)))
 }

@@ -47,9 +47,17 @@ impl<T: Element> Tensor<T> {
                         .collect_into_vec(&mut out);
                     return Tensor::from_parts(out, &shape);
                 }
-                let mut out = crate::pool::take_buf(a.len());
+                if a.len() <= crate::pool::INLINE {
+                    let mut buf = [T::zero(); crate::pool::INLINE];
+                    for ((o, &x), &y) in buf.iter_mut().zip(a).zip(b) {
+                        *o = f(x, y);
+                    }
+                    let out = crate::pool::Buf::from_buf_and_len(buf, a.len());
+                    return Tensor::from_buf(out, &shape);
+                }
+                let mut out = crate::pool::take(a.len());
                 out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
-                return Tensor::from_buf(out, &shape);
+                return Tensor::from_parts(out, &shape);
             }
         }
         let n: usize = shape.iter().product();

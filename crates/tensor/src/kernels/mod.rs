@@ -37,10 +37,18 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
             .map(|&x| f(x))
             .collect_into_vec(&mut out);
         crate::pool::Buf::from_vec(out)
+    } else if src.len() <= crate::pool::INLINE {
+        // filled as a fixed-size array: SmallVec's generic `extend` costs
+        // more than the op itself on one element
+        let mut buf = [T::zero(); crate::pool::INLINE];
+        for (o, &x) in buf.iter_mut().zip(src) {
+            *o = f(x);
+        }
+        crate::pool::Buf::from_buf_and_len(buf, src.len())
     } else {
-        let mut out = crate::pool::take_buf(src.len());
+        let mut out = crate::pool::take(src.len());
         out.extend(src.iter().map(|&x| f(x)));
-        out
+        crate::pool::Buf::from_vec(out)
     }
 }
 
