@@ -218,8 +218,10 @@ proptest! {
         for (g, w) in s.to_vec().iter().zip(&want) { prop_assert!((g - w).abs() < 1e-9); }
     }
 
+    /// Sizes up to 12³ multiply-adds: both the schoolbook path for tiny
+    /// products and the gemm path.
     #[test]
-    fn matmul_matches_triple_loop(m in 0usize..7, k in 0usize..7, n in 0usize..7, batch in prop::collection::vec(1usize..4, 0..3),
+    fn matmul_matches_triple_loop(m in 0usize..13, k in 0usize..13, n in 0usize..13, batch in prop::collection::vec(1usize..4, 0..3),
                                   b_batched in any::<bool>(), ta in any::<bool>(), tb in any::<bool>(), seed in 0u64..50) {
         let mut sa = batch.clone(); sa.extend([m, k]);
         let mut sb = if b_batched { batch.iter().map(|_| 1).collect() } else { vec![] };

@@ -10,6 +10,30 @@ use gemm::Parallelism;
 /// thread: W1 at n = 64 (262,144) is faster alone than split over two cores.
 pub const GEMM_PAR_MIN: usize = 96 * 96 * 96;
 
+/// Products of at most this many multiply-adds skip gemm: its dispatch and
+/// packing cost more than the arithmetic on matrices like W4's 4×2 · 2×8.
+pub const SMALL_MATMUL: usize = 512;
+
+/// `C = A · B` by the schoolbook loop (row of A times rows of B, so the
+/// inner loop runs along C's row), for tiny products.
+fn small_matmul<T: Element>(
+    dst: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    (a, ao, ar, ac): (&[T], usize, usize, usize),
+    (b, bo, br, bc): (&[T], usize, usize, usize),
+) {
+    for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
+        row.iter_mut().for_each(|x| *x = T::zero());
+        for p in 0..k {
+            let aip = a[ao + i * ar + p * ac];
+            let bp = bo + p * br;
+            for (j, x) in row.iter_mut().enumerate() {
+                *x = *x + aip * b[bp + j * bc];
+            }
+        }
+    }
+}
+
 /// One `C[m×n] = A[m×k] · B[k×n]` into dense row-major `dst`.
 ///
 /// `a` and `b` are (storage, offset, row stride, column stride).
@@ -36,6 +60,10 @@ fn gemm_into<T: Element>(
         b.1 + (k - 1) * b.2 + (n - 1) * b.3 < b.0.len(),
         "matmul: rhs layout out of bounds"
     );
+    if m * n * k <= SMALL_MATMUL {
+        small_matmul(dst, (m, n, k), a, b);
+        return;
+    }
     let threads = rayon::current_num_threads();
     let par = if threads > 1 && m * n * k >= GEMM_PAR_MIN {
         Parallelism::Rayon(threads)
