@@ -33,6 +33,13 @@ fn pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
     })
 }
 
+/// A tensor of `shape` with values in [-1, 1) spread by `seed`.
+fn spread_tensor(shape: &[usize], seed: u64) -> Tensor<f64> {
+    let len: usize = shape.iter().product();
+    let v = (0..len).map(|i| ((i as u64 * 37 + seed * 11) % 17) as f64 / 8.5 - 1.0);
+    Tensor::from_vec(v.collect(), shape).unwrap()
+}
+
 /// Values kept away from kinks (0 for relu/abs) so finite differences are valid.
 fn off_kinks(t: Tensor<f64>) -> Tensor<f64> {
     t.map(|v| if v.abs() < 0.05 { v + 0.2 } else { v })
@@ -138,6 +145,20 @@ proptest! {
         check_first!(move |v| &v[0].max(axis, keep) + &v[0].min(axis, keep).mul_scalar(2.0), vec![x.clone()]);
         check_first!(|v| v[0].max_all(), vec![x.clone()]);
         check_first!(|v| v[0].min_all(), vec![x.clone()]);
+    }
+
+    #[test]
+    fn grad_linear(lead in prop::collection::vec(1usize..3, 0..3), n_in in 1usize..4, n_out in 1usize..4, bias in any::<bool>(),
+                   seed in 0u64..100) {
+        let mut sx = lead.clone(); sx.push(n_in);
+        let x = spread_tensor(&sx, seed);
+        let w = spread_tensor(&[n_out, n_in], seed + 7);
+        let b = spread_tensor(&[n_out], seed + 11);
+        if bias {
+            check_both!(|v| v[0].linear(&v[1], Some(&v[2])).sigmoid(), vec![x, w, b]);
+        } else {
+            check_both!(|v| v[0].linear(&v[1], None).sigmoid(), vec![x, w]);
+        }
     }
 
     #[test]
@@ -374,4 +395,33 @@ fn gradcheck_reports_a_wrong_rule() {
     assert_eq!((err.input, err.index), (0, 0));
     assert!((err.numeric - 2.0 * err.analytic).abs() < 1e-6);
     assert!(err.to_string().contains("input 0 at element 0"));
+}
+
+#[test]
+fn linear_equals_matmul_with_transposed_weight_plus_bias() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(spread_tensor(&[2, 3, 4], 1));
+    let w = tape.leaf(spread_tensor(&[5, 4], 2));
+    let b = tape.leaf(spread_tensor(&[5], 3));
+    let fused = x.linear(&w, Some(&b));
+    let composed = &x.matmul(&w.t()) + &b;
+    assert_eq!(fused.shape(), &[2, 3, 5]);
+    for (f, c) in fused.value().to_vec().iter().zip(composed.value().to_vec()) {
+        assert!((f - c).abs() < 1e-12);
+    }
+    let err = std::panic::catch_unwind(|| {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::zeros(&[2, 3]));
+        let w = tape.leaf(Tensor::zeros(&[5, 4]));
+        x.linear(&w, None);
+    })
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("linear")
+            && msg.contains("[2, 3]")
+            && msg.contains("[5, 4]")
+            && msg.contains("gradients.rs"),
+        "{msg}"
+    );
 }

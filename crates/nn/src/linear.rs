@@ -80,11 +80,8 @@ impl<T: Element> Module<T> for Linear<T> {
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
-        let y = x.matmul(&tape.param(&self.weight).t());
-        match &self.bias {
-            Some(b) => &y + &tape.param(b),
-            None => y,
-        }
+        let b = self.bias.as_ref().map(|b| tape.param(b));
+        x.linear(&tape.param(&self.weight), b.as_ref())
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod index;
+pub mod linear;
 pub mod matmul;
 pub mod operators;
 pub mod reduce;
