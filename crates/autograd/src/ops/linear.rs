@@ -74,6 +74,9 @@ fn linear_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<
     let (n_in, n_out) = (w.shape()[1], w.shape()[0]);
     let gx = c.wants(0).then(|| g.matmul(&w));
     let gw = c.wants(1).then(|| {
+        if x.value().rank() == 2 {
+            return g.t().matmul(&x);
+        }
         // every leading axis of x is a batch axis: flatten them into rows
         let rows = x.value().numel() / n_in.max(1);
         let g2 = g.reshape_to(&[rows, n_out]);

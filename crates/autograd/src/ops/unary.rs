@@ -331,15 +331,16 @@ fn powf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
 }
 
 fn powi_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let g = &g;
     let n = c.saved.scalar as i32;
     if n == 0 {
-        return one(g.mul_scalar(T::zero()));
+        return one(g.mul_scalar_owned(T::zero()));
     }
     if n == 1 {
-        return one(g.clone());
+        return one(g);
     }
-    one(g * &c.input(0).powi(n - 1).mul_scalar(T::of_f64(n as f64)))
+    let x = c.input(0);
+    let d = if n == 2 { &g * &x } else { &g * &x.powi(n - 1) };
+    one(d.mul_scalar_owned(T::of_f64(n as f64)))
 }
 
 fn clamp_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
