@@ -16,25 +16,38 @@ use std::ops::Index;
 /// Nodes per chunk.
 const CHUNK: usize = 1024;
 
-/// At most this many empty chunks wait per thread.
+/// At most this many empty chunks of one type wait per thread.
 const MAX_SPARE: usize = 64;
 
 thread_local! {
-    /// Emptied chunks of dropped tapes (of any node type).
+    /// Emptied chunks of dropped tapes: one list per element type, each a
+    /// boxed `Vec<Vec<N>>` (boxed once, so recycling allocates nothing).
     static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's list of spare chunks of type `N`.
+fn with_spare<N: 'static, R>(f: impl FnOnce(&mut Vec<Vec<N>>) -> R) -> Option<R> {
+    SPARE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let at = match s.iter().position(|l| l.is::<Vec<Vec<N>>>()) {
+                Some(at) => at,
+                None => {
+                    s.push(Box::new(Vec::<Vec<N>>::new()));
+                    s.len() - 1
+                }
+            };
+            let list = s[at].downcast_mut::<Vec<Vec<N>>>().expect("found by type");
+            f(list)
+        })
+        .ok()
 }
 
 /// An empty chunk with room for [`CHUNK`] nodes, recycled when one waits.
 fn new_chunk<N: 'static>() -> Vec<N> {
-    let spare = SPARE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        let at = s.iter().rposition(|c| c.is::<Vec<N>>())?;
-        s.swap_remove(at).downcast::<Vec<N>>().ok()
-    });
-    match spare {
-        Ok(Some(chunk)) => *chunk,
-        _ => Vec::with_capacity(CHUNK),
-    }
+    with_spare(|l: &mut Vec<Vec<N>>| l.pop())
+        .flatten()
+        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
 }
 
 /// An append-only list stored in chunks of [`CHUNK`] elements.
@@ -47,10 +60,9 @@ impl<N: 'static> Drop for Arena<N> {
     fn drop(&mut self) {
         for mut chunk in self.chunks.drain(..) {
             chunk.clear();
-            let _ = SPARE.try_with(|s| {
-                let mut s = s.borrow_mut();
-                if s.len() < MAX_SPARE {
-                    s.push(Box::new(chunk));
+            with_spare(|l: &mut Vec<Vec<N>>| {
+                if l.len() < MAX_SPARE {
+                    l.push(chunk);
                 }
             });
         }
