@@ -128,7 +128,9 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
             let Some(g) = grad_of(p, grads, scale) else {
                 return;
             };
-            let old = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
+            // the value is moved out (so an unshared buffer is updated in
+            // place); a clone of the gradient holds its place meanwhile
+            let old = std::mem::replace(&mut p.value, g.clone());
             if self.momentum == 0.0 && self.weight_decay == 0.0 {
                 // plain gradient descent: one fused pass
                 p.value = old.zip_with_owned(&g, "sgd", move |w, g| w - lr * g);
@@ -213,7 +215,7 @@ impl<T: Element> Optimizer<T> for Adam<T> {
             let Some(g) = grad_of(p, grads, scale) else {
                 return;
             };
-            let mut value = std::mem::replace(&mut p.value, Tensor::scalar(T::zero()));
+            let mut value = std::mem::replace(&mut p.value, g.clone());
             let g = if self.weight_decay != 0.0 && !self.decoupled {
                 g + &(&value * T::of_f64(self.weight_decay))
             } else {

@@ -67,7 +67,7 @@ impl<T: Element> Param<T> {
             delta.shape(),
             std::panic::Location::caller()
         );
-        let old = std::mem::replace(&mut self.value, Tensor::scalar(T::zero()));
+        let old = std::mem::replace(&mut self.value, delta.clone());
         self.value = old - delta;
     }
 }
