@@ -20,6 +20,15 @@ pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::l
     }
 }
 
+/// When `b` broadcasts against `a` only by repeating along leading axes (a
+/// bias row `[n]` against `[m, n]`), the length of the repeated row.
+pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
+    let lead = b.iter().take_while(|&&d| d == 1).count();
+    let b = &b[lead.min(b.len().saturating_sub(1))..];
+    let m: usize = b.iter().product();
+    (b.len() <= a.len() && a[a.len() - b.len()..] == *b && m > 0).then_some(m)
+}
+
 impl<T: Element> Tensor<T> {
     /// `f(a, b)` elementwise with NumPy broadcasting; `op` names the op in
     /// the panic message.
@@ -61,6 +70,18 @@ impl<T: Element> Tensor<T> {
             }
         }
         let n: usize = shape.iter().product();
+        if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
+            if let Some(m) = row_repeat(self.shape(), other.shape())
+                .filter(|&m| shape[..] == *self.shape() && n < PAR_MIN && m > 1)
+            {
+                // a bias row: each row of `a` against the one row of `b`
+                let mut out = crate::pool::take(n);
+                for row in a.chunks_exact(m) {
+                    out.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+                }
+                return Tensor::from_parts(out, &shape);
+            }
+        }
         if let Some(y) = other.single_value().filter(|_| self.numel() == n) {
             return self.map(|x| f(x, y)).reshaped_view(&shape);
         }
@@ -104,6 +125,17 @@ impl<T: Element> Tensor<T> {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 map_in_place(a, |x| f(x, y));
                 return self;
+            }
+            if let Some(b) = other.as_slice() {
+                if let Some(m) =
+                    row_repeat(self.shape(), other.shape()).filter(|_| self.numel() < PAR_MIN)
+                {
+                    let a = Arc::get_mut(&mut self.data).expect("checked unique");
+                    for row in a.chunks_exact_mut(m) {
+                        row.iter_mut().zip(b).for_each(|(x, &y)| *x = f(*x, y));
+                    }
+                    return self;
+                }
             }
         }
         self.zip_with(other, op, f)

@@ -154,7 +154,8 @@ impl<T: Element> Tensor<T> {
     /// Mean of all elements, as a rank-0 tensor (NaN when empty).
     pub fn mean_all(&self) -> Self {
         let n = T::of_usize(self.numel());
-        Tensor::scalar(self.sum_all().item() / n)
+        let c = self.contiguous();
+        Tensor::scalar(det_sum(c.as_slice().expect("contiguous")) / n)
     }
 
     /// Largest element, as a rank-0 tensor (NaN propagates; -inf when empty).
@@ -292,6 +293,18 @@ impl<T: Element> Tensor<T> {
         );
         if shape.iter().product::<usize>() == 1 {
             return self.sum_all().reshape(shape).expect("one element");
+        }
+        if let Some(m) = crate::kernels::binary::row_repeat(self.shape(), shape)
+            .filter(|_| self.numel() < crate::kernels::PAR_MIN)
+        {
+            if let Some(src) = self.as_slice() {
+                // summing leading axes only: add the rows in order
+                let mut out = vec![T::zero(); m];
+                for row in src.chunks_exact(m) {
+                    out.iter_mut().zip(row).for_each(|(o, &x)| *o = *o + x);
+                }
+                return Tensor::from_parts(out, shape);
+            }
         }
         let lead = self.rank() - shape.len();
         let mut t = self.clone();
