@@ -148,6 +148,18 @@ proptest! {
     }
 
     #[test]
+    fn grad_squared_error(x in shaped(3), mean in any::<bool>(), seed in 0u64..100) {
+        let t = spread_tensor(x.shape(), seed);
+        check_both!(move |v| v[0].squared_error(&v[1], mean), vec![x.clone(), t.clone()]);
+        // equal to the composed form
+        let tape = Tape::<f64>::new();
+        let (a, b) = (tape.leaf(x.clone()), tape.leaf(t.clone()));
+        let composed = if mean { (&a - &b).square().mean_all() } else { (&a - &b).square().sum_all() };
+        let fused = a.squared_error(&b, mean);
+        prop_assert!((fused.item() - composed.item()).abs() < 1e-12 || (fused.item().is_nan() && composed.item().is_nan()));
+    }
+
+    #[test]
     fn grad_linear(lead in prop::collection::vec(1usize..3, 0..3), n_in in 1usize..4, n_out in 1usize..4, bias in any::<bool>(),
                    seed in 0u64..100) {
         let mut sx = lead.clone(); sx.push(n_in);

@@ -49,7 +49,8 @@ fn same_shape<T: Element>(op: &str, a: &Var<'_, T>, b: &Var<'_, T>) {
 #[track_caller]
 pub fn mse<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
     same_shape("mse", pred, target);
-    reduce((pred - target).square(), r)
+    // one fused node (`Var::squared_error`), as PyTorch's `mse_loss`
+    pred.squared_error(target, r == Reduction::Mean)
 }
 
 /// Binary cross-entropy on probabilities, `−(t·ln p + (1−t)·ln(1−p))`, each

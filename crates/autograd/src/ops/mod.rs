@@ -11,6 +11,7 @@ pub mod operators;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod squared_error;
 pub mod unary;
 
 use crate::tape::InputGrads;

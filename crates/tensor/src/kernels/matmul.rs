@@ -14,21 +14,37 @@ pub const GEMM_PAR_MIN: usize = 96 * 96 * 96;
 /// packing cost more than the arithmetic on matrices like W4's 4×2 · 2×8.
 pub const SMALL_MATMUL: usize = 512;
 
-/// `C = A · B` by the schoolbook loop (row of A times rows of B, so the
-/// inner loop runs along C's row), for tiny products.
+/// `C = A · B` by the schoolbook loop, for tiny products: dot products of
+/// contiguous rows when A's rows and B's columns are contiguous (as for
+/// `x · wᵀ` in a linear layer), else a row of A times rows of B.
 fn small_matmul<T: Element>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     (a, ao, ar, ac): (&[T], usize, usize, usize),
     (b, bo, br, bc): (&[T], usize, usize, usize),
 ) {
+    if ac == 1 && br == 1 {
+        for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
+            let ai = &a[ao + i * ar..][..k];
+            for (j, x) in row.iter_mut().enumerate() {
+                let bj = &b[bo + j * bc..][..k];
+                *x = ai.iter().zip(bj).fold(T::zero(), |s, (&u, &v)| s + u * v);
+            }
+        }
+        return;
+    }
     for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
         row.iter_mut().for_each(|x| *x = T::zero());
         for p in 0..k {
             let aip = a[ao + i * ar + p * ac];
             let bp = bo + p * br;
-            for (j, x) in row.iter_mut().enumerate() {
-                *x = *x + aip * b[bp + j * bc];
+            if bc == 1 {
+                let bp = &b[bp..][..n];
+                row.iter_mut().zip(bp).for_each(|(x, &v)| *x = *x + aip * v);
+            } else {
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = *x + aip * b[bp + j * bc];
+                }
             }
         }
     }
