@@ -1,5 +1,6 @@
-//! Losses, composed from the tape's differentiable ops (so their gradients
-//! are derived, not written).
+//! Losses, built from the tape's differentiable ops, so no loss here has a
+//! gradient formula of its own: `mse` is the tape's fused `squared_error`
+//! op (one node, as PyTorch's `mse_loss`), the others are composed.
 
 use mnemon_autograd::Var;
 use mnemon_tensor::{Element, Tensor, TensorError};
