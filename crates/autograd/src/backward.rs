@@ -172,7 +172,7 @@ fn accumulate<'t, T: Element>(slot: &mut Option<Var<'t, T>>, g: Var<'t, T>) {
         None => g,
         Some(prev) if prev.id.is_none() && g.id.is_none() => {
             let tape = prev.tape;
-            Var::from_parts(tape, None, prev.value + &g.value)
+            Var::from_parts(tape, None, prev.value.add_owned(g.value))
         }
         Some(prev) => &prev + &g,
     });

@@ -164,6 +164,28 @@ impl<T: Element> Tensor<T> {
         self.zip_with(other, "add", |a, b| a + b)
     }
 
+    /// `a + b` for two owned tensors: the sum is written into whichever
+    /// buffer is unshared, dense and already of the result's shape (a
+    /// gradient accumulating several contributions, for instance), else
+    /// into a new one.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let a = Tensor::<f32>::ones(&[3]).broadcast_to(&[2, 3]).unwrap(); // a view
+    /// let b = Tensor::<f32>::full(&[2, 3], 2.0);                        // owned alone
+    /// assert_eq!(a.add_owned(b).to_vec(), vec![3.0; 6]);
+    /// ```
+    #[track_caller]
+    pub fn add_owned(mut self, mut other: Self) -> Self {
+        let shape = broadcast_or_panic("add", self.shape(), other.shape());
+        if shape[..] != *self.shape() || !self.is_unique_dense() {
+            if shape[..] == *other.shape() && other.is_unique_dense() {
+                return other.zip_with_owned(&self, "add", |b, a| a + b);
+            }
+        }
+        self.zip_with_owned(&other, "add", |a, b| a + b)
+    }
+
     /// `a - b` with broadcasting. PyTorch: `sub`.
     #[track_caller]
     pub fn sub(&self, other: &Self) -> Self {
