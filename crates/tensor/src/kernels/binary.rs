@@ -178,10 +178,9 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn add_owned(mut self, mut other: Self) -> Self {
         let shape = broadcast_or_panic("add", self.shape(), other.shape());
-        if shape[..] != *self.shape() || !self.is_unique_dense() {
-            if shape[..] == *other.shape() && other.is_unique_dense() {
-                return other.zip_with_owned(&self, "add", |b, a| a + b);
-            }
+        let self_fits = shape[..] == *self.shape() && self.is_unique_dense();
+        if !self_fits && shape[..] == *other.shape() && other.is_unique_dense() {
+            return other.zip_with_owned(&self, "add", |b, a| a + b);
         }
         self.zip_with_owned(&other, "add", |a, b| a + b)
     }
