@@ -13,8 +13,12 @@ use smallvec::SmallVec;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
-/// Buffers smaller than this are not pooled.
-pub const POOL_MIN_BYTES: usize = 1 << 20;
+/// Buffers smaller than this are not pooled. 128 KiB is glibc's default
+/// threshold above which `malloc` maps fresh pages: with 1 MiB here, W3's
+/// 400–800 KB activations and weight gradients were mapped and faulted in
+/// anew on every step (181,000 faults per 1,000 steps at 2 threads, a
+/// quarter of the step time); at 128 KiB, 1,800.
+pub const POOL_MIN_BYTES: usize = 1 << 17;
 /// At most this many buffers wait in the pool (per element type).
 const MAX_BUFFERS: usize = 16;
 /// At most this many bytes wait in the pool (per element type).
