@@ -164,60 +164,34 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     pub(crate) fn sigmoid_backward(g: Self, s: &Self) -> Self {
         let f = |g: T, s: T| g * s * (T::one() - s);
-        let (tape, loc) = (g.tape, Location::caller());
-        if tape.would_record(&[&g, s]) {
-            let v = g.value.zip_with(&s.value, "sigmoid_backward", f);
-            let rule = sigmoid_backward_rule;
-            return tape.record(
-                "sigmoid_backward",
-                v,
-                &[&g, s],
-                rule,
-                Keep::Values,
-                loc,
-                |_, _| {},
-            );
-        }
-        // plain backward: the result is written into g's buffer when unshared
-        let v = g.value.zip_with_owned(&s.value, "sigmoid_backward", f);
-        tape.record(
-            "sigmoid_backward",
-            v,
-            &[],
-            sigmoid_backward_rule,
-            Keep::Values,
-            loc,
-            |_, _| {},
-        )
+        Self::fused_backward(g, s, "sigmoid_backward", sigmoid_backward_rule, f)
     }
 
     /// `g · (1 − t²)`: the fused tanh backward, itself differentiable.
     #[track_caller]
     pub(crate) fn tanh_backward(g: Self, t: &Self) -> Self {
         let f = |g: T, t: T| g * (T::one() - t * t);
+        Self::fused_backward(g, t, "tanh_backward", tanh_backward_rule, f)
+    }
+
+    /// `f(g, y)` elementwise for an incoming gradient `g` and a saved output
+    /// `y`: recorded (with `rule`) when gradients of gradients are being
+    /// built, else written into `g`'s buffer when no one else holds it.
+    #[track_caller]
+    fn fused_backward(
+        g: Self,
+        y: &Self,
+        op: &'static str,
+        rule: crate::tape::Rule<T>,
+        f: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Self {
         let (tape, loc) = (g.tape, Location::caller());
-        if tape.would_record(&[&g, t]) {
-            let v = g.value.zip_with(&t.value, "tanh_backward", f);
-            return tape.record(
-                "tanh_backward",
-                v,
-                &[&g, t],
-                tanh_backward_rule,
-                Keep::Values,
-                loc,
-                |_, _| {},
-            );
+        if tape.would_record(&[&g, y]) {
+            let v = g.value.zip_with(&y.value, op, f);
+            return tape.record(op, v, &[&g, y], rule, Keep::Values, loc, |_, _| {});
         }
-        let v = g.value.zip_with_owned(&t.value, "tanh_backward", f);
-        tape.record(
-            "tanh_backward",
-            v,
-            &[],
-            tanh_backward_rule,
-            Keep::Values,
-            loc,
-            |_, _| {},
-        )
+        let v = g.value.zip_with_owned(&y.value, op, f);
+        tape.record(op, v, &[], rule, Keep::Values, loc, |_, _| {})
     }
 
     /// `self · c` for rules that own `self`: in place when nothing records
