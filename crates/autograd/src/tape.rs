@@ -317,7 +317,10 @@ impl<T: Element> Tape<T> {
 
     /// Turns explain mode on or off: when on, backward prints each step
     /// (node, rule, shapes, and values when scalar) and keeps the lines,
-    /// see [`Tape::explain_log`].
+    /// see [`Tape::explain_log`]. Turn it on before the forward pass: ops
+    /// recorded while it is on keep their input values so that the steps
+    /// can print them (others print "not kept" where a rule did not need
+    /// the value).
     pub fn set_explain(&self, on: bool) {
         self.explain.set(on);
     }
