@@ -437,3 +437,21 @@ fn linear_equals_matmul_with_transposed_weight_plus_bias() {
         "{msg}"
     );
 }
+
+#[test]
+fn owned_scalar_ops_never_overwrite_values_held_elsewhere() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+    let s = x.sigmoid(); // its output is kept by the tape for sigmoid's rule
+    let before = s.value().to_vec();
+    let t = s.clone() * 3.0 + 1.0; // owned temporaries: in place only when unshared
+    assert_eq!(s.value().to_vec(), before, "the Var and the tape's copy are untouched");
+    let want: Vec<f64> = before.iter().map(|v| v * 3.0 + 1.0).collect();
+    assert_eq!(t.value().to_vec(), want);
+    let g = t.sum_all().backward();
+    let dx: Vec<f64> = before.iter().map(|s| 3.0 * s * (1.0 - s)).collect();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), dx);
+    // a constant's owned temporary stays a constant
+    let c = tape.constant(Tensor::scalar(2.0)) * 4.0;
+    assert!(!c.requires_grad() && c.item() == 8.0);
+}
