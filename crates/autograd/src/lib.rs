@@ -42,6 +42,7 @@ mod custom;
 mod dot;
 pub mod functional;
 mod ops;
+mod saved;
 mod slots;
 mod svg;
 mod tape;

@@ -445,7 +445,11 @@ fn owned_scalar_ops_never_overwrite_values_held_elsewhere() {
     let s = x.sigmoid(); // its output is kept by the tape for sigmoid's rule
     let before = s.value().to_vec();
     let t = s.clone() * 3.0 + 1.0; // owned temporaries: in place only when unshared
-    assert_eq!(s.value().to_vec(), before, "the Var and the tape's copy are untouched");
+    assert_eq!(
+        s.value().to_vec(),
+        before,
+        "the Var and the tape's copy are untouched"
+    );
     let want: Vec<f64> = before.iter().map(|v| v * 3.0 + 1.0).collect();
     assert_eq!(t.value().to_vec(), want);
     let g = t.sum_all().backward();

@@ -1,0 +1,160 @@
+//! What a node keeps for its gradient rule, and the rule's view of it.
+//!
+//! An op records which of its inputs' values its rule reads ([`Keep`]), a
+//! tensor of its own to keep (its output, or a mask) and small parameters
+//! ([`Fill`], [`Params`]); the node then holds its inputs' ids and where its
+//! kept tensors start in the tape's list ([`Saved`]). A rule reads all of
+//! it through [`Ctx`].
+
+use crate::tape::{NodeId, Tape};
+use crate::var::Var;
+use mnemon_tensor::{dims_of, Dims, Element, Tensor};
+use smallvec::SmallVec;
+use std::rc::Rc;
+
+/// What of its inputs' values an op's gradient rule reads back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Keep {
+    /// The rule reads the input values (`mul`: each input's gradient is
+    /// the other input times the incoming one).
+    Values,
+    /// The rule needs only the inputs' shapes (`add`, views, reductions,
+    /// ops whose rule reads the saved output): tracked inputs keep just
+    /// their node id, so recording clones no tensor. PyTorch's
+    /// `ctx.save_for_backward` makes the same choice per op.
+    Shapes,
+}
+
+/// An op's parameters that its rule reads back (which ones depend on the
+/// op; unused ones stay at their defaults).
+#[derive(Clone, Default)]
+pub(crate) struct Params<T: Element> {
+    pub scalar: f64,
+    pub axis: usize,
+    /// A second integer parameter (transpose's other axis, narrow's start).
+    pub axis2: usize,
+    pub flag: bool,
+    /// Index lists: gather/scatter/index indices, permute's permutation.
+    pub indices: Option<Rc<[usize]>>,
+    pub custom: Option<Rc<dyn crate::custom::CustomOp<T>>>,
+}
+
+/// What an op's forward hands to [`Tape::record`] for its rule: a tensor
+/// to keep (its output, or a mask) and its parameters.
+#[derive(Default)]
+pub(crate) struct Fill<T: Element> {
+    pub output: Option<Tensor<T>>,
+    pub params: Params<T>,
+}
+
+impl<T: Element> std::ops::Deref for Fill<T> {
+    type Target = Params<T>;
+    fn deref(&self) -> &Params<T> {
+        &self.params
+    }
+}
+
+impl<T: Element> std::ops::DerefMut for Fill<T> {
+    fn deref_mut(&mut self) -> &mut Params<T> {
+        &mut self.params
+    }
+}
+
+/// What a node's gradient rule needs: its inputs' node ids (so that
+/// gradients of gradients flow back into them), where its kept tensors
+/// start in the tape's list of kept tensors, and its parameters.
+///
+/// A node keeps, in this order: its input values (all of them when its
+/// rule reads them, else only the constants', for their shapes), then its
+/// output (or mask) when the op saved one. The tensors live in one list on
+/// the tape rather than in the node, so a node is small (~180 bytes, not
+/// ~470) and recording one writes little memory.
+#[derive(Clone, Default)]
+pub(crate) struct Saved<T: Element> {
+    pub inputs: SmallVec<[Option<NodeId>; 2]>,
+    pub kept: usize,
+    pub values: bool,
+    pub has_output: bool,
+    pub params: Params<T>,
+}
+
+impl<T: Element> std::ops::Deref for Saved<T> {
+    type Target = Params<T>;
+    fn deref(&self) -> &Params<T> {
+        &self.params
+    }
+}
+
+impl<T: Element> Saved<T> {
+    /// The position of input `i`'s value among the node's kept tensors.
+    pub fn input_slot(&self, i: usize) -> Option<usize> {
+        if self.values {
+            Some(i)
+        } else if self.inputs[i].is_none() {
+            Some(self.inputs[..i].iter().filter(|x| x.is_none()).count())
+        } else {
+            None
+        }
+    }
+
+    /// The position of the output among the node's kept tensors.
+    pub fn output_slot(&self) -> Option<usize> {
+        let inputs = if self.values {
+            self.inputs.len()
+        } else {
+            self.inputs.iter().filter(|x| x.is_none()).count()
+        };
+        self.has_output.then_some(inputs)
+    }
+}
+
+/// The gradient rule's view of one node.
+pub(crate) struct Ctx<'t, 's, T: Element> {
+    pub tape: &'t Tape<T>,
+    pub id: NodeId,
+    pub saved: &'s Saved<T>,
+}
+
+impl<'t, T: Element> Ctx<'t, '_, T> {
+    /// Input `i` as a Var (tracked when it was, so second derivatives flow).
+    ///
+    /// # Panics
+    /// When the op was recorded with [`Keep::Shapes`] (a bug in the op).
+    pub fn input(&self, i: usize) -> Var<'t, T> {
+        Var::from_parts(self.tape, self.saved.inputs[i], self.input_value(i))
+    }
+
+    /// The kept value of input `i` (see [`Ctx::input`]).
+    pub fn input_value(&self, i: usize) -> Tensor<T> {
+        let k = self
+            .saved
+            .input_slot(i)
+            .expect("the rule reads input values: record with Keep::Values");
+        self.tape.kept.borrow()[self.saved.kept + k].clone()
+    }
+
+    /// The node's own output as a tracked Var (its value depends on the
+    /// inputs through this very node, so reusing it is exact at any order).
+    pub fn output(&self) -> Var<'t, T> {
+        Var::from_parts(self.tape, Some(self.id), self.output_value())
+    }
+
+    /// The tensor the op kept as its output (or mask).
+    pub fn output_value(&self) -> Tensor<T> {
+        let k = self.saved.output_slot().expect("rule saved its output");
+        self.tape.kept.borrow()[self.saved.kept + k].clone()
+    }
+
+    /// The shape of input `i` (from its node, or from a constant's value).
+    pub fn input_shape(&self, i: usize) -> Dims {
+        match self.saved.inputs[i] {
+            Some(id) => self.tape.nodes.borrow()[id].shape.clone(),
+            None => dims_of(self.input_value(i).shape()),
+        }
+    }
+
+    /// True when input `i` wants a gradient.
+    pub fn wants(&self, i: usize) -> bool {
+        self.saved.inputs[i].is_some()
+    }
+}
