@@ -50,7 +50,9 @@ impl<T: Element> Tape<T> {
                         let _ = writeln!(
                             s,
                             "  c{id}_{k} [label=\"const\\n{:?}\", shape=ellipse, style=dashed];\n  c{id}_{k} -> n{id};",
-                            self.kept_input(&n.saved, k).map(|v| v.shape().to_vec())
+                            self.kept_input(&n.saved, k)
+                                .map(|v| v.shape().to_vec())
+                                .unwrap_or_default()
                         );
                     }
                 }

@@ -357,6 +357,12 @@ fn explain_and_dot_describe_the_pass() {
         dot.contains("|grad| = 1.0000") && dot.contains("#1 sigmoid"),
         "{dot}"
     );
+    // a constant input is drawn with its shape
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[2, 3]));
+    let _ = &x * &tape.constant(Tensor::ones(&[3]));
+    let dot = tape.to_dot();
+    assert!(dot.contains("label=\"const\\n[3]\""), "{dot}");
 }
 
 #[test]
