@@ -139,6 +139,12 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
         Var::from_parts(self.tape, Some(self.id), self.output_value())
     }
 
+    /// `f` applied to the kept output, read in place (no clone).
+    pub fn with_output_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        let k = self.saved.output_slot().expect("rule saved its output");
+        f(&self.tape.kept.borrow()[self.saved.kept + k])
+    }
+
     /// The tensor the op kept as its output (or mask).
     pub fn output_value(&self) -> Tensor<T> {
         let k = self.saved.output_slot().expect("rule saved its output");

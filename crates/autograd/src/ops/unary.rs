@@ -160,37 +160,42 @@ impl<'t, T: Element> Var<'t, T> {
         self * &self.lift(mask.clone())
     }
 
-    /// `g · s · (1 − s)`: the fused sigmoid backward, itself differentiable.
+    /// `g · s · (1 − s)` for sigmoid's rule (`s` its kept output): the
+    /// fused sigmoid backward, itself differentiable.
     #[track_caller]
-    pub(crate) fn sigmoid_backward(g: Self, s: &Self) -> Self {
+    pub(crate) fn sigmoid_backward(g: Self, c: &Ctx<'t, '_, T>) -> Self {
         let f = |g: T, s: T| g * s * (T::one() - s);
-        Self::fused_backward(g, s, "sigmoid_backward", sigmoid_backward_rule, f)
+        Self::fused_backward(g, c, "sigmoid_backward", sigmoid_backward_rule, f)
     }
 
-    /// `g · (1 − t²)`: the fused tanh backward, itself differentiable.
+    /// `g · (1 − t²)` for tanh's rule (`t` its kept output): the fused tanh
+    /// backward, itself differentiable.
     #[track_caller]
-    pub(crate) fn tanh_backward(g: Self, t: &Self) -> Self {
+    pub(crate) fn tanh_backward(g: Self, c: &Ctx<'t, '_, T>) -> Self {
         let f = |g: T, t: T| g * (T::one() - t * t);
-        Self::fused_backward(g, t, "tanh_backward", tanh_backward_rule, f)
+        Self::fused_backward(g, c, "tanh_backward", tanh_backward_rule, f)
     }
 
-    /// `f(g, y)` elementwise for an incoming gradient `g` and a saved output
-    /// `y`: recorded (with `rule`) when gradients of gradients are being
-    /// built, else written into `g`'s buffer when no one else holds it.
+    /// `f(g, y)` elementwise for an incoming gradient `g` and the kept
+    /// output `y` of the node whose rule runs (`c`): recorded (with `rule`)
+    /// when gradients of gradients are being built, else written into `g`'s
+    /// buffer when no one else holds it, reading `y` where the tape keeps it.
     #[track_caller]
     fn fused_backward(
         g: Self,
-        y: &Self,
+        c: &Ctx<'t, '_, T>,
         op: &'static str,
         rule: crate::tape::Rule<T>,
         f: impl Fn(T, T) -> T + Sync + Send,
     ) -> Self {
         let (tape, loc) = (g.tape, Location::caller());
-        if tape.would_record(&[&g, y]) {
+        if tape.recording.get() {
+            // y is this node's output, a tracked Var: the op is recorded
+            let y = c.output();
             let v = g.value.zip_with(&y.value, op, f);
-            return tape.record(op, v, &[&g, y], rule, Keep::Values, loc, |_, _| {});
+            return tape.record(op, v, &[&g, &y], rule, Keep::Values, loc, |_, _| {});
         }
-        let v = g.value.zip_with_owned(&y.value, op, f);
+        let v = c.with_output_value(|y| g.value.zip_with_owned(y, op, f));
         tape.record(op, v, &[], rule, Keep::Values, loc, |_, _| {})
     }
 
@@ -247,7 +252,7 @@ fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'
 }
 
 fn sigmoid_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    one(Var::sigmoid_backward(g, &c.output()))
+    one(Var::sigmoid_backward(g, c))
 }
 
 fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> InputGrads<'t, T> {
@@ -262,7 +267,7 @@ fn sigmoid_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> 
 }
 
 fn tanh_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    one(Var::tanh_backward(g, &c.output()))
+    one(Var::tanh_backward(g, c))
 }
 
 fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> InputGrads<'t, T> {
