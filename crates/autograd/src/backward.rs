@@ -307,7 +307,7 @@ fn explain_step<T: Element>(
     );
     for (i, ig) in input_grads.iter().enumerate() {
         let iid = ctx.saved.inputs[i];
-        let x = ctx.saved.input_slot(i).map(|_| ctx.input_value(i));
+        let x = tape.kept_input(ctx.saved, i);
         let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));
         match ig {
             Some(ig) if iid.is_some() => {

@@ -126,11 +126,9 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
 
     /// The kept value of input `i` (see [`Ctx::input`]).
     pub fn input_value(&self, i: usize) -> Tensor<T> {
-        let k = self
-            .saved
-            .input_slot(i)
-            .expect("the rule reads input values: record with Keep::Values");
-        self.tape.kept.borrow()[self.saved.kept + k].clone()
+        self.tape
+            .kept_input(self.saved, i)
+            .expect("the rule reads input values: record with Keep::Values")
     }
 
     /// The node's own output as a tracked Var (its value depends on the

@@ -121,6 +121,15 @@ impl Layout {
     }
 }
 
+/// When `b` broadcasts against `a` only by repeating along leading axes (a
+/// bias row `[n]` against `[m, n]`), the length of the repeated row.
+pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
+    let lead = b.iter().take_while(|&&d| d == 1).count();
+    let b = &b[lead.min(b.len().saturating_sub(1))..];
+    let m: usize = b.iter().product();
+    (b.len() <= a.len() && a[a.len() - b.len()..] == *b && m > 0).then_some(m)
+}
+
 /// The NumPy broadcast of two shapes, or `None` when they are incompatible.
 pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     if a == b {

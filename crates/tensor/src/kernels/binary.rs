@@ -3,6 +3,7 @@
 use super::{map_in_place, zip_strided, PAR_CHUNK, PAR_MIN};
 use crate::element::Element;
 use crate::layout::broadcast_shapes;
+use crate::layout::row_repeat;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -18,15 +19,6 @@ pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::l
             std::panic::Location::caller()
         ),
     }
-}
-
-/// When `b` broadcasts against `a` only by repeating along leading axes (a
-/// bias row `[n]` against `[m, n]`), the length of the repeated row.
-pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
-    let lead = b.iter().take_while(|&&d| d == 1).count();
-    let b = &b[lead.min(b.len().saturating_sub(1))..];
-    let m: usize = b.iter().product();
-    (b.len() <= a.len() && a[a.len() - b.len()..] == *b && m > 0).then_some(m)
 }
 
 impl<T: Element> Tensor<T> {

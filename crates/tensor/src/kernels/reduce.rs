@@ -294,7 +294,7 @@ impl<T: Element> Tensor<T> {
         if shape.iter().product::<usize>() == 1 {
             return self.sum_all().reshape(shape).expect("one element");
         }
-        if let Some(m) = crate::kernels::binary::row_repeat(self.shape(), shape)
+        if let Some(m) = crate::layout::row_repeat(self.shape(), shape)
             .filter(|_| self.numel() < crate::kernels::PAR_MIN)
         {
             if let Some(src) = self.as_slice() {
