@@ -203,6 +203,16 @@ fn sweep<'t, T: Element>(
             for (hid, hook) in tape.hooks.borrow().iter() {
                 if *hid == id {
                     if let Some(new) = hook(&g.value) {
+                        if new.shape() != g.shape() {
+                            let n = &tape.nodes.borrow()[id];
+                            panic!(
+                                "register_hook: the hook on `{}` (at {}) returned a gradient of shape {:?} for a Var of shape {:?}",
+                                n.op,
+                                n.location,
+                                new.shape(),
+                                g.shape()
+                            );
+                        }
                         g = g.lift(new);
                     }
                 }
@@ -248,7 +258,9 @@ fn sweep<'t, T: Element>(
         // the rule owns the gradient (and may write its result into it);
         // a copy stays here only when explain mode or `keep` needs it
         let kept_g = (explain || keep.keeps(id, false)).then(|| g.clone());
+        let outer_rule = tape.in_rule_of.replace(Some((op, location)));
         let input_grads = rule(&ctx, g);
+        tape.in_rule_of.set(outer_rule);
         if let Some(g) = kept_g.as_ref().filter(|_| explain) {
             explain_step(tape, id, op, location, &ctx, g, &input_grads);
         }

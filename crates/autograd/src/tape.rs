@@ -72,6 +72,10 @@ pub struct Tape<T: Element = f32> {
     pub(crate) grad_norms: RefCell<Vec<Option<f64>>>,
     pub(crate) keep_norms: Cell<bool>,
     pub(crate) tagged: RefCell<Vec<(u64, NodeId)>>,
+    /// While a backward sweep runs a node's rule: that node's op and the
+    /// line of its forward, so anomaly mode names what the user wrote
+    /// rather than the ops the rule is built from.
+    pub(crate) in_rule_of: Cell<Option<(&'static str, &'static Location<'static>)>>,
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -95,6 +99,7 @@ impl<T: Element> Tape<T> {
             grad_norms: RefCell::new(Vec::new()),
             keep_norms: Cell::new(false),
             tagged: RefCell::new(Vec::new()),
+            in_rule_of: Cell::new(None),
         }
     }
 
@@ -201,6 +206,19 @@ impl<T: Element> Tape<T> {
         self.recording.get() && inputs.iter().any(|v| v.id.is_some())
     }
 
+    /// Panics for a tracked input `v` that belongs to another tape: its
+    /// node id means nothing here, and recording it would send gradients
+    /// to an unrelated node of this tape.
+    #[cold]
+    fn foreign_input(&self, op: &str, v: &Var<'_, T>, at: &Location<'_>) -> ! {
+        let id = v.id.expect("tracked");
+        let nodes = v.tape.nodes.borrow();
+        let (their_op, their_at) = (nodes[id].op, nodes[id].location);
+        panic!(
+            "{op}: an input belongs to another tape (it was made by `{their_op}` at {their_at}); Vars of different tapes cannot be mixed in one op, called at {at}"
+        )
+    }
+
     pub(crate) fn push(&self, node: Node<T>) -> NodeId {
         self.nodes.borrow_mut().push(node)
     }
@@ -220,8 +238,18 @@ impl<T: Element> Tape<T> {
         location: &'static Location<'static>,
         fill: impl FnOnce(&mut Fill<T>, &Tensor<T>),
     ) -> Var<'t, T> {
+        for v in inputs {
+            if v.id.is_some() && !std::ptr::eq(v.tape, self) {
+                self.foreign_input(op, v, location);
+            }
+        }
         if self.anomaly.get() && !value.to_vec().iter().all(|v| v.is_finite()) {
-            panic!("anomaly: op `{op}` at {location} produced a non-finite value");
+            match self.in_rule_of.get() {
+                Some((fwd, at)) => panic!(
+                    "anomaly: the backward of `{fwd}` (forward at {at}) produced a non-finite value (in its `{op}` step)"
+                ),
+                None => panic!("anomaly: op `{op}` at {location} produced a non-finite value"),
+            }
         }
         if !self.recording.get() || inputs.iter().all(|v| v.id.is_none()) {
             return Var::from_parts(self, None, value);

@@ -51,6 +51,13 @@ pub enum CheckpointError {
         /// What the safetensors reader found.
         source: SafeTensorError,
     },
+    /// The model names two params alike (a hand-written `visit` that
+    /// repeats a name): saving would keep one, loading would copy it into
+    /// both, so neither is done.
+    DuplicateName {
+        /// The name given twice.
+        name: String,
+    },
     /// The file is valid but does not fit the model; every difference is listed.
     Mismatch {
         /// Params of the model missing from the file.
@@ -77,6 +84,10 @@ impl fmt::Display for CheckpointError {
                     path.display()
                 )
             }
+            CheckpointError::DuplicateName { name } => write!(
+                f,
+                "the model names two parameters `{name}`; a checkpoint needs unique names"
+            ),
             CheckpointError::Mismatch {
                 missing,
                 unexpected,
@@ -115,7 +126,7 @@ impl std::error::Error for CheckpointError {
         match self {
             CheckpointError::Io { source, .. } => Some(source),
             CheckpointError::Corrupt { source, .. } => Some(source),
-            CheckpointError::Mismatch { .. } => None,
+            CheckpointError::DuplicateName { .. } | CheckpointError::Mismatch { .. } => None,
         }
     }
 }
@@ -157,12 +168,41 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 /// the previous file intact.
 ///
 /// # Errors
-/// [`CheckpointError::Io`] when the file cannot be written.
+/// [`CheckpointError::Io`] when the file cannot be written;
+/// [`CheckpointError::DuplicateName`] when the model names two params
+/// alike (nothing is written).
 pub fn save<T: Element, M: Module<T> + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
     save_with(model, path.as_ref(), || Ok(()))
+}
+
+/// The first name `model` gives to two params, if any.
+fn duplicate_name<T: Element, M: Module<T> + ?Sized>(model: &M) -> Result<(), CheckpointError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut dup = None;
+    model.visit("", &mut |n, _| {
+        if dup.is_none() && !seen.insert(n.to_string()) {
+            dup = Some(n.to_string());
+        }
+    });
+    match dup {
+        Some(name) => Err(CheckpointError::DuplicateName { name }),
+        None => Ok(()),
+    }
+}
+
+/// A temporary file name beside `name`, unique per call: the process id,
+/// a per-process counter and the clock, so two threads (or processes)
+/// saving to one path at once never share a temporary file.
+fn temp_name(name: &str) -> String {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(".{name}.tmp-{}-{call}-{nanos}", std::process::id())
 }
 
 /// An error mapper naming `p`.
@@ -180,6 +220,7 @@ pub(crate) fn save_with<T: Element, M: Module<T> + ?Sized>(
     path: &Path,
     before_rename: impl FnOnce() -> std::io::Result<()>,
 ) -> Result<(), CheckpointError> {
+    duplicate_name(model)?;
     let mut named: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     model.visit("", &mut |n, p| {
         named.insert(n.to_string(), (p.shape().to_vec(), to_bytes(&p.value)));
@@ -205,9 +246,14 @@ pub(crate) fn save_with<T: Element, M: Module<T> + ?Sized>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(temp_name(&name));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        // create_new: never write into a file someone else made
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
         f.write_all(&bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         before_rename().map_err(io(&tmp))?;
@@ -229,11 +275,13 @@ pub(crate) fn save_with<T: Element, M: Module<T> + ?Sized>(
 ///
 /// # Errors
 /// [`CheckpointError::Io`], [`CheckpointError::Corrupt`] for a truncated or
-/// corrupt file, [`CheckpointError::Mismatch`] listing every difference.
+/// corrupt file, [`CheckpointError::Mismatch`] listing every difference,
+/// [`CheckpointError::DuplicateName`] when the model names two params alike.
 pub fn load<T: Element, M: Module<T> + ?Sized>(
     model: &mut M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
+    duplicate_name(&*model)?;
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),

@@ -3,7 +3,7 @@
 //! op (one node, as PyTorch's `mse_loss`), the others are composed.
 
 use mnemon_autograd::Var;
-use mnemon_tensor::{Element, Tensor, TensorError};
+use mnemon_tensor::{Element, TensorError};
 
 /// How per-element losses are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -55,22 +55,24 @@ pub fn mse<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction)
 }
 
 /// Binary cross-entropy on probabilities, `−(t·ln p + (1−t)·ln(1−p))`, each
-/// log clamped at −100 as PyTorch does. PyTorch: `binary_cross_entropy`.
+/// log clamped at −100 as PyTorch does, and its gradient
+/// `(p − t)/max(p(1−p), 1e−12)` finite at `p = 0` and `1` (see
+/// [`Var::binary_cross_entropy`]). PyTorch: `binary_cross_entropy`.
 ///
 /// # Panics
 /// When the shapes differ.
 #[track_caller]
 pub fn bce<'t, T: Element>(prob: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
     same_shape("bce", prob, target);
-    let floor = prob.tape().constant(Tensor::scalar(T::of_f64(-100.0)));
-    let log_p = prob.log().maximum(&floor);
-    let log_q = (-prob + T::one()).log().maximum(&floor);
-    let l = &(target * &log_p) + &(&(-target + T::one()) * &log_q);
-    reduce(-l, r)
+    // one fused op: its gradient (p − t)/max(p(1−p), 1e−12) stays finite
+    // where a sigmoid saturates to exactly 0 or 1, as PyTorch's does
+    reduce(prob.binary_cross_entropy(target), r)
 }
 
 /// Binary cross-entropy from logits, `max(z,0) − z·t + ln(1 + e^−|z|)`:
-/// finite and exact at logits of ±1e4. PyTorch: `binary_cross_entropy_with_logits`.
+/// finite and exact at logits of ±1e4, gradient `σ(z) − t` (see
+/// [`Var::binary_cross_entropy_with_logits`]). PyTorch:
+/// `binary_cross_entropy_with_logits`.
 ///
 /// # Panics
 /// When the shapes differ.
@@ -81,8 +83,8 @@ pub fn bce_with_logits<'t, T: Element>(
     r: Reduction,
 ) -> Var<'t, T> {
     same_shape("bce_with_logits", logits, target);
-    let soft = (-logits.abs()).exp().add_scalar(T::one()).log();
-    reduce(&(&logits.relu() - &(logits * target)) + &soft, r)
+    // one fused op with gradient σ(z) − t: exactly ±½ at z = 0
+    reduce(logits.binary_cross_entropy_with_logits(target), r)
 }
 
 /// Cross-entropy of `[batch, classes]` logits against integer class
@@ -107,15 +109,24 @@ pub fn cross_entropy<'t, T: Element>(
         logits.shape(),
         std::panic::Location::caller()
     );
-    let picked = logits
-        .log_softmax(1)
-        .gather(1, targets, &[targets.len(), 1])?;
-    if targets.len() != logits.shape()[0] {
+    let (rows, classes) = (logits.shape()[0], logits.shape()[1]);
+    if targets.len() != rows {
         return Err(TensorError::IndexShapeMismatch {
             op: "cross_entropy",
             shape: logits.shape().to_vec(),
             index_shape: vec![targets.len()],
         });
     }
+    if let Some(&index) = targets.iter().find(|&&t| t >= classes) {
+        return Err(TensorError::IndexOutOfRange {
+            op: "cross_entropy",
+            axis: 1,
+            index,
+            size: classes,
+        });
+    }
+    let picked = logits
+        .log_softmax(1)
+        .gather(1, targets, &[targets.len(), 1])?;
     Ok(reduce(-picked, r))
 }

@@ -34,6 +34,14 @@ pub enum TensorError {
         /// The shape asked for.
         to: Vec<usize>,
     },
+    /// A shape too large to exist: the product of its non-zero extents does
+    /// not fit in `isize` (see [`checked_numel`](crate::checked_numel)).
+    ShapeTooLarge {
+        /// The op that was given the shape.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Vec<usize>,
+    },
     /// An index given to an indexing op is out of range.
     IndexOutOfRange {
         /// The op that was given the index.
@@ -56,6 +64,11 @@ pub enum TensorError {
     },
 }
 
+/// The element count of `shape` for a message ("too many" when it overflows).
+fn count(shape: &[usize]) -> String {
+    crate::layout::checked_numel(shape).map_or("too many".into(), |n| n.to_string())
+}
+
 impl fmt::Display for TensorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -70,8 +83,8 @@ impl fmt::Display for TensorError {
             TensorError::ReshapeMismatch { from, to } => write!(
                 f,
                 "cannot reshape a tensor of shape {from:?} ({} elements) to {to:?} ({} elements)",
-                from.iter().product::<usize>(),
-                to.iter().product::<usize>()
+                count(from),
+                count(to)
             ),
             TensorError::BroadcastMismatch { from, to } => {
                 write!(
@@ -79,6 +92,10 @@ impl fmt::Display for TensorError {
                     "cannot broadcast a tensor of shape {from:?} to shape {to:?}"
                 )
             }
+            TensorError::ShapeTooLarge { op, shape } => write!(
+                f,
+                "{op}: a tensor of shape {shape:?} would hold more elements than fit in isize"
+            ),
             TensorError::IndexOutOfRange {
                 op,
                 axis,

@@ -26,6 +26,55 @@ pub fn dims_of(s: &[usize]) -> Dims {
     }
 }
 
+/// The number of elements of a tensor of `shape`, or `None` when the shape
+/// is too large to exist.
+///
+/// The rule is ndarray's: the product of the *non-zero* extents must fit in
+/// `isize`. Every tensor mnemon makes obeys it, so every product of some of
+/// a shape's extents (the `outer × inner` split of a reduction, a row
+/// length) and every storage offset a view of it can reach fit too, and
+/// the kernels can multiply extents without overflow. Counting only the
+/// non-zero extents matters: `[0, 2^40, 2^40]` holds no elements, yet its
+/// inner product `2^80` would wrap.
+///
+/// ```
+/// use mnemon_tensor::checked_numel;
+/// assert_eq!(checked_numel(&[2, 3]), Some(6));
+/// assert_eq!(checked_numel(&[0, 5]), Some(0));
+/// assert_eq!(checked_numel(&[1 << 32, 1 << 32]), None);       // wraps to 0 unchecked
+/// assert_eq!(checked_numel(&[0, 1 << 40, 1 << 40]), None);    // empty, but its rows are not
+/// assert_eq!(checked_numel(&[262145, 70368475743232]), None); // wraps to 1024 unchecked
+/// ```
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    let mut size: usize = 1;
+    let mut empty = false;
+    for &d in shape {
+        if d == 0 {
+            empty = true;
+        } else {
+            size = size.checked_mul(d)?;
+        }
+    }
+    if size > isize::MAX as usize {
+        return None;
+    }
+    Some(if empty { 0 } else { size })
+}
+
+/// [`checked_numel`], or a panic naming the op the user called, the shape
+/// and the caller's line (for ops in model code, whose shapes come from
+/// other tensors).
+#[track_caller]
+pub(crate) fn numel_or_panic(op: &str, shape: &[usize]) -> usize {
+    match checked_numel(shape) {
+        Some(n) => n,
+        None => panic!(
+            "{op}: a tensor of shape {shape:?} would hold more elements than fit in isize, called at {}",
+            std::panic::Location::caller()
+        ),
+    }
+}
+
 /// Where each logical element of a tensor lives in its storage.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Layout {

@@ -37,5 +37,5 @@ mod views;
 pub use element::{DType, Element};
 pub use error::TensorError;
 pub use kernels::unary::sigmoid_scalar;
-pub use layout::{dims_of, Dims};
+pub use layout::{checked_numel, dims_of, Dims};
 pub use tensor::Tensor;

@@ -29,8 +29,14 @@ pub(crate) type FreeList<T> = Mutex<Vec<Vec<T>>>;
 
 /// An empty vector with room for at least `n` elements, recycled from the
 /// pool when a buffer of a fitting size (n..=2n) is waiting there.
+///
+/// # Panics
+/// When the memory cannot be had (a tensor of 2^46 elements, say): a
+/// panic the caller can catch, where `Vec::with_capacity` would abort the
+/// process.
 pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
-    if n * std::mem::size_of::<T>() >= POOL_MIN_BYTES {
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    if bytes >= POOL_MIN_BYTES {
         if let Ok(mut list) = T::free_list().lock() {
             let best = list
                 .iter()
@@ -45,7 +51,11 @@ pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
             }
         }
     }
-    Vec::with_capacity(n)
+    let mut v = Vec::new();
+    if let Err(e) = v.try_reserve_exact(n) {
+        panic!("out of memory: cannot allocate a tensor of {n} elements ({bytes} bytes): {e}");
+    }
+    v
 }
 
 /// A zero-filled vector of length `n` (recycled when possible).

@@ -15,8 +15,12 @@ impl<T: Element> Tensor<T> {
     /// let t = Tensor::<f32>::rand_uniform(&[100], -1.0, 1.0, &mut rng);
     /// assert!(t.to_vec().iter().all(|&v| (-1.0..1.0).contains(&v)));
     /// ```
+    ///
+    /// # Panics
+    /// When the shape is too large to exist (see [`crate::checked_numel`]).
+    #[track_caller]
     pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], lo: T, hi: T, rng: &mut R) -> Self {
-        let n = shape.iter().product();
+        let n = crate::layout::numel_or_panic("rand_uniform", shape);
         let (lo64, span) = (lo.as_f64(), hi.as_f64() - lo.as_f64());
         let data = (0..n)
             .map(|_| {
@@ -34,8 +38,12 @@ impl<T: Element> Tensor<T> {
 
     /// Values drawn from the standard normal distribution (Box–Muller).
     /// PyTorch: `randn`.
+    ///
+    /// # Panics
+    /// When the shape is too large to exist (see [`crate::checked_numel`]).
+    #[track_caller]
     pub fn randn<R: Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self {
-        let n: usize = shape.iter().product();
+        let n = crate::layout::numel_or_panic("randn", shape);
         let mut data = Vec::with_capacity(n);
         while data.len() < n {
             // 1 - u lies in (0, 1], so the logarithm is finite

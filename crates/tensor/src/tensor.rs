@@ -33,7 +33,7 @@ impl<T: Element> Tensor<T> {
     /// As [`Tensor::from_parts`] for a buffer that may hold its elements
     /// inline.
     pub(crate) fn from_buf(data: crate::pool::Buf<T>, shape: &[usize]) -> Self {
-        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        debug_assert_eq!(Some(data.len()), crate::layout::checked_numel(shape));
         Tensor {
             data: Arc::new(Storage(data)),
             layout: Layout::contiguous(shape),
@@ -50,10 +50,17 @@ impl<T: Element> Tensor<T> {
     /// A tensor of `shape` holding `data` in row-major order.
     ///
     /// # Errors
+    /// [`TensorError::ShapeTooLarge`] when the shape's element count does
+    /// not fit in `isize` (see [`checked_numel`](crate::checked_numel));
     /// [`TensorError::LengthMismatch`] when `data.len()` is not the product
     /// of `shape`.
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
-        let expected: usize = shape.iter().product();
+        let expected = crate::layout::checked_numel(shape).ok_or_else(|| {
+            TensorError::ShapeTooLarge {
+                op: "from_vec",
+                shape: shape.to_vec(),
+            }
+        })?;
         if data.len() != expected {
             return Err(TensorError::LengthMismatch {
                 shape: shape.to_vec(),
@@ -78,21 +85,61 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// When the shape is too large to exist (see
+    /// [`checked_numel`](crate::checked_numel)); use [`Tensor::try_full`]
+    /// for a shape that comes from outside the program.
+    #[track_caller]
     pub fn full(shape: &[usize], value: T) -> Self {
-        let n = shape.iter().product();
+        Self::filled("full", shape, value)
+    }
+
+    /// As [`Tensor::full`], for a shape from outside the program.
+    ///
+    /// ```
+    /// use mnemon_tensor::{Tensor, TensorError};
+    /// assert_eq!(Tensor::<f32>::try_full(&[2], 1.5).unwrap().to_vec(), vec![1.5, 1.5]);
+    /// let err = Tensor::<f32>::try_full(&[1 << 32, 1 << 32], 0.0).unwrap_err();
+    /// assert!(matches!(err, TensorError::ShapeTooLarge { .. }));
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeTooLarge`] when the shape is too large to exist.
+    pub fn try_full(shape: &[usize], value: T) -> Result<Self, TensorError> {
+        match crate::layout::checked_numel(shape) {
+            Some(_) => Ok(Self::filled("try_full", shape, value)),
+            None => Err(TensorError::ShapeTooLarge {
+                op: "try_full",
+                shape: shape.to_vec(),
+            }),
+        }
+    }
+
+    #[track_caller]
+    fn filled(op: &str, shape: &[usize], value: T) -> Self {
+        let n = crate::layout::numel_or_panic(op, shape);
         let mut v = crate::pool::take_buf(n);
         v.resize(n, value);
         Self::from_buf(v, shape)
     }
 
     /// A tensor of `shape` filled with zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`].
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::zero())
+        Self::filled("zeros", shape, T::zero())
     }
 
     /// A tensor of `shape` filled with ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`].
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::one())
+        Self::filled("ones", shape, T::one())
     }
 
     /// `[start, start + step, ...]` up to but excluding `end` (NumPy's `arange`).
@@ -103,14 +150,24 @@ impl<T: Element> Tensor<T> {
     /// ```
     ///
     /// # Panics
-    /// When `step` is zero or not finite.
+    /// When `step` is zero or not finite, `start` or `end` is not finite,
+    /// or the range would hold more elements than fit in `isize`
+    /// (`arange(0, 1e30, 1e-30)`): never a silently empty or short tensor.
     #[track_caller]
     pub fn arange(start: T, end: T, step: T) -> Self {
+        let loc = std::panic::Location::caller();
         assert!(
-            step != T::zero() && step.is_finite(),
-            "arange: step must be finite and non-zero, got {step}"
+            step != T::zero() && step.is_finite() && start.is_finite() && end.is_finite(),
+            "arange: start, end and step must be finite and step non-zero, got {start}, {end}, {step}, called at {loc}"
         );
-        let n = ((end - start) / step).ceil().to_usize().unwrap_or(0);
+        let count = ((end - start) / step).ceil().as_f64();
+        // an empty range (end before start, for the step's sign) is empty
+        let count = if count > 0.0 { count } else { 0.0 };
+        assert!(
+            count < isize::MAX as f64 && count.is_finite(),
+            "arange: {start}..{end} by {step} holds {count:e} elements, more than fit in isize, called at {loc}"
+        );
+        let n = count as usize;
         let data: Vec<T> = (0..n).map(|i| start + step * T::of_usize(i)).collect();
         let len = data.len();
         Self::from_parts(data, &[len])
@@ -138,8 +195,12 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The `n × n` identity matrix.
+    ///
+    /// # Panics
+    /// When `n × n` elements do not fit in `isize`.
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::zero(); n * n];
+        let mut data = vec![T::zero(); crate::layout::numel_or_panic("eye", &[n, n])];
         for i in 0..n {
             data[i * n + i] = T::one();
         }

@@ -66,9 +66,16 @@ impl<T: Element> Tensor<T> {
     /// is contiguous, a copy otherwise.
     ///
     /// # Errors
+    /// [`TensorError::ShapeTooLarge`] when `shape` is too large to exist;
     /// [`TensorError::ReshapeMismatch`] when the element counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
-        if shape.iter().product::<usize>() != self.numel() {
+        let Some(n) = crate::layout::checked_numel(shape) else {
+            return Err(TensorError::ShapeTooLarge {
+                op: "reshape",
+                shape: shape.to_vec(),
+            });
+        };
+        if n != self.numel() {
             return Err(TensorError::ReshapeMismatch {
                 from: self.shape().to_vec(),
                 to: shape.to_vec(),
@@ -92,19 +99,23 @@ impl<T: Element> Tensor<T> {
     /// Elements `start..start + len` along `axis` (a view). PyTorch: `narrow`.
     ///
     /// # Panics
-    /// When the axis or the range is out of bounds.
+    /// When the axis or the range is out of bounds (checked without
+    /// wrapping: `narrow(1, usize::MAX, 2)` panics).
     #[track_caller]
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
         check_axis("narrow", self.shape(), axis);
         let size = self.shape()[axis];
-        assert!(
-            start + len <= size,
-            "narrow: range {start}..{} is out of bounds for axis {axis} of shape {:?}, called at {}",
-            start + len,
-            self.shape(),
-            std::panic::Location::caller()
-        );
+        let end = start.checked_add(len);
+        if !matches!(end, Some(e) if e <= size) {
+            panic!(
+                "narrow: range {start}..{start}+{len} is out of bounds for axis {axis} of shape {:?}, called at {}",
+                self.shape(),
+                std::panic::Location::caller()
+            );
+        }
         let mut l = self.layout.clone();
+        // start < size here (or len = 0 and start <= size), so the new
+        // offset is one this view could already reach: inside the storage
         l.offset += start * l.strides[axis];
         l.shape[axis] = len;
         self.with_layout(l)
@@ -140,8 +151,10 @@ impl<T: Element> Tensor<T> {
             std::panic::Location::caller()
         );
         let mut l = self.layout.clone();
+        // the stride of a size-1 axis is never used to step; saturating
+        // keeps a broadcast view's huge extents from wrapping here
         let stride = if axis < l.shape.len() {
-            l.strides[axis] * l.shape[axis]
+            l.strides[axis].saturating_mul(l.shape[axis])
         } else {
             1
         };
@@ -154,8 +167,15 @@ impl<T: Element> Tensor<T> {
     /// broadcast axes). NumPy rules: align trailing axes; size 1 stretches.
     ///
     /// # Errors
-    /// [`TensorError::BroadcastMismatch`] when the shapes are incompatible.
+    /// [`TensorError::BroadcastMismatch`] when the shapes are incompatible;
+    /// [`TensorError::ShapeTooLarge`] when `shape` is too large to exist.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        if crate::layout::checked_numel(shape).is_none() {
+            return Err(TensorError::ShapeTooLarge {
+                op: "broadcast_to",
+                shape: shape.to_vec(),
+            });
+        }
         match self.layout.broadcast_to(shape) {
             Some(l) => Ok(self.with_layout(l)),
             None => Err(TensorError::BroadcastMismatch {
@@ -217,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "narrow: range 2..4 is out of bounds for axis 0 of shape [2, 3]")]
+    #[should_panic(expected = "narrow: range 2..2+2 is out of bounds for axis 0 of shape [2, 3]")]
     fn narrow_out_of_range_panics() {
         t23().narrow(0, 2, 2);
     }

@@ -191,8 +191,16 @@ proptest! {
             let s = t.sum(axis, keepdim);
             prop_assert_eq!(s.shape(), &kept[..]);
             for (g, w) in s.to_vec().iter().zip(&sum) { prop_assert!((g - w).abs() < 1e-9); }
-            prop_assert_eq!(t.max(axis, keepdim).to_vec(), max);
-            prop_assert_eq!(t.min(axis, keepdim).to_vec(), min);
+            if shape[axis] > 0 || n == 0 {
+                prop_assert_eq!(t.max(axis, keepdim).to_vec(), max);
+                prop_assert_eq!(t.min(axis, keepdim).to_vec(), min);
+            } else {
+                // a maximum of nothing has no value: PyTorch raises, so do we
+                let t2 = t.clone();
+                let err = std::panic::catch_unwind(move || t2.max(axis, keepdim)).unwrap_err();
+                let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+                prop_assert!(msg.starts_with(&format!("max: axis {axis} of shape")), "{}", msg);
+            }
             if shape[axis] > 0 {
                 prop_assert_eq!(t.argmax(axis, keepdim).to_vec(), arg);
                 let mean: Vec<f64> = sum.iter().map(|s| s / shape[axis] as f64).collect();

@@ -3,6 +3,7 @@
 //! side. Rules are written with these same ops, so in `grad_graph` mode
 //! they record and can be differentiated again.
 
+pub mod bce;
 pub mod binary;
 pub mod index;
 pub mod linear;

@@ -58,7 +58,14 @@ impl<'t, T: Element> Var<'t, T> {
     /// When `axis` is out of range.
     #[track_caller]
     pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
-        let n = self.shape().get(axis).copied().unwrap_or(1);
+        let Some(&n) = self.shape().get(axis) else {
+            panic!(
+                "mean: axis {axis} is out of range for a tensor of shape {:?} (rank {}), called at {}",
+                self.shape(),
+                self.shape().len(),
+                Location::caller()
+            );
+        };
         self.sum(axis, keepdim)
             .mul_scalar(T::one() / T::of_usize(n))
     }

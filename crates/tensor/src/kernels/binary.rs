@@ -13,7 +13,14 @@ use std::sync::Arc;
 #[track_caller]
 pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::layout::Dims {
     match broadcast_shapes(a, b) {
-        Some(s) => s,
+        Some(s) => {
+            // two existing shapes can broadcast to one too large to exist
+            // (`[2^40, 1]` with `[1, 2^40]`)
+            if a != b {
+                crate::layout::numel_or_panic(op, &s);
+            }
+            s
+        }
         None => panic!(
             "{op}: shapes {a:?} and {b:?} cannot be broadcast together, called at {}",
             std::panic::Location::caller()

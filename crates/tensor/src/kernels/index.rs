@@ -7,6 +7,17 @@ use crate::error::TensorError;
 use crate::layout::{check_axis, Dims, Layout, RowWalker};
 use crate::tensor::Tensor;
 
+/// The element count of `shape` when a tensor of it may exist (and its
+/// bytes be addressed), else [`TensorError::ShapeTooLarge`] for `op`.
+fn fits<T: Element>(op: &'static str, shape: &[usize]) -> Result<usize, TensorError> {
+    crate::layout::checked_numel(shape)
+        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(|| TensorError::ShapeTooLarge {
+            op,
+            shape: shape.to_vec(),
+        })
+}
+
 fn check_indices(
     op: &'static str,
     axis: usize,
@@ -56,19 +67,23 @@ impl<T: Element> Tensor<T> {
                 t.shape()
             );
         }
+        let total = tensors
+            .iter()
+            .try_fold(0usize, |acc, t| acc.checked_add(t.shape()[axis]))
+            .unwrap_or(usize::MAX);
+        let mut shape: Dims = first.into();
+        shape[axis] = total;
+        let n = crate::layout::numel_or_panic("concat", &shape);
         let outer: usize = first[..axis].iter().product();
         let inner: usize = first[axis + 1..].iter().product();
-        let total: usize = tensors.iter().map(|t| t.shape()[axis]).sum();
         let parts: Vec<Tensor<T>> = tensors.iter().map(|t| t.contiguous()).collect();
-        let mut out = Vec::with_capacity(outer * total * inner);
+        let mut out = Vec::with_capacity(n);
         for o in 0..outer {
             for p in &parts {
                 let w = p.shape()[axis] * inner;
                 out.extend_from_slice(&p.as_slice().expect("contiguous")[o * w..(o + 1) * w]);
             }
         }
-        let mut shape: Dims = first.into();
-        shape[axis] = total;
         Tensor::from_parts(out, &shape)
     }
 
@@ -105,7 +120,8 @@ impl<T: Element> Tensor<T> {
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::IndexOutOfRange`] naming the first index too large.
+    /// [`TensorError::IndexOutOfRange`] naming the first index too large;
+    /// [`TensorError::ShapeTooLarge`] when the result could not exist.
     ///
     /// # Panics
     /// When `axis` is out of range.
@@ -114,19 +130,20 @@ impl<T: Element> Tensor<T> {
         check_axis("index_select", self.shape(), axis);
         let r = self.shape()[axis];
         check_indices("index_select", axis, r, indices)?;
+        let mut shape: Dims = self.shape().into();
+        shape[axis] = indices.len();
+        let n = fits::<T>("index_select", &shape)?;
         let outer: usize = self.shape()[..axis].iter().product();
         let inner: usize = self.shape()[axis + 1..].iter().product();
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        let mut out = Vec::with_capacity(n);
         for o in 0..outer {
             for &i in indices {
                 let start = (o * r + i) * inner;
                 out.extend_from_slice(&src[start..start + inner]);
             }
         }
-        let mut shape: Dims = self.shape().into();
-        shape[axis] = indices.len();
         Ok(Tensor::from_parts(out, &shape))
     }
 
@@ -137,13 +154,15 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// [`TensorError::IndexOutOfRange`] for an index too large;
     /// [`TensorError::IndexShapeMismatch`] when `self` does not have `shape`
-    /// with `indices.len()` along `axis`.
+    /// with `indices.len()` along `axis`; [`TensorError::ShapeTooLarge`]
+    /// when `shape` could not exist.
     pub fn index_add(
         &self,
         axis: usize,
         indices: &[usize],
         shape: &[usize],
     ) -> Result<Self, TensorError> {
+        let n = fits::<T>("index_add", shape)?;
         let mut expect: Dims = shape.into();
         if axis >= shape.len() || {
             expect[axis] = indices.len();
@@ -161,7 +180,7 @@ impl<T: Element> Tensor<T> {
         let inner: usize = shape[axis + 1..].iter().product();
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let mut out = crate::pool::zeroed(outer * r * inner);
+        let mut out = crate::pool::zeroed(n);
         for o in 0..outer {
             for (p, &i) in indices.iter().enumerate() {
                 let s = &src[(o * indices.len() + p) * inner..][..inner];
@@ -182,9 +201,11 @@ impl<T: Element> Tensor<T> {
         indices: &[usize],
         index_shape: &[usize],
     ) -> Result<(Layout, usize), TensorError> {
+        fits::<T>(op, shape)?;
+        let count = fits::<T>(op, index_shape)?;
         let fits = index_shape.len() == shape.len()
             && axis < shape.len()
-            && indices.len() == index_shape.iter().product::<usize>()
+            && indices.len() == count
             && (0..shape.len()).all(|d| d == axis || index_shape[d] <= shape[d]);
         if !fits {
             return Err(TensorError::IndexShapeMismatch {
@@ -265,7 +286,7 @@ impl<T: Element> Tensor<T> {
             });
         }
         let vals = self.to_vec();
-        let mut out = crate::pool::zeroed(shape.iter().product());
+        let mut out = crate::pool::zeroed(fits::<T>("scatter_add", shape)?);
         if !indices.is_empty() {
             let last = *index_shape.last().unwrap_or(&1);
             let step = *walk.strides.last().unwrap_or(&0);
@@ -285,10 +306,12 @@ impl<T: Element> Tensor<T> {
     /// each index. PyTorch: `one_hot`.
     ///
     /// # Errors
-    /// [`TensorError::IndexOutOfRange`] when an index is `>= classes`.
+    /// [`TensorError::IndexOutOfRange`] when an index is `>= classes`;
+    /// [`TensorError::ShapeTooLarge`] when the result could not exist.
     pub fn one_hot(indices: &[usize], classes: usize) -> Result<Self, TensorError> {
         check_indices("one_hot", 1, classes, indices)?;
-        let mut out = vec![T::zero(); indices.len() * classes];
+        let n = fits::<T>("one_hot", &[indices.len(), classes])?;
+        let mut out = vec![T::zero(); n];
         for (r, &i) in indices.iter().enumerate() {
             out[r * classes + i] = T::one();
         }

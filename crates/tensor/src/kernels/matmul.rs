@@ -59,7 +59,14 @@ fn gemm_into<T: Element>(
     a: (&[T], usize, usize, usize),
     b: (&[T], usize, usize, usize),
 ) {
-    debug_assert_eq!(dst.len(), m * n);
+    // Everything below is re-checked with checked arithmetic: the shapes
+    // come from tensors that obey `checked_numel`, but the unsafe call
+    // must not rely on that alone.
+    assert_eq!(
+        Some(dst.len()),
+        m.checked_mul(n),
+        "matmul: output buffer does not hold {m}×{n} elements"
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -69,27 +76,32 @@ fn gemm_into<T: Element>(
     }
     // The last element each operand reads must be inside its storage.
     assert!(
-        a.1 + (m - 1) * a.2 + (k - 1) * a.3 < a.0.len(),
+        last_index(a.1, (m - 1, a.2), (k - 1, a.3)).is_some_and(|i| i < a.0.len()),
         "matmul: lhs layout out of bounds"
     );
     assert!(
-        b.1 + (k - 1) * b.2 + (n - 1) * b.3 < b.0.len(),
+        last_index(b.1, (k - 1, b.2), (n - 1, b.3)).is_some_and(|i| i < b.0.len()),
         "matmul: rhs layout out of bounds"
     );
-    if m * n * k <= SMALL_MATMUL {
+    let isz = |x: usize| isize::try_from(x).expect("matmul: stride or extent exceeds isize");
+    let (dst_rs, a_rs, a_cs, b_rs, b_cs) = (isz(n), isz(a.2), isz(a.3), isz(b.2), isz(b.3));
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work <= SMALL_MATMUL {
         small_matmul(dst, (m, n, k), a, b);
         return;
     }
     let threads = rayon::current_num_threads();
-    let par = if threads > 1 && m * n * k >= GEMM_PAR_MIN {
+    let par = if threads > 1 && work >= GEMM_PAR_MIN {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
     };
-    // SAFETY: `dst` holds m·n elements written with row stride n and column
-    // stride 1; the asserts above show every element the operands' strides
-    // reach lies inside their storage; `T` is f32 or f64, both supported by
-    // gemm; `read_dst` is false, so `dst`'s old values are never read.
+    // SAFETY: `dst` holds m·n elements (asserted, without overflow) written
+    // with row stride n and column stride 1; the asserts above show, with
+    // checked arithmetic, that the last element the operands' (non-negative)
+    // strides reach lies inside their storage, and every stride fits in
+    // `isize`; `T` is f32 or f64, both supported by gemm; `read_dst` is
+    // false, so `dst`'s old values are never read.
     unsafe {
         gemm::gemm(
             m,
@@ -97,14 +109,14 @@ fn gemm_into<T: Element>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs,
             false,
             a.0.as_ptr().add(a.1),
-            a.3 as isize,
-            a.2 as isize,
+            a_cs,
+            a_rs,
             b.0.as_ptr().add(b.1),
-            b.3 as isize,
-            b.2 as isize,
+            b_cs,
+            b_rs,
             T::zero(),
             T::one(),
             false,
@@ -113,6 +125,13 @@ fn gemm_into<T: Element>(
             par,
         );
     }
+}
+
+/// `offset + i·si + j·sj`, or `None` when it overflows.
+fn last_index(offset: usize, (i, si): (usize, usize), (j, sj): (usize, usize)) -> Option<usize> {
+    offset
+        .checked_add(i.checked_mul(si)?)?
+        .checked_add(j.checked_mul(sj)?)
 }
 
 /// True when axes `0..=last` of `l` can be read as one axis with the stride
@@ -169,7 +188,7 @@ impl<T: Element> Tensor<T> {
             if k != lb.shape[0] {
                 fail(&format!("inner dimensions differ ({k} vs {})", lb.shape[0]));
             }
-            let mut out = crate::pool::zeroed(m * n);
+            let mut out = crate::pool::zeroed(crate::layout::numel_or_panic("matmul", &[m, n]));
             gemm_into(
                 &mut out,
                 (m, n, k),
@@ -202,10 +221,14 @@ impl<T: Element> Tensor<T> {
         sb.extend([k, n]);
         let la = a.layout.broadcast_to(&sa).expect("batch broadcast checked");
         let lb = b.layout.broadcast_to(&sb).expect("batch broadcast checked");
-        let nb: usize = batch.iter().product();
         let mut out_shape: Dims = batch.clone();
         out_shape.extend([m, n]);
-        let mut out = crate::pool::zeroed(nb * m * n);
+        let total = crate::layout::numel_or_panic("matmul", &out_shape);
+        // the operands broadcast to the batch: check those views too
+        crate::layout::numel_or_panic("matmul", &sa);
+        crate::layout::numel_or_panic("matmul", &sb);
+        let nb: usize = batch.iter().product();
+        let mut out = crate::pool::zeroed(total);
         let r = batch.len();
         let b_shared = lb.strides[..r].iter().all(|&s| s == 0);
         if nb > 1 && b_shared && collapsible(&la, r) {

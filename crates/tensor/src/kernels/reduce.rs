@@ -50,6 +50,17 @@ pub(crate) fn det_sum<T: Element>(xs: &[T]) -> T {
     partials.into_iter().fold(T::zero(), |a, x| a + x)
 }
 
+/// Panics naming `op` when `axis` is empty but the result would not be.
+#[track_caller]
+fn non_empty_axis(op: &str, shape: &[usize], axis: usize) {
+    let (outer, r, inner) = split3(shape, axis);
+    assert!(
+        r > 0 || outer * inner == 0,
+        "{op}: axis {axis} of shape {shape:?} is empty, called at {}",
+        std::panic::Location::caller()
+    );
+}
+
 /// `(outer, r, inner)`: the tensor seen as `[outer, r, inner]` around `axis`.
 fn split3(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     let outer = shape[..axis].iter().product();
@@ -192,20 +203,23 @@ impl<T: Element> Tensor<T> {
     /// Maximum over `axis` (NaN propagates). PyTorch: `amax(dim, keepdim)`.
     ///
     /// # Panics
-    /// When `axis` is out of range.
+    /// When `axis` is out of range, or empty while the other axes are not
+    /// (a maximum of nothing has no value; PyTorch raises too).
     #[track_caller]
     pub fn max(&self, axis: usize, keepdim: bool) -> Self {
         check_axis("max", self.shape(), axis);
+        non_empty_axis("max", self.shape(), axis);
         self.reduce_axis(axis, keepdim, T::neg_infinity(), max_fold, false)
     }
 
     /// Minimum over `axis` (NaN propagates). PyTorch: `amin(dim, keepdim)`.
     ///
     /// # Panics
-    /// When `axis` is out of range.
+    /// As [`Tensor::max`].
     #[track_caller]
     pub fn min(&self, axis: usize, keepdim: bool) -> Self {
         check_axis("min", self.shape(), axis);
+        non_empty_axis("min", self.shape(), axis);
         self.reduce_axis(axis, keepdim, T::infinity(), min_fold, false)
     }
 
@@ -218,13 +232,8 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn argmax_indices(&self, axis: usize) -> Vec<usize> {
         check_axis("argmax", self.shape(), axis);
+        non_empty_axis("argmax", self.shape(), axis);
         let (outer, r, inner) = split3(self.shape(), axis);
-        assert!(
-            r > 0 || outer * inner == 0,
-            "argmax: axis {axis} of shape {:?} is empty, called at {}",
-            self.shape(),
-            std::panic::Location::caller()
-        );
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
         let mut out = vec![0usize; outer * inner];

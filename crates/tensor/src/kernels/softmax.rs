@@ -8,9 +8,14 @@ impl<T: Element> Tensor<T> {
     /// Applies `f(lane, out)` to every lane along `axis` of a contiguous
     /// copy: `lane` and `out` are read/written with stride `inner`.
     fn per_lane(&self, axis: usize, f: impl Fn(&[T], &mut [T], usize, usize)) -> Self {
+        let shape = self.shape();
+        if self.numel() == 0 {
+            // an empty axis (or an empty tensor): nothing to normalise,
+            // the result is as empty as the input (PyTorch returns it too)
+            return Tensor::zeros(shape);
+        }
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let shape = self.shape();
         let outer: usize = shape[..axis].iter().product();
         let r = shape[axis];
         let inner: usize = shape[axis + 1..].iter().product();
@@ -86,5 +91,16 @@ mod tests {
         assert_eq!(ls[1], -2e4);
         let col = t.softmax(0).sum(0, false).to_vec();
         assert!(col.iter().all(|v| (v - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn empty_axes_give_empty_results() {
+        for shape in [[0usize, 3], [3, 0]] {
+            let t = Tensor::<f32>::zeros(&shape);
+            for axis in 0..2 {
+                assert_eq!(t.softmax(axis).shape(), &shape);
+                assert_eq!(t.log_softmax(axis).shape(), &shape);
+            }
+        }
     }
 }

@@ -1,0 +1,140 @@
+//! Shapes and views at the edge of what can exist (issue 9, items 1–4):
+//! every extent is checked without wrapping, data from outside gets a
+//! typed error, model code a panic naming the op — never a wrong value.
+
+use mnemon_tensor::{checked_numel, Tensor, TensorError};
+
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).expect_err("should panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn item1_element_counts_that_wrap_are_rejected() {
+    // 262145 · 70368475743232 wraps to 1024 in unchecked arithmetic
+    let err = Tensor::<f32>::from_vec(vec![1.0; 1024], &[262145, 70368475743232]).unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::ShapeTooLarge {
+            op: "from_vec",
+            shape: vec![262145, 70368475743232]
+        }
+    );
+    // a broadcast view may be huge (stride 0), but not past isize
+    let one = Tensor::<f32>::ones(&[1, 1]);
+    let tall = one.broadcast_to(&[70368475743232, 1]).unwrap();
+    assert_eq!(tall.numel(), 70368475743232);
+    assert!(matches!(
+        one.broadcast_to(&[1 << 40, 1 << 40]),
+        Err(TensorError::ShapeTooLarge { op: "broadcast_to", .. })
+    ));
+    // a product whose output could not exist panics naming matmul
+    let wide = one.broadcast_to(&[1, 1 << 40]).unwrap();
+    let tall = one.broadcast_to(&[1 << 40, 1]).unwrap();
+    let msg = panic_message(move || {
+        tall.matmul(&wide);
+    });
+    assert!(
+        msg.starts_with("matmul: a tensor of shape [1099511627776, 1099511627776] would hold more elements than fit in isize"),
+        "{msg}"
+    );
+    // binary ops: two broadcastable shapes whose broadcast cannot exist
+    let a = one.broadcast_to(&[1 << 40, 1]).unwrap();
+    let b = one.broadcast_to(&[1, 1 << 40]).unwrap();
+    let msg = panic_message(move || {
+        let _ = &a + &b;
+    });
+    assert!(msg.starts_with("add: a tensor of shape"), "{msg}");
+}
+
+#[test]
+fn item2_shapes_whose_count_wraps_to_zero_are_rejected() {
+    let msg = panic_message(|| {
+        Tensor::<f32>::zeros(&[1 << 32, 1 << 32]);
+    });
+    assert!(
+        msg.starts_with("zeros: a tensor of shape [4294967296, 4294967296] would hold more elements than fit in isize, called at crates/tensor/tests/hardening.rs"),
+        "{msg}"
+    );
+    assert!(matches!(
+        Tensor::<f32>::from_vec(vec![], &[1 << 32, 1 << 32]),
+        Err(TensorError::ShapeTooLarge { .. })
+    ));
+    assert!(matches!(
+        Tensor::<f32>::try_full(&[1 << 32, 1 << 32], 0.0),
+        Err(TensorError::ShapeTooLarge { .. })
+    ));
+    // empty, but its rows are not: [0, 2^40, 2^40] cannot exist either
+    assert_eq!(checked_numel(&[0, 1 << 40, 1 << 40]), None);
+    assert!(Tensor::<f32>::from_vec(vec![], &[0, 1 << 40, 1 << 40]).is_err());
+    let t = Tensor::<f32>::ones(&[2, 2]);
+    assert!(matches!(
+        t.gather(0, &[], &[1 << 32, 1 << 32]),
+        Err(TensorError::ShapeTooLarge { op: "gather", .. })
+    ));
+    assert!(matches!(
+        t.scatter_add(0, &[0, 0, 0, 0], &[2, 2], &[1 << 32, 1 << 32]),
+        Err(TensorError::ShapeTooLarge { .. })
+    ));
+    assert!(matches!(
+        t.index_add(0, &[0, 1], &[1 << 62, 2]),
+        Err(TensorError::ShapeTooLarge { op: "index_add", .. })
+    ));
+    assert!(matches!(
+        t.reshape(&[1 << 32, 1 << 32]),
+        Err(TensorError::ShapeTooLarge { op: "reshape", .. })
+    ));
+    assert!(matches!(
+        Tensor::<f32>::one_hot(&[0], 1 << 62),
+        Err(TensorError::ShapeTooLarge { op: "one_hot", .. })
+    ));
+}
+
+#[test]
+fn item3_narrow_ranges_are_checked_without_wrapping() {
+    let t = Tensor::<f32>::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[2, 2]).unwrap();
+    let msg = panic_message(move || {
+        t.narrow(1, usize::MAX, 2);
+    });
+    assert!(
+        msg.starts_with("narrow: range 18446744073709551615..18446744073709551615+2 is out of bounds for axis 1 of shape [2, 2]"),
+        "{msg}"
+    );
+    // the largest valid narrow still reads the right data
+    let t = Tensor::<f32>::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[2, 2]).unwrap();
+    assert_eq!(t.narrow(1, 1, 1).narrow(0, 1, 1).to_vec(), vec![3.0]);
+    assert_eq!(t.narrow(1, 2, 0).shape(), &[2, 0]);
+}
+
+#[test]
+fn item4_arange_never_silently_shortens() {
+    let msg = panic_message(|| {
+        Tensor::<f64>::arange(0.0, 1e30, 1e-30);
+    });
+    assert!(
+        msg.starts_with("arange: 0..1000000000000000000000000000000 by 0.000000000000000000000000000001 holds 1e60 elements"),
+        "{msg}"
+    );
+    assert!(panic_message(|| {
+        Tensor::<f64>::arange(0.0, f64::INFINITY, 1.0);
+    })
+    .starts_with("arange: start, end and step must be finite"));
+    // an empty range is empty, not an error (NumPy)
+    assert_eq!(Tensor::<f64>::arange(1.0, 0.0, 1.0).numel(), 0);
+    assert_eq!(Tensor::<f64>::arange(1.0, 0.0, -0.5).to_vec(), vec![1.0, 0.5]);
+}
+
+#[test]
+fn empty_axes_reduce_as_pytorch_does() {
+    let t = Tensor::<f32>::zeros(&[0, 3]);
+    assert_eq!(t.sum(0, false).to_vec(), vec![0.0; 3]);
+    assert_eq!(t.softmax(0).shape(), &[0, 3]);
+    assert_eq!(t.max(1, false).shape(), &[0]);
+    let msg = panic_message(move || {
+        t.max(0, false);
+    });
+    assert!(msg.starts_with("max: axis 0 of shape [0, 3] is empty"), "{msg}");
+}
