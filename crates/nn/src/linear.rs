@@ -19,6 +19,9 @@ pub enum Init {
     KaimingUniform,
     /// Kaiming/He normal for ReLU: N(0, 2 / in); bias 0.
     KaimingNormal,
+    /// All zeros, weight and bias (a logistic regression's usual start).
+    /// PyTorch: `nn.init.zeros_`.
+    Zeros,
 }
 
 /// A tensor of `shape` drawn by `init` for a layer with `fan_in`, `fan_out`.
@@ -38,6 +41,7 @@ pub fn init_tensor<T: Element, R: Rng + ?Sized>(
         Init::KaimingNormal => {
             Tensor::randn(shape, rng) * T::of_f64((2.0 / fan_in.max(1) as f64).sqrt())
         }
+        Init::Zeros => Tensor::zeros(shape),
     }
 }
 

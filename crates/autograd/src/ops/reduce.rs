@@ -93,18 +93,58 @@ impl<'t, T: Element> Var<'t, T> {
         self.select_reduced("min", v, mask, axis, keepdim)
     }
 
-    /// Largest element (rank 0); the gradient goes to the first argmax.
-    /// Composed: `flatten().max(0, false)`.
+    /// Largest element (rank 0); on ties the gradient is split evenly
+    /// among the tied elements, as PyTorch's `max()` (no dim) does (a NaN
+    /// counts as tied with a NaN result).
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![3.0, 1.0, 3.0], &[3]).unwrap());
+    /// let g = x.max_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![0.5, 0.0, 0.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the tensor is empty.
     #[track_caller]
     pub fn max_all(&self) -> Self {
-        self.flatten().max(0, false)
+        self.extreme_all("max_all", true)
     }
 
-    /// Smallest element (rank 0); the gradient goes to the first argmin.
-    /// Composed: `flatten().min(0, false)`.
+    /// Smallest element (rank 0); ties split the gradient evenly, as for
+    /// [`Var::max_all`]. PyTorch: `min()`.
+    ///
+    /// # Panics
+    /// When the tensor is empty.
     #[track_caller]
     pub fn min_all(&self) -> Self {
-        self.flatten().min(0, false)
+        self.extreme_all("min_all", false)
+    }
+
+    #[track_caller]
+    fn extreme_all(&self, op: &'static str, is_max: bool) -> Self {
+        assert!(
+            self.value.numel() > 0,
+            "{op}: the tensor of shape {:?} is empty, called at {}",
+            self.shape(),
+            Location::caller()
+        );
+        let flat = self.value.flatten();
+        let v = if is_max {
+            flat.max(0, false)
+        } else {
+            flat.min(0, false)
+        };
+        let m = v.item();
+        let tied = |x: T| x == m || (x.is_nan() && m.is_nan());
+        let count = self.value.to_vec().into_iter().filter(|&x| tied(x)).count();
+        let share = T::one() / T::of_usize(count);
+        let mask = self
+            .value
+            .map(move |x| if tied(x) { share } else { T::zero() });
+        self.select_reduced(op, v, mask, usize::MAX, false)
     }
 
     #[track_caller]

@@ -1,0 +1,308 @@
+//! Inputs that once gave a silent wrong gradient or a confusing panic
+//! (issue 9, items 5, 6, 8, 9, 13, 14), and every op's gradient at its
+//! edges: exactly at kinks and ties (PyTorch's subgradient), at
+//! saturation (±1e4, probabilities 0 and 1), and on size-0 dims.
+
+use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+use mnemon_autograd::{functional, CustomOp, Tape, Var};
+use mnemon_tensor::Tensor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn panic_message<R>(f: impl FnOnce() -> R) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f))
+        .map(|_| ())
+        .expect_err("should panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+fn t(v: &[f64]) -> Tensor<f64> {
+    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+}
+
+fn tol() -> Tolerance {
+    Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    }
+}
+
+/// The gradient of `sum(f(x))` at `x`.
+fn grad_of(f: impl for<'t> Fn(&Var<'t, f64>) -> Var<'t, f64>, x: &[f64]) -> Vec<f64> {
+    functional::grad(|v| f(v).sum_all(), &t(x)).to_vec()
+}
+
+#[test]
+fn item5_a_var_of_another_tape_panics_naming_both() {
+    let t1 = Tape::<f64>::new();
+    let t2 = Tape::<f64>::new();
+    let a = t1.leaf(t(&[1.0, 2.0]));
+    let _b0 = t2.leaf(t(&[9.0, 9.0]));
+    let b = t2.leaf(t(&[3.0, 4.0]));
+    let a_line = line!() - 3;
+    let line = line!() + 1;
+    let msg = panic_message(|| &b * &a);
+    let here = format!("{}:{line}", file!());
+    let there = format!("{}:{a_line}", file!());
+    assert!(
+        msg.starts_with("mul: an input belongs to another tape (it was made by `leaf` at ")
+            && msg.contains(&there)
+            && msg.contains(&format!("called at {here}:")),
+        "{msg}"
+    );
+    // the other way round, and through a constant of the recording tape
+    let c = t1.constant(t(&[1.0, 1.0]));
+    assert!(panic_message(|| &c + &b).starts_with("add: an input belongs to another tape"));
+}
+
+#[test]
+fn item6_bce_with_logits_at_zero_is_half() {
+    let g = grad_of(
+        |z| z.binary_cross_entropy_with_logits(&z.tape().constant(t(&[0.0, 1.0, 0.3]))),
+        &[0.0, 0.0, 0.0],
+    );
+    assert_eq!(g, vec![0.5, -0.5, 0.2]);
+    // first and second order, at the kink of the composed form and at ±1e4
+    let z = t(&[0.0, -1e4, 1e4, 0.7, -2.0]);
+    let target = t(&[1.0, 1.0, 0.0, 0.25, 0.0]);
+    fn f<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+        v[0].binary_cross_entropy_with_logits(&v[1])
+    }
+    gradcheck(f, &[z.clone(), target.clone()], tol()).unwrap();
+    gradgradcheck(f, &[z, target], tol()).unwrap();
+}
+
+#[test]
+fn item7_bce_gradient_is_finite_at_probabilities_0_and_1() {
+    let tape = Tape::<f64>::new();
+    let p = tape.leaf(t(&[0.0, 0.0, 1.0, 1.0]));
+    let target = tape.leaf(t(&[0.0, 1.0, 0.0, 1.0]));
+    let l = p.binary_cross_entropy(&target);
+    assert_eq!(l.value().to_vec(), vec![0.0, 100.0, 100.0, 0.0]);
+    let g = l.sum_all().backward();
+    // PyTorch: (p − t) / max(p(1−p), 1e−12)
+    assert_eq!(g.wrt(&p).unwrap().to_vec(), vec![0.0, -1e12, 1e12, 0.0]);
+    // PyTorch: max(ln(1−p), −100) − max(ln p, −100)
+    assert_eq!(
+        g.wrt(&target).unwrap().to_vec(),
+        vec![100.0, 100.0, -100.0, -100.0]
+    );
+    // inside (0, 1): first and second order against finite differences
+    fn f<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+        v[0].binary_cross_entropy(&v[1])
+    }
+    let inputs = [t(&[0.1, 0.5, 0.93]), t(&[0.0, 0.3, 1.0])];
+    gradcheck(f, &inputs, tol()).unwrap();
+    gradgradcheck(f, &inputs, tol()).unwrap();
+    // a saturated f32 sigmoid: finite loss, finite gradient
+    let tape = Tape::<f32>::new();
+    let z = tape.leaf(Tensor::from_vec(vec![40.0f32, -200.0], &[2]).unwrap());
+    let y = tape.constant(Tensor::from_vec(vec![0.0f32, 1.0], &[2]).unwrap());
+    let l = z.sigmoid().binary_cross_entropy(&y).sum_all();
+    assert_eq!(l.item(), 200.0);
+    let gz = l.backward().wrt(&z).unwrap().to_vec();
+    assert!(gz.iter().all(|g| g.is_finite()), "{gz:?}");
+}
+
+#[test]
+fn item8_a_hook_must_keep_the_gradient_shape() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::scalar(3.0));
+    let y = &x * &x;
+    y.register_hook(|_| Some(Tensor::ones(&[5])));
+    let msg = panic_message(|| y.backward());
+    assert!(
+        msg.starts_with("register_hook: the hook on `mul` (at ")
+            && msg.ends_with("returned a gradient of shape [5] for a Var of shape []"),
+        "{msg}"
+    );
+    // a hook of the right shape still replaces the gradient
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::scalar(3.0));
+    let y = &x * &x;
+    y.register_hook(|g| Some(g * 2.0));
+    assert_eq!(y.backward().wrt(&x).unwrap().item(), 12.0);
+}
+
+/// x², with a tensor-only backward.
+struct Square;
+impl CustomOp<f64> for Square {
+    fn name(&self) -> &'static str {
+        "my_square"
+    }
+    fn forward(&self, x: &[&Tensor<f64>]) -> Tensor<f64> {
+        x[0] * x[0]
+    }
+    fn backward(
+        &self,
+        x: &[&Tensor<f64>],
+        _: &Tensor<f64>,
+        g: &Tensor<f64>,
+    ) -> Vec<Option<Tensor<f64>>> {
+        vec![Some(&(x[0] * g) * 2.0)]
+    }
+}
+
+/// x², with a differentiable backward too.
+struct Square2;
+impl CustomOp<f64> for Square2 {
+    fn name(&self) -> &'static str {
+        "my_square2"
+    }
+    fn forward(&self, x: &[&Tensor<f64>]) -> Tensor<f64> {
+        Square.forward(x)
+    }
+    fn backward(
+        &self,
+        x: &[&Tensor<f64>],
+        y: &Tensor<f64>,
+        g: &Tensor<f64>,
+    ) -> Vec<Option<Tensor<f64>>> {
+        Square.backward(x, y, g)
+    }
+    fn backward_var<'t>(
+        &self,
+        x: &[Var<'t, f64>],
+        _: &Var<'t, f64>,
+        g: &Var<'t, f64>,
+    ) -> Option<Vec<Option<Var<'t, f64>>>> {
+        Some(vec![Some((&x[0] * g).mul_scalar(2.0))])
+    }
+}
+
+#[test]
+fn item9_second_order_through_a_custom_op_never_silently_zero() {
+    let x = t(&[1.0, -2.0]);
+    // first order through the tensor backward works as before
+    let g = functional::grad(|v| v.tape().custom(Square, &[v]).sum_all(), &x);
+    assert_eq!(g.to_vec(), vec![2.0, -4.0]);
+    for msg in [
+        panic_message(|| functional::hessian(|v| v.tape().custom(Square, &[v]).sum_all(), &x)),
+        panic_message(|| functional::hvp(|v| v.tape().custom(Square, &[v]).sum_all(), &x, &x)),
+        panic_message(|| functional::jvp(|v| v.tape().custom(Square, &[v]), &x, &x)),
+    ] {
+        assert!(
+            msg.starts_with("custom op `my_square`: gradients of gradients"),
+            "{msg}"
+        );
+    }
+    let h = functional::hessian(|v| v.tape().custom(Square2, &[v]).sum_all(), &x);
+    assert_eq!(h.to_vec(), vec![2.0, 0.0, 0.0, 2.0]);
+    let (_, jv) = functional::jvp(|v| v.tape().custom(Square2, &[v]), &x, &t(&[1.0, 1.0]));
+    assert_eq!(jv.to_vec(), vec![2.0, -4.0]);
+    gradgradcheck(|v| v[0].tape().custom(Square2, &[&v[0]]), &[x], tol()).unwrap();
+}
+
+#[test]
+fn item13_errors_name_the_op_the_user_called() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[2, 3]));
+    let msg = panic_message(|| x.mean(5, true));
+    assert!(
+        msg.starts_with("mean: axis 5 is out of range for a tensor of shape [2, 3]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn item14_anomaly_in_backward_names_the_forward_op_and_line() {
+    let tape = Tape::<f64>::new();
+    tape.set_anomaly_mode(true);
+    let x = tape.leaf(t(&[0.0, 1.0]));
+    let line = line!() + 1;
+    let y = x.sqrt().sum_all();
+    let msg = panic_message(|| y.backward());
+    assert!(
+        msg.starts_with(&format!(
+            "anomaly: the backward of `sqrt` (forward at {}:{line}:",
+            file!()
+        )) && msg.ends_with("produced a non-finite value (in its `div` step)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn kinks_and_ties_take_pytorchs_subgradient() {
+    // relu'(0) = 0, |x|'(0) = 0 (sign(0)), clamp' = 1 on both bounds
+    assert_eq!(grad_of(|x| x.relu(), &[-1.0, 0.0, 2.0]), vec![0.0, 0.0, 1.0]);
+    assert_eq!(grad_of(|x| x.abs(), &[-1.0, 0.0, 2.0]), vec![-1.0, 0.0, 1.0]);
+    assert_eq!(
+        grad_of(|x| x.clamp(-1.0, 1.0), &[-2.0, -1.0, 0.0, 1.0, 2.0]),
+        vec![0.0, 1.0, 1.0, 1.0, 0.0]
+    );
+    // maximum/minimum at a tie: half to each side (PyTorch's maximum)
+    let half = |max: bool| {
+        let tape = Tape::<f64>::new();
+        let a = tape.leaf(t(&[1.0, 2.0]));
+        let b = tape.leaf(t(&[1.0, 0.0]));
+        let y = if max { a.maximum(&b) } else { a.minimum(&b) };
+        let g = y.sum_all().backward();
+        (g.wrt(&a).unwrap().to_vec(), g.wrt(&b).unwrap().to_vec())
+    };
+    assert_eq!(half(true), (vec![0.5, 1.0], vec![0.5, 0.0]));
+    assert_eq!(half(false), (vec![0.5, 0.0], vec![0.5, 1.0]));
+    // max over an axis: to the first argmax (PyTorch's max(dim)); over
+    // everything: split evenly among ties (PyTorch's max())
+    assert_eq!(
+        grad_of(|x| x.max(0, false), &[3.0, 1.0, 3.0]),
+        vec![1.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        grad_of(|x| x.min(0, false), &[1.0, 3.0, 1.0]),
+        vec![1.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        grad_of(|x| x.max_all(), &[3.0, 1.0, 3.0, 3.0]),
+        vec![1.0 / 3.0, 0.0, 1.0 / 3.0, 1.0 / 3.0]
+    );
+    assert_eq!(grad_of(|x| x.min_all(), &[1.0, 1.0]), vec![0.5, 0.5]);
+    // powers at zero: d(x²)/dx = 0, d(x^0.5)/dx at 0 is inf as in PyTorch
+    assert_eq!(grad_of(|x| x.powi(2), &[0.0]), vec![0.0]);
+    assert_eq!(grad_of(|x| x.powi(0), &[0.0]), vec![0.0]);
+}
+
+#[test]
+fn saturation_keeps_gradients_finite_and_right() {
+    let big = t(&[1e4, -1e4, 0.0, 3.0]);
+    type F = for<'t> fn(&[Var<'t, f64>]) -> Var<'t, f64>;
+    let checks: Vec<(&str, F)> = vec![
+        ("sigmoid", |v| v[0].sigmoid()),
+        ("tanh", |v| v[0].tanh()),
+        ("softmax", |v| v[0].softmax(0)),
+        ("log_softmax", |v| v[0].log_softmax(0)),
+        ("bce_with_logits", |v| {
+            let target = v[0].tape().constant(t(&[1.0, 0.0, 1.0, 0.5]));
+            v[0].binary_cross_entropy_with_logits(&target)
+        }),
+    ];
+    for (name, f) in checks {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(big.clone());
+        let y = f(std::slice::from_ref(&x));
+        assert!(
+            y.value().to_vec().iter().all(|v| v.is_finite()),
+            "{name} forward"
+        );
+        gradcheck(f, std::slice::from_ref(&big), tol()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        gradgradcheck(f, std::slice::from_ref(&big), tol())
+            .unwrap_or_else(|e| panic!("{name} 2nd order: {e}"));
+    }
+}
+
+#[test]
+fn size_zero_dims_give_empty_gradients() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[0, 3]));
+    let w = tape.leaf(Tensor::ones(&[3, 2]));
+    let y = x.matmul(&w).sigmoid().sum_all()
+        + x.softmax(0).sum_all()
+        + x.log_softmax(1).sum_all()
+        + x.sum(0, false).sum_all();
+    assert_eq!(y.item(), 0.0);
+    let g = y.backward();
+    assert_eq!(g.wrt(&x).unwrap().shape(), &[0, 3]);
+    assert_eq!(g.wrt(&w).unwrap().to_vec(), vec![0.0; 6]);
+}
