@@ -227,8 +227,14 @@ fn item14_anomaly_in_backward_names_the_forward_op_and_line() {
 #[test]
 fn kinks_and_ties_take_pytorchs_subgradient() {
     // relu'(0) = 0, |x|'(0) = 0 (sign(0)), clamp' = 1 on both bounds
-    assert_eq!(grad_of(|x| x.relu(), &[-1.0, 0.0, 2.0]), vec![0.0, 0.0, 1.0]);
-    assert_eq!(grad_of(|x| x.abs(), &[-1.0, 0.0, 2.0]), vec![-1.0, 0.0, 1.0]);
+    assert_eq!(
+        grad_of(|x| x.relu(), &[-1.0, 0.0, 2.0]),
+        vec![0.0, 0.0, 1.0]
+    );
+    assert_eq!(
+        grad_of(|x| x.abs(), &[-1.0, 0.0, 2.0]),
+        vec![-1.0, 0.0, 1.0]
+    );
     assert_eq!(
         grad_of(|x| x.clamp(-1.0, 1.0), &[-2.0, -1.0, 0.0, 1.0, 2.0]),
         vec![0.0, 1.0, 1.0, 1.0, 0.0]

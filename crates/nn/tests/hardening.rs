@@ -27,7 +27,10 @@ fn item6_zero_initialised_logistic_regression_gets_the_right_bias_gradient() {
     assert!((loss.item() - 2f64.ln()).abs() < 1e-15);
     let grads = loss.backward();
     // mean of σ(0) − 1 over two rows
-    assert_eq!(grads.param(model.bias.as_ref().unwrap()).unwrap().to_vec(), vec![-0.5]);
+    assert_eq!(
+        grads.param(model.bias.as_ref().unwrap()).unwrap().to_vec(),
+        vec![-0.5]
+    );
     Sgd::new(1.0).step(&mut model, &grads);
     assert_eq!(model.bias.as_ref().unwrap().value.to_vec(), vec![0.5]);
 }
@@ -85,7 +88,11 @@ fn item10_duplicate_param_names_are_refused() {
     );
     assert!(err.to_string().contains("two parameters `w`"));
     assert!(!d.join("m.safetensors").exists());
-    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "no temp file left");
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        0,
+        "no temp file left"
+    );
     // and load refuses before reading anything into either
     let mut rng = StdRng::seed_from_u64(0);
     save(&Linear::<f32>::new(2, 1, &mut rng), d.join("lin")).unwrap();
@@ -174,7 +181,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         ("[4,3]", "[18446744073709551615]"),
         ("[4,3]", "[3,4]"),
         ("[4,3]", "[]"),
-        ("\"data_offsets\":[0,", "\"data_offsets\":[18446744073709551615,"),
+        (
+            "\"data_offsets\":[0,",
+            "\"data_offsets\":[18446744073709551615,",
+        ),
         ("\"data_offsets\":[0,", "\"data_offsets\":[40,"),
         ("F32", "F64"),
         ("F32", "I64"),
@@ -186,7 +196,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0usize..400).prop_map(Mutation::Truncate),
         (0usize..400, 0u8..8).prop_map(|(i, b)| Mutation::FlipBit(i, b)),
         header.prop_map(|(a, b)| Mutation::Header(a, b)),
-        prop_oneof![Just(0u64), Just(u64::MAX), Just(1 << 40), 0u64..600].prop_map(Mutation::HeaderLen),
+        prop_oneof![Just(0u64), Just(u64::MAX), Just(1 << 40), 0u64..600]
+            .prop_map(Mutation::HeaderLen),
     ]
 }
 
@@ -200,18 +211,21 @@ fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
         }
         Mutation::Header(from, to) => {
             let s = String::from_utf8_lossy(&b).into_owned();
-            if let Some(at) = s.find(from) {
+            if let Some(at) = s.find(from).filter(|_| b.len() >= 8) {
                 let mut out = b[..at].to_vec();
                 out.extend_from_slice(to.as_bytes());
                 out.extend_from_slice(&b[at + from.len()..]);
                 // keep the declared header length in step with the edit
                 let len = u64::from_le_bytes(out[..8].try_into().unwrap());
-                let len = (len as i64 + to.len() as i64 - from.len() as i64) as u64;
+                let len = len
+                    .wrapping_add(to.len() as u64)
+                    .wrapping_sub(from.len() as u64);
                 out[..8].copy_from_slice(&len.to_le_bytes());
                 b = out;
             }
         }
-        Mutation::HeaderLen(n) => b[..8].copy_from_slice(&n.to_le_bytes()),
+        Mutation::HeaderLen(n) if b.len() >= 8 => b[..8].copy_from_slice(&n.to_le_bytes()),
+        Mutation::HeaderLen(_) => {}
     }
     b
 }

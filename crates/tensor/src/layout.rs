@@ -103,7 +103,7 @@ pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
         let mut acc = 1;
         for i in (0..shape.len()).rev() {
             buf[i] = acc;
-            acc *= shape[i];
+            acc = acc.saturating_mul(shape[i]);
         }
         return SmallVec::from_buf_and_len(buf, shape.len());
     }
@@ -111,7 +111,7 @@ pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut acc = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i];
+        acc = acc.saturating_mul(shape[i]);
     }
     strides
 }
@@ -138,7 +138,7 @@ impl Layout {
             if d != 1 && s != acc {
                 return false;
             }
-            acc *= d;
+            acc = acc.saturating_mul(d);
         }
         true
     }
@@ -146,19 +146,15 @@ impl Layout {
     /// The same layout broadcast to `shape` (stride 0 on broadcast axes), or
     /// `None` when impossible.
     pub fn broadcast_to(&self, shape: &[usize]) -> Option<Layout> {
-        if shape.len() < self.shape.len() {
-            return None;
-        }
-        let lead = shape.len() - self.shape.len();
+        let lead = shape.len().checked_sub(self.shape.len())?;
         let mut strides: Dims = SmallVec::from_elem(0, shape.len());
-        for (i, &d) in shape.iter().enumerate() {
-            if i < lead {
-                continue;
-            }
-            let own = self.shape[i - lead];
-            if own == d {
-                strides[i] = self.strides[i - lead];
-            } else if own != 1 {
+        let own = self.shape.iter().zip(&self.strides);
+        for ((&d, stride), (&size, &step)) in
+            shape[lead..].iter().zip(&mut strides[lead..]).zip(own)
+        {
+            if size == d {
+                *stride = step;
+            } else if size != 1 {
                 return None;
             }
         }
@@ -176,10 +172,14 @@ pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
     let lead = b.iter().take_while(|&&d| d == 1).count();
     let b = &b[lead.min(b.len().saturating_sub(1))..];
     let m: usize = b.iter().product();
-    (b.len() <= a.len() && a[a.len() - b.len()..] == *b && m > 0).then_some(m)
+    let tail = &a[a.len().checked_sub(b.len())?..];
+    (tail == b && m > 0).then_some(m)
 }
 
 /// The NumPy broadcast of two shapes, or `None` when they are incompatible.
+// index arithmetic bounded by the ranks: `i < rank` and each input's rank
+// is at most `rank`, so `i + len` < 2·rank and `i + len − rank` ≥ 0 where used
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     if a == b {
         return Some(dims_of(a));
@@ -221,6 +221,11 @@ pub(crate) struct RowWalker<'a, const K: usize> {
 
 impl<'a, const K: usize> RowWalker<'a, K> {
     /// `shape` is the common shape; `layouts` give strides and offsets.
+    // Offsets are bounded: `index` stays inside `shape`, and every layout
+    // is a view that obeys `checked_numel`, whose reachable offsets lie
+    // inside its storage (< isize::MAX), so `offset + Σ index·stride`
+    // cannot overflow; `% max(1)` and `/ max(1)` never divide by zero.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn new(shape: &'a [usize], layouts: [&'a Layout; K], start: usize) -> Self {
         let outer = &shape[..shape.len().saturating_sub(1)];
         let strides = layouts.map(|l| &l.strides[..]);
@@ -245,6 +250,10 @@ impl<'a, const K: usize> RowWalker<'a, K> {
     }
 
     /// The current row's offsets; then steps to the next row.
+    // Bounded as in `new`: the index runs through `shape` (one step past
+    // the end on the last axis, undone at once), so every offset is one a
+    // valid view reaches or one stride past it, far below usize::MAX.
+    #[allow(clippy::arithmetic_side_effects)]
     #[inline]
     pub fn next_row(&mut self) -> [usize; K] {
         let current = self.offsets;

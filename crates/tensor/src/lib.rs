@@ -27,6 +27,10 @@ mod display;
 mod element;
 mod error;
 pub mod kernels;
+// Shapes, strides and offsets: every `+ - * /` here is either checked or
+// allowed per function with the reason it cannot overflow (CI's clippy
+// runs with -D warnings, so a new unchecked one fails the build).
+#[warn(clippy::arithmetic_side_effects)]
 mod layout;
 mod ops;
 pub mod pool;

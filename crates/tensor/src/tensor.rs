@@ -55,12 +55,11 @@ impl<T: Element> Tensor<T> {
     /// [`TensorError::LengthMismatch`] when `data.len()` is not the product
     /// of `shape`.
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
-        let expected = crate::layout::checked_numel(shape).ok_or_else(|| {
-            TensorError::ShapeTooLarge {
+        let expected =
+            crate::layout::checked_numel(shape).ok_or_else(|| TensorError::ShapeTooLarge {
                 op: "from_vec",
                 shape: shape.to_vec(),
-            }
-        })?;
+            })?;
         if data.len() != expected {
             return Err(TensorError::LengthMismatch {
                 shape: shape.to_vec(),

@@ -29,7 +29,10 @@ fn item1_element_counts_that_wrap_are_rejected() {
     assert_eq!(tall.numel(), 70368475743232);
     assert!(matches!(
         one.broadcast_to(&[1 << 40, 1 << 40]),
-        Err(TensorError::ShapeTooLarge { op: "broadcast_to", .. })
+        Err(TensorError::ShapeTooLarge {
+            op: "broadcast_to",
+            ..
+        })
     ));
     // a product whose output could not exist panics naming matmul
     let wide = one.broadcast_to(&[1, 1 << 40]).unwrap();
@@ -81,7 +84,10 @@ fn item2_shapes_whose_count_wraps_to_zero_are_rejected() {
     ));
     assert!(matches!(
         t.index_add(0, &[0, 1], &[1 << 62, 2]),
-        Err(TensorError::ShapeTooLarge { op: "index_add", .. })
+        Err(TensorError::ShapeTooLarge {
+            op: "index_add",
+            ..
+        })
     ));
     assert!(matches!(
         t.reshape(&[1 << 32, 1 << 32]),
@@ -124,7 +130,10 @@ fn item4_arange_never_silently_shortens() {
     .starts_with("arange: start, end and step must be finite"));
     // an empty range is empty, not an error (NumPy)
     assert_eq!(Tensor::<f64>::arange(1.0, 0.0, 1.0).numel(), 0);
-    assert_eq!(Tensor::<f64>::arange(1.0, 0.0, -0.5).to_vec(), vec![1.0, 0.5]);
+    assert_eq!(
+        Tensor::<f64>::arange(1.0, 0.0, -0.5).to_vec(),
+        vec![1.0, 0.5]
+    );
 }
 
 #[test]
@@ -136,5 +145,8 @@ fn empty_axes_reduce_as_pytorch_does() {
     let msg = panic_message(move || {
         t.max(0, false);
     });
-    assert!(msg.starts_with("max: axis 0 of shape [0, 3] is empty"), "{msg}");
+    assert!(
+        msg.starts_with("max: axis 0 of shape [0, 3] is empty"),
+        "{msg}"
+    );
 }

@@ -8,11 +8,14 @@ use mnemon_tensor::{checked_numel, Tensor};
 use proptest::prelude::*;
 use std::rc::Rc;
 
+/// The value at each index of a reference view.
+type Lookup = Rc<dyn Fn(&[usize]) -> f64>;
+
 /// The reference: a shape and the value at each index.
 #[derive(Clone)]
 struct Reference {
     shape: Vec<usize>,
-    at: Rc<dyn Fn(&[usize]) -> f64>,
+    at: Lookup,
 }
 
 #[derive(Debug, Clone)]

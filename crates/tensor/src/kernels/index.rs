@@ -11,7 +11,10 @@ use crate::tensor::Tensor;
 /// bytes be addressed), else [`TensorError::ShapeTooLarge`] for `op`.
 fn fits<T: Element>(op: &'static str, shape: &[usize]) -> Result<usize, TensorError> {
     crate::layout::checked_numel(shape)
-        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
         .ok_or_else(|| TensorError::ShapeTooLarge {
             op,
             shape: shape.to_vec(),
@@ -50,6 +53,9 @@ impl<T: Element> Tensor<T> {
     /// When `tensors` is empty, the axis is out of range, or the other axes
     /// differ (the message names the shapes and the caller's line).
     #[track_caller]
+    // Offsets bounded: `o·w + w` ≤ a part's element count (o < outer,
+    // w = its axis size · inner), and the output's count is checked above.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn concat(tensors: &[Tensor<T>], axis: usize) -> Self {
         let loc = std::panic::Location::caller();
         assert!(
@@ -126,6 +132,9 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
+    // Offsets bounded: `(o·r + i)·inner + inner` ≤ the source's element
+    // count, as o < outer and every index i < r (checked first).
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn index_select(&self, axis: usize, indices: &[usize]) -> Result<Self, TensorError> {
         check_axis("index_select", self.shape(), axis);
         let r = self.shape()[axis];
@@ -156,6 +165,9 @@ impl<T: Element> Tensor<T> {
     /// [`TensorError::IndexShapeMismatch`] when `self` does not have `shape`
     /// with `indices.len()` along `axis`; [`TensorError::ShapeTooLarge`]
     /// when `shape` could not exist.
+    // Offsets bounded as in `index_select`, on both sides: indices are
+    // checked against `r`, and `shape` against `checked_numel`.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn index_add(
         &self,
         axis: usize,
@@ -237,6 +249,10 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::IndexShapeMismatch`] or [`TensorError::IndexOutOfRange`].
+    // Offsets bounded: the walk runs over `index_shape` (no larger than
+    // the source on every other axis) with the source's dense strides and
+    // each index < the axis size, so every offset is a source element's.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn gather(
         &self,
         axis: usize,
@@ -269,6 +285,8 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// As [`Tensor::gather`], and [`TensorError::IndexShapeMismatch`] when
     /// `self` does not have `index_shape`.
+    // Offsets bounded as in `gather`, into the output of `shape`.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn scatter_add(
         &self,
         axis: usize,
@@ -308,6 +326,8 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// [`TensorError::IndexOutOfRange`] when an index is `>= classes`;
     /// [`TensorError::ShapeTooLarge`] when the result could not exist.
+    // Offsets bounded: `r·classes + i` < `len·classes`, checked above.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn one_hot(indices: &[usize], classes: usize) -> Result<Self, TensorError> {
         check_indices("one_hot", 1, classes, indices)?;
         let n = fits::<T>("one_hot", &[indices.len(), classes])?;

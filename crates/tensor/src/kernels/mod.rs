@@ -2,6 +2,8 @@
 //! shared strided map/zip machinery and the parallelism threshold.
 
 pub mod binary;
+// index arithmetic reviewed as in `layout` (see lib.rs)
+#[warn(clippy::arithmetic_side_effects)]
 pub mod index;
 pub mod matmul;
 pub mod reduce;
