@@ -41,5 +41,6 @@ mod views;
 pub use element::{DType, Element};
 pub use error::TensorError;
 pub use kernels::unary::sigmoid_scalar;
+pub use kernels::window::Window2d;
 pub use layout::{checked_numel, dims_of, Dims};
 pub use tensor::Tensor;

@@ -14,6 +14,7 @@ pub mod shape;
 pub mod softmax;
 pub mod squared_error;
 pub mod unary;
+pub mod window;
 
 use crate::tape::InputGrads;
 use crate::var::Var;

@@ -9,6 +9,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
+pub mod window;
 
 use crate::element::Element;
 use crate::layout::{Layout, RowWalker};

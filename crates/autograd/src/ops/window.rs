@@ -1,0 +1,312 @@
+//! Sliding-window ops: `unfold2d` and `fold2d`, two linear primitives that
+//! are each other's adjoint (so each one's gradient is the other, at every
+//! order), and what is composed from them with no rule of its own:
+//! `conv2d`/`conv1d` (unfold + one matmul + reshape) and the pools
+//! (unfold + max or mean over the window axis).
+
+use crate::tape::{Ctx, InputGrads, Keep};
+use crate::var::Var;
+use mnemon_tensor::{Element, Window2d};
+use std::panic::Location;
+use std::rc::Rc;
+
+/// Options of a 2-D convolution (PyTorch's `conv2d` arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dOptions {
+    /// Step between windows, `[height, width]`.
+    pub stride: [usize; 2],
+    /// Zero padding on both sides.
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 2],
+    /// Channel groups: input and output channels are split into `groups`
+    /// independent convolutions.
+    pub groups: usize,
+}
+
+impl Default for Conv2dOptions {
+    fn default() -> Self {
+        Conv2dOptions {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+/// Options of a 1-D convolution (PyTorch's `conv1d` arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1dOptions {
+    /// Step between windows.
+    pub stride: usize,
+    /// Zero padding on both sides.
+    pub padding: usize,
+    /// Spacing between kernel taps.
+    pub dilation: usize,
+    /// Channel groups.
+    pub groups: usize,
+}
+
+impl Default for Conv1dOptions {
+    fn default() -> Self {
+        Conv1dOptions {
+            stride: 1,
+            padding: 0,
+            dilation: 1,
+            groups: 1,
+        }
+    }
+}
+
+fn pack(win: &Window2d, size: [usize; 2]) -> Rc<[usize]> {
+    let w = win;
+    Rc::from(vec![
+        w.kernel[0],
+        w.kernel[1],
+        w.stride[0],
+        w.stride[1],
+        w.padding[0],
+        w.padding[1],
+        w.dilation[0],
+        w.dilation[1],
+        size[0],
+        size[1],
+    ])
+}
+
+fn unpack(p: &[usize]) -> (Window2d, [usize; 2]) {
+    let win = Window2d {
+        kernel: [p[0], p[1]],
+        stride: [p[2], p[3]],
+        padding: [p[4], p[5]],
+        dilation: [p[6], p[7]],
+    };
+    (win, [p[8], p[9]])
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    /// The sliding windows of an `[N, C, H, W]` Var as columns
+    /// `[N, C·kh·kw, oh·ow]` (zero padding); gradient: [`Var::fold2d`].
+    /// PyTorch: `F.unfold`.
+    ///
+    /// # Panics
+    /// When the input is not rank 4 or the window does not fit.
+    #[track_caller]
+    pub fn unfold2d(&self, win: Window2d) -> Self {
+        self.unfold2d_padded(win, T::zero())
+    }
+
+    /// As [`Var::unfold2d`] with taps in the padding reading `pad` (−∞ for
+    /// max pooling); the gradient is the same (padding gets none).
+    #[track_caller]
+    pub(crate) fn unfold2d_padded(&self, win: Window2d, pad: T) -> Self {
+        let v = self.value.unfold2d(win, pad);
+        let size = [self.shape()[2], self.shape()[3]];
+        let loc = Location::caller();
+        self.tape.record(
+            "unfold2d",
+            v,
+            &[self],
+            unfold_rule,
+            Keep::Shapes,
+            loc,
+            |s, _| {
+                s.indices = Some(pack(&win, size));
+            },
+        )
+    }
+
+    /// Columns `[N, C·kh·kw, oh·ow]` summed back into `[N, C, H, W]` of
+    /// spatial `size`, the adjoint of [`Var::unfold2d`]; gradient:
+    /// `unfold2d`. PyTorch: `F.fold`.
+    ///
+    /// # Panics
+    /// When the columns do not fit the window and `size`.
+    #[track_caller]
+    pub fn fold2d(&self, win: Window2d, size: [usize; 2]) -> Self {
+        let v = self.value.fold2d(win, size);
+        let loc = Location::caller();
+        self.tape.record(
+            "fold2d",
+            v,
+            &[self],
+            fold_rule,
+            Keep::Shapes,
+            loc,
+            |s, _| {
+                s.indices = Some(pack(&win, size));
+            },
+        )
+    }
+
+    /// 2-D convolution (cross-correlation, as every framework computes it)
+    /// of an `[N, C, H, W]` input with a `[O, C/groups, kh, kw]` weight and
+    /// an optional `[O]` bias: `unfold2d`, one (batched) matmul, a reshape,
+    /// so its gradients of every order come from those ops. PyTorch:
+    /// `F.conv2d`.
+    ///
+    /// ```
+    /// use mnemon_autograd::{Conv2dOptions, Tape};
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::arange(0.0, 9.0, 1.0).reshape(&[1, 1, 3, 3]).unwrap());
+    /// let w = tape.leaf(Tensor::ones(&[1, 1, 2, 2]));
+    /// let y = x.conv2d(&w, None, Conv2dOptions::default());
+    /// assert_eq!(y.value().to_vec(), vec![8.0, 12.0, 20.0, 24.0]); // sums of 2×2 windows
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&w).unwrap().to_vec(), vec![8.0, 12.0, 20.0, 24.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the shapes do not fit (the message names both and the line).
+    #[track_caller]
+    pub fn conv2d(&self, weight: &Self, bias: Option<&Self>, opts: Conv2dOptions) -> Self {
+        let (xs, ws) = (self.shape(), weight.shape());
+        let g = opts.groups;
+        let fits = xs.len() == 4
+            && ws.len() == 4
+            && g > 0
+            && xs[1] % g == 0
+            && ws[0] % g == 0
+            && ws[1] * g == xs[1]
+            && bias.is_none_or(|b| b.shape() == [ws[0]]);
+        if !fits {
+            panic!(
+                "conv2d: input {xs:?}, weight {ws:?}, bias {:?} and groups {g} do not fit ([N, C, H, W], [O, C/groups, kh, kw], [O]), called at {}",
+                bias.map(|b| b.shape().to_vec()),
+                Location::caller()
+            );
+        }
+        let win = Window2d {
+            kernel: [ws[2], ws[3]],
+            stride: opts.stride,
+            padding: opts.padding,
+            dilation: opts.dilation,
+        };
+        let (n, o) = (xs[0], ws[0]);
+        let cols = self.unfold2d(win); // [N, C·k, L]
+        let (ck, l) = (cols.shape()[1], cols.shape()[2]);
+        let [oh, ow] = win.output_size([xs[2], xs[3]]).expect("unfold checked it");
+        let y = if g == 1 {
+            weight.reshape_to(&[o, ck]).matmul(&cols) // [N, O, L]
+        } else {
+            let cols = cols.reshape_to(&[n, g, ck / g, l]);
+            weight.reshape_to(&[g, o / g, ck / g]).matmul(&cols) // [N, g, O/g, L]
+        };
+        let y = y.reshape_to(&[n, o, oh, ow]);
+        match bias {
+            Some(b) => &y + &b.reshape_to(&[1, o, 1, 1]),
+            None => y,
+        }
+    }
+
+    /// 1-D convolution of an `[N, C, L]` input with a `[O, C/groups, k]`
+    /// weight: [`Var::conv2d`] over a height of 1. PyTorch: `F.conv1d`.
+    ///
+    /// # Panics
+    /// As [`Var::conv2d`].
+    #[track_caller]
+    pub fn conv1d(&self, weight: &Self, bias: Option<&Self>, opts: Conv1dOptions) -> Self {
+        let (xs, ws) = (self.shape(), weight.shape());
+        if xs.len() != 3 || ws.len() != 3 {
+            panic!(
+                "conv1d: input {xs:?} and weight {ws:?} must be [N, C, L] and [O, C/groups, k], called at {}",
+                Location::caller()
+            );
+        }
+        let opts2 = Conv2dOptions {
+            stride: [1, opts.stride],
+            padding: [0, opts.padding],
+            dilation: [1, opts.dilation],
+            groups: opts.groups,
+        };
+        let y = self.unsqueeze(2).conv2d(&weight.unsqueeze(2), bias, opts2);
+        y.squeeze(2)
+    }
+
+    /// Max over each window of an `[N, C, H, W]` input (padding never
+    /// wins); the gradient goes to the first maximum of each window, as
+    /// PyTorch's. PyTorch: `F.max_pool2d`.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::{Tensor, Window2d};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 5.0, 5.0, 2.0], &[1, 1, 2, 2]).unwrap());
+    /// let y = x.max_pool2d(Window2d::new([2, 2]));
+    /// assert_eq!(y.item(), 5.0);
+    /// assert_eq!(y.backward().wrt(&x).unwrap().to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the input is not rank 4 or the window does not fit.
+    #[track_caller]
+    pub fn max_pool2d(&self, win: Window2d) -> Self {
+        self.pool2d("max_pool2d", win, true)
+    }
+
+    /// Mean over each window of an `[N, C, H, W]` input, padding counted
+    /// as zeros (PyTorch's default `count_include_pad=True`). PyTorch:
+    /// `F.avg_pool2d`.
+    ///
+    /// # Panics
+    /// When the input is not rank 4 or the window does not fit.
+    #[track_caller]
+    pub fn avg_pool2d(&self, win: Window2d) -> Self {
+        self.pool2d("avg_pool2d", win, false)
+    }
+
+    /// The mean over each channel's whole plane, `[N, C, H, W]` to
+    /// `[N, C, 1, 1]`. PyTorch: `F.adaptive_avg_pool2d(x, 1)`.
+    ///
+    /// # Panics
+    /// When the input is not rank 4 or a plane is empty.
+    #[track_caller]
+    pub fn adaptive_avg_pool2d_1x1(&self) -> Self {
+        let s = self.shape();
+        if s.len() != 4 || s[2] * s[3] == 0 {
+            panic!(
+                "adaptive_avg_pool2d: expects a non-empty [N, C, H, W], got {s:?}, called at {}",
+                Location::caller()
+            );
+        }
+        let (n, c, hw) = (s[0], s[1], s[2] * s[3]);
+        self.reshape_to(&[n, c, hw])
+            .mean(2, false)
+            .reshape_to(&[n, c, 1, 1])
+    }
+
+    #[track_caller]
+    fn pool2d(&self, op: &str, win: Window2d, is_max: bool) -> Self {
+        let s = self.shape();
+        // PyTorch's rule: padding at most half the kernel, so no window
+        // is all padding
+        let half = (0..2).all(|a| 2 * win.padding[a] <= win.kernel[a]);
+        if s.len() != 4 || !half || win.output_size([s[2], s[3]]).is_none() {
+            panic!(
+                "{op}: window {win:?} does not fit an input of shape {s:?} ([N, C, H, W], padding at most half the kernel), called at {}",
+                Location::caller()
+            );
+        }
+        let (n, c) = (s[0], s[1]);
+        let [oh, ow] = win.output_size([s[2], s[3]]).expect("checked");
+        let planes = self.reshape_to(&[n * c, 1, s[2], s[3]]);
+        let y = if is_max {
+            planes.unfold2d_padded(win, T::neg_infinity()).max(1, false)
+        } else {
+            planes.unfold2d(win).mean(1, false)
+        };
+        y.reshape_to(&[n, c, oh, ow])
+    }
+}
+
+fn unfold_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let (win, size) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    super::one(g.fold2d(win, size))
+}
+
+fn fold_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let (win, _) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    super::one(g.unfold2d(win))
+}

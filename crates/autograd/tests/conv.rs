@@ -1,0 +1,215 @@
+//! Convolution and pooling: values against plain loops, gradients first
+//! and second order against finite differences, over random geometries
+//! (stride, padding, dilation, groups, odd sizes, batch 1).
+
+use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+use mnemon_autograd::{Conv1dOptions, Conv2dOptions, Tape, Var};
+use mnemon_tensor::{Tensor, Window2d};
+use proptest::prelude::*;
+
+fn tol() -> Tolerance {
+    Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    }
+}
+
+fn filled(shape: &[usize], seed: usize) -> Tensor<f64> {
+    let n: usize = shape.iter().product();
+    let v = (0..n).map(|i| (((i * 29 + seed * 7) % 31) as f64 - 15.0) / 10.0);
+    Tensor::from_vec(v.collect(), shape).unwrap()
+}
+
+/// Cross-correlation by plain loops (PyTorch's conv2d semantics).
+fn conv_loops(
+    x: &Tensor<f64>,
+    w: &Tensor<f64>,
+    b: Option<&Tensor<f64>>,
+    o: Conv2dOptions,
+) -> Tensor<f64> {
+    let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
+    let (n, c, h, wd) = (xs[0], xs[1], xs[2], xs[3]);
+    let (oc, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
+    let win = Window2d {
+        kernel: [kh, kw],
+        stride: o.stride,
+        padding: o.padding,
+        dilation: o.dilation,
+    };
+    let [oh, ow] = win.output_size([h, wd]).unwrap();
+    let (xv, wv) = (x.to_vec(), w.to_vec());
+    let bv = b.map(|b| b.to_vec());
+    let per_group = oc / o.groups;
+    let mut out = vec![0.0; n * oc * oh * ow];
+    for bi in 0..n {
+        for co in 0..oc {
+            let g = co / per_group;
+            for oi in 0..oh {
+                for oj in 0..ow {
+                    let mut acc = bv.as_ref().map_or(0.0, |b| b[co]);
+                    for ci in 0..cg {
+                        let cin = g * cg + ci;
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let ii = (oi * o.stride[0] + i * o.dilation[0]) as isize
+                                    - o.padding[0] as isize;
+                                let jj = (oj * o.stride[1] + j * o.dilation[1]) as isize
+                                    - o.padding[1] as isize;
+                                if ii < 0 || jj < 0 || ii as usize >= h || jj as usize >= wd {
+                                    continue;
+                                }
+                                acc += xv[((bi * c + cin) * h + ii as usize) * wd + jj as usize]
+                                    * wv[((co * cg + ci) * kh + i) * kw + j];
+                            }
+                        }
+                    }
+                    out[((bi * oc + co) * oh + oi) * ow + oj] = acc;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, &[n, oc, oh, ow]).unwrap()
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    x: [usize; 4],
+    w: [usize; 4],
+    opts: Conv2dOptions,
+    bias: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 1usize..3, 2usize..6, 2usize..6),
+        (
+            [1usize..4, 1usize..4],
+            [1usize..3, 1usize..3],
+            [0usize..2, 0usize..2],
+            [1usize..3, 1usize..3],
+        ),
+        1usize..3,
+        any::<bool>(),
+    )
+        .prop_map(
+            |((n, gc, go, h, w), (k, stride, padding, dilation), groups, bias)| Case {
+                x: [n, gc * groups, h, w],
+                w: [go * groups, gc, k[0], k[1]],
+                opts: Conv2dOptions {
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                },
+                bias,
+            },
+        )
+        .prop_filter("fits", |c| {
+            Window2d {
+                kernel: [c.w[2], c.w[3]],
+                stride: c.opts.stride,
+                padding: c.opts.padding,
+                dilation: c.opts.dilation,
+            }
+            .output_size([c.x[2], c.x[3]])
+            .is_some()
+        })
+}
+
+fn conv_of<'t>(v: &[Var<'t, f64>], opts: Conv2dOptions) -> Var<'t, f64> {
+    v[0].conv2d(&v[1], v.get(2), opts)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
+    ))]
+
+    #[test]
+    fn conv2d_matches_loops_and_gradchecks(c in case()) {
+        let x = filled(&c.x, 1);
+        let w = filled(&c.w, 2);
+        let b = c.bias.then(|| filled(&[c.w[0]], 3));
+        let tape = Tape::<f64>::new();
+        let y = tape.constant(x.clone()).conv2d(&tape.constant(w.clone()), b.clone().map(|b| tape.constant(b)).as_ref(), c.opts);
+        let want = conv_loops(&x, &w, b.as_ref(), c.opts);
+        prop_assert_eq!(y.shape(), want.shape());
+        prop_assert!(y.value().all_close(&want, 1e-12, 1e-12));
+        let mut inputs = vec![x, w];
+        inputs.extend(b);
+        let opts = c.opts;
+        gradcheck(move |v| conv_of(v, opts), &inputs, tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| conv_of(v, opts), &inputs, tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+
+    #[test]
+    fn pools_gradcheck(n in 1usize..3, c in 1usize..3, h in 2usize..6, w in 2usize..6, k in 1usize..3, s in 1usize..3, p in 0usize..2) {
+        let win = Window2d::new([k + 1, k]).stride([s, s]).padding([p.min((k + 1) / 2), p.min(k / 2)]);
+        prop_assume!(win.output_size([h, w]).is_some());
+        // distinct values: no ties, so finite differences see one maximum
+        let x = Tensor::from_vec((0..n * c * h * w).map(|i| ((i * 37) % 101) as f64 / 10.0).collect(), &[n, c, h, w]).unwrap();
+        gradcheck(move |v| v[0].max_pool2d(win), &[x.clone()], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradcheck(move |v| v[0].avg_pool2d(win), &[x.clone()], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| v[0].avg_pool2d(win).powi(2), &[x.clone()], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| v[0].max_pool2d(win).powi(2), &[x.clone()], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(|v| v[0].adaptive_avg_pool2d_1x1().powi(2), &[x], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+}
+
+#[test]
+fn conv1d_is_conv2d_over_a_height_of_one() {
+    let x = filled(&[2, 4, 9], 1);
+    let w = filled(&[6, 2, 3], 2);
+    let b = filled(&[6], 3);
+    let opts = Conv1dOptions {
+        stride: 2,
+        padding: 1,
+        dilation: 2,
+        groups: 2,
+    };
+    let tape = Tape::<f64>::new();
+    let y = tape.constant(x.clone()).conv1d(
+        &tape.constant(w.clone()),
+        Some(&tape.constant(b.clone())),
+        opts,
+    );
+    let o2 = Conv2dOptions {
+        stride: [1, 2],
+        padding: [0, 1],
+        dilation: [1, 2],
+        groups: 2,
+    };
+    let want = conv_loops(&x.unsqueeze(2), &w.unsqueeze(2), Some(&b), o2);
+    assert_eq!(y.shape(), &[2, 6, 4]);
+    assert!(y.value().all_close(&want.squeeze(2), 1e-12, 1e-12));
+    fn c1<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+        let opts = Conv1dOptions {
+            stride: 2,
+            padding: 1,
+            dilation: 2,
+            groups: 2,
+        };
+        v[0].conv1d(&v[1], Some(&v[2]), opts)
+    }
+    gradcheck(c1, &[x.clone(), w.clone(), b.clone()], tol()).unwrap();
+    gradgradcheck(c1, &[x, w, b], tol()).unwrap();
+}
+
+#[test]
+fn max_pool_ties_go_to_the_first_maximum_and_shapes_panic_clearly() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec(vec![2.0, 2.0, 1.0, 2.0], &[1, 1, 2, 2]).unwrap());
+    let g = x.max_pool2d(Window2d::new([2, 2])).sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
+    let w = tape.leaf(Tensor::zeros(&[2, 3, 1, 1]));
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        x.conv2d(&w, None, Conv2dOptions::default())
+    }))
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("conv2d: input [1, 1, 2, 2], weight [2, 3, 1, 1]"),
+        "{msg}"
+    );
+}
