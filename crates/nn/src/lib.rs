@@ -33,20 +33,27 @@
 
 mod activation;
 pub mod checkpoint;
+mod conv;
 mod data;
+mod dropout;
+pub mod idx;
 mod linear;
 mod loss;
 mod module;
 mod optim;
 mod param;
 mod recurrent;
+mod schedule;
 
 pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use checkpoint::{load, save, CheckpointError};
+pub use conv::{AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d};
 pub use data::Batches;
+pub use dropout::{dropout, Dropout};
 pub use linear::{init_tensor, Init, Linear};
 pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
 pub use module::{BoxedModule, DynModule, Module, Sequential};
 pub use optim::{grad_norm, Adam, ModuleParams, Optimizer, Sgd};
 pub use param::{GradsParamExt, Param, ParamId, TapeParamExt};
 pub use recurrent::{Lstm, LstmCell, Rnn, RnnCell};
+pub use schedule::{CosineAnnealing, LrSchedule, StepLr, Warmup};

@@ -32,6 +32,32 @@ pub trait Module<T: Element = f32> {
         out
     }
 
+    /// Runs the model on a tensor with no gradients recorded (a private
+    /// tape in no-grad mode: nothing is kept for a backward pass), for
+    /// inference. PyTorch: `with torch.no_grad(): model(x)`. Call
+    /// [`Module::set_training`]`(false)` first for dropout and the like.
+    ///
+    /// ```
+    /// use mnemon_nn::{Linear, Module};
+    /// use mnemon_tensor::Tensor;
+    /// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    /// let layer = Linear::<f32>::new(3, 2, &mut rng);
+    /// let y = layer.predict(&Tensor::ones(&[4, 3]));
+    /// assert_eq!(y.shape(), &[4, 2]);
+    /// ```
+    fn predict(&self, x: &mnemon_tensor::Tensor<T>) -> mnemon_tensor::Tensor<T> {
+        let tape = mnemon_autograd::Tape::new();
+        tape.no_grad(|| self.forward(&tape.constant(x.clone())).value().clone())
+    }
+
+    /// Switches training behaviour on or off in this module and every
+    /// module inside it (dropout drops only in training). PyTorch:
+    /// `model.train()` / `model.eval()`. The default does nothing (a layer
+    /// that behaves the same either way); containers pass it on.
+    fn set_training(&mut self, training: bool) {
+        let _ = training;
+    }
+
     /// The number of scalar parameters.
     fn num_params(&self) -> usize {
         let mut n = 0;
@@ -135,6 +161,12 @@ impl<T: Element> Module<T> for Sequential<T> {
     fn params_mut(&mut self, f: &mut dyn FnMut(&mut Param<T>)) {
         for l in &mut self.layers {
             l.params_mut(f);
+        }
+    }
+
+    fn set_training(&mut self, training: bool) {
+        for l in &mut self.layers {
+            l.set_training(training);
         }
     }
 }

@@ -12,6 +12,12 @@ use std::collections::HashMap;
 pub trait Optimizer<T: Element> {
     /// One update of every trainable param that has a gradient.
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>);
+
+    /// The learning rate.
+    fn lr(&self) -> f64;
+
+    /// Sets the learning rate (schedules call this between steps).
+    fn set_lr(&mut self, lr: f64);
 }
 
 /// The part of [`Module`] optimizers need (object-safe).
@@ -117,6 +123,14 @@ impl<T: Element> Sgd<T> {
 }
 
 impl<T: Element> Optimizer<T> for Sgd<T> {
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
         let scale = clip_scale(model, grads, self.clip_norm);
         let (lr, mu, wd) = (
@@ -208,6 +222,14 @@ impl<T: Element> Adam<T> {
 }
 
 impl<T: Element> Optimizer<T> for Adam<T> {
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     fn step(&mut self, model: &mut dyn ModuleParams<T>, grads: &Grads<'_, T>) {
         let scale = clip_scale(model, grads, self.clip_norm);
         let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));

@@ -167,8 +167,8 @@ impl<'t, T: Element> Var<'t, T> {
         let fits = xs.len() == 4
             && ws.len() == 4
             && g > 0
-            && xs[1] % g == 0
-            && ws[0] % g == 0
+            && xs[1].is_multiple_of(g)
+            && ws[0].is_multiple_of(g)
             && ws[1] * g == xs[1]
             && bias.is_none_or(|b| b.shape() == [ws[0]]);
         if !fits {

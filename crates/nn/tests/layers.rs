@@ -1,0 +1,95 @@
+//! Layers: shapes and PyTorch's parameter names, train/eval reaching every
+//! layer, schedules, inference without a tape.
+
+use mnemon_autograd::{Conv1dOptions, Conv2dOptions, Tape};
+use mnemon_nn::*;
+use mnemon_tensor::Tensor;
+use rand::{rngs::StdRng, SeedableRng};
+
+#[test]
+fn conv_layers_have_pytorchs_names_shapes_and_init_bounds() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let opts = Conv2dOptions {
+        groups: 2,
+        ..Default::default()
+    };
+    let model: Sequential = Sequential::new()
+        .push(Conv2d::new(4, 6, [3, 3], opts, &mut rng))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Flatten);
+    let names: Vec<(String, Vec<usize>)> = model
+        .named_params()
+        .into_iter()
+        .map(|(n, p)| (n, p.shape().to_vec()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("layers.0.weight".to_string(), vec![6, 2, 3, 3]),
+            ("layers.0.bias".to_string(), vec![6])
+        ]
+    );
+    // PyTorch's default: U(±1/√fan_in), fan_in = 2·3·3
+    let bound = 1.0 / 18f32.sqrt();
+    for (_, p) in model.named_params() {
+        assert!(p.value.to_vec().iter().all(|v| v.abs() <= bound));
+    }
+    let y = model.predict(&Tensor::ones(&[2, 4, 8, 8]));
+    assert_eq!(y.shape(), &[2, 6 * 3 * 3]);
+    let c1 = Conv1d::<f32>::new(
+        3,
+        4,
+        5,
+        Conv1dOptions {
+            padding: 2,
+            ..Default::default()
+        },
+        &mut rng,
+    );
+    assert_eq!(c1.predict(&Tensor::ones(&[2, 3, 10])).shape(), &[2, 4, 10]);
+    let tape = Tape::new();
+    let avg = AvgPool2d::new(2).forward(&tape.constant(Tensor::<f32>::ones(&[1, 1, 4, 4])));
+    assert_eq!(avg.value().to_vec(), vec![1.0; 4]);
+}
+
+#[test]
+fn eval_mode_reaches_dropout_inside_sequential() {
+    let mut model: Sequential = Sequential::new().push(Dropout::new(0.5, 7)).push(Relu);
+    let x = Tensor::ones(&[1000]);
+    let train = model.predict(&x).to_vec();
+    assert!(train.contains(&0.0) && train.contains(&2.0));
+    model.set_training(false);
+    assert_eq!(model.predict(&x).to_vec(), vec![1.0; 1000]);
+    model.set_training(true);
+    assert!(model.predict(&x).to_vec().contains(&0.0));
+}
+
+#[test]
+fn schedules_drive_any_optimizer() {
+    let s = StepLr {
+        base: 0.1,
+        every: 10,
+        gamma: 0.5,
+    };
+    assert_eq!(
+        (s.lr_at(0), s.lr_at(9), s.lr_at(10), s.lr_at(25)),
+        (0.1, 0.1, 0.05, 0.025)
+    );
+    let w = Warmup {
+        steps: 4,
+        then: CosineAnnealing {
+            base: 1.0,
+            min: 0.1,
+            total: 10,
+        },
+    };
+    let lrs: Vec<f64> = (0..4).map(|i| w.lr_at(i)).collect();
+    assert_eq!(lrs, vec![0.25, 0.5, 0.75, 1.0]);
+    assert!((w.lr_at(14) - 0.1).abs() < 1e-12);
+    let mut sgd = Sgd::<f32>::new(1.0);
+    let mut adam = Adam::<f32>::new(1.0);
+    s.apply(&mut sgd, 10);
+    w.apply(&mut adam, 1);
+    assert_eq!((sgd.lr, adam.lr), (0.05, 0.5));
+}
