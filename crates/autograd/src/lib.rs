@@ -50,6 +50,7 @@ mod var;
 
 pub use backward::Grads;
 pub use custom::CustomOp;
+pub use ops::attention::causal_mask;
 pub use ops::window::{Conv1dOptions, Conv2dOptions};
 pub use tape::{NodeId, Tape};
 pub use var::Var;

@@ -43,9 +43,15 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// The pool of large free buffers of this type (see `pool`).
     #[doc(hidden)]
     fn free_list() -> &'static crate::pool::FreeList<Self>;
+    /// The error function (from `libm`, the Rust port of musl's, accurate
+    /// to the last bit or so: what PyTorch's exact GELU needs).
+    fn erf(self) -> Self;
 }
 
 impl Element for f32 {
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
     const DTYPE: DType = DType::F32;
     #[inline]
     fn of_f64(v: f64) -> Self {
@@ -66,6 +72,9 @@ impl Element for f32 {
 }
 
 impl Element for f64 {
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
     const DTYPE: DType = DType::F64;
     #[inline]
     fn of_f64(v: f64) -> Self {

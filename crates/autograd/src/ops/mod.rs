@@ -3,11 +3,14 @@
 //! side. Rules are written with these same ops, so in `grad_graph` mode
 //! they record and can be differentiated again.
 
+pub mod activation;
+pub mod attention;
 pub mod bce;
 pub mod binary;
 pub mod index;
 pub mod linear;
 pub mod matmul;
+pub mod norm;
 pub mod operators;
 pub mod reduce;
 pub mod shape;

@@ -44,6 +44,10 @@ unary_ops! {
     relu => |x: T| if x > T::zero() { x } else { T::zero() };
     /// Sine. PyTorch: `sin`.
     sin => |x: T| x.sin();
+    /// The error function. PyTorch: `erf`.
+    erf => |x: T| Element::erf(x);
+    /// `ln(1 + e^x)`, stable for every x. PyTorch: `softplus` (beta 1).
+    softplus => |x: T| x.max(T::zero()) + (-x.abs()).exp().ln_1p();
     /// Cosine. PyTorch: `cos`.
     cos => |x: T| x.cos();
     /// `x²`. PyTorch: `square`.

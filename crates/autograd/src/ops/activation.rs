@@ -1,0 +1,81 @@
+//! Smooth activations: `erf` and `softplus` as primitives (rules in `Var`
+//! ops, so every order works), GELU in both of PyTorch's forms composed
+//! from them.
+
+use super::one;
+use crate::tape::{Ctx, InputGrads, Keep};
+use crate::var::Var;
+use mnemon_tensor::Element;
+use std::panic::Location;
+
+impl<'t, T: Element> Var<'t, T> {
+    /// The error function; derivative `2/√π · e^(−x²)`. PyTorch: `erf`.
+    #[track_caller]
+    pub fn erf(&self) -> Self {
+        let v = self.value.erf();
+        let loc = Location::caller();
+        self.tape
+            .record("erf", v, &[self], erf_rule, Keep::Values, loc, |_, _| {})
+    }
+
+    /// `ln(1 + eˣ)`, computed stably; derivative `σ(x)` (exactly ½ at 0,
+    /// where a composed `relu(x) + ln(1 + e^−|x|)` would give 0 from its
+    /// kinks). PyTorch: `softplus` (beta 1; PyTorch switches to `x` above
+    /// 20, which differs from this by less than 2e−9).
+    #[track_caller]
+    pub fn softplus(&self) -> Self {
+        let v = self.value.softplus();
+        let loc = Location::caller();
+        self.tape.record(
+            "softplus",
+            v,
+            &[self],
+            softplus_rule,
+            Keep::Values,
+            loc,
+            |_, _| {},
+        )
+    }
+
+    /// GELU, exact form `x · Φ(x) = ½x(1 + erf(x/√2))`. PyTorch:
+    /// `gelu(x)` (`approximate="none"`).
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]).unwrap());
+    /// let y = x.gelu().value().to_vec();
+    /// assert!((y[0] + 0.15865525393145707).abs() < 1e-15 && y[1] == 0.0);
+    /// ```
+    #[track_caller]
+    pub fn gelu(&self) -> Self {
+        let phi = self
+            .mul_scalar(T::of_f64(std::f64::consts::FRAC_1_SQRT_2))
+            .erf()
+            .add_scalar(T::one());
+        (self * &phi).mul_scalar(T::of_f64(0.5))
+    }
+
+    /// GELU, tanh form `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`. PyTorch:
+    /// `gelu(x, approximate="tanh")`.
+    #[track_caller]
+    pub fn gelu_tanh(&self) -> Self {
+        let k = T::of_f64((2.0 / std::f64::consts::PI).sqrt());
+        let inner = (self + &self.powi(3).mul_scalar(T::of_f64(0.044715))).mul_scalar(k);
+        (self * &inner.tanh().add_scalar(T::one())).mul_scalar(T::of_f64(0.5))
+    }
+}
+
+fn erf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let x = c.input(0);
+    let d = (&x * &x)
+        .neg()
+        .exp()
+        .mul_scalar(T::of_f64(std::f64::consts::FRAC_2_SQRT_PI));
+    one(&g * &d)
+}
+
+fn softplus_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(&g * &c.input(0).sigmoid())
+}

@@ -1,0 +1,121 @@
+//! The ops transformers and friends need: erf, softplus, GELU (both
+//! forms), logsumexp, layer_norm, masked_fill and attention — values
+//! against plain formulas, gradients first and second order against
+//! finite differences over proptest shapes.
+
+use mnemon_autograd::check::{gradcheck, gradgradcheck, strategies, Tolerance};
+use mnemon_autograd::{causal_mask, Tape, Var};
+use mnemon_tensor::Tensor;
+use proptest::prelude::*;
+
+fn tol() -> Tolerance {
+    Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    }
+}
+
+fn both<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
+where
+    F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy,
+{
+    gradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("1st: {e}")))?;
+    gradgradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("2nd: {e}")))
+}
+
+fn rank_at_least(r: usize) -> impl Strategy<Value = Tensor<f64>> {
+    strategies::shape(3, 4)
+        .prop_filter("rank", move |s| s.len() >= r && s.iter().all(|&d| d > 0))
+        .prop_flat_map(|s| strategies::tensor(s, -2.0, 2.0))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32)
+    ))]
+
+    #[test]
+    fn smooth_activations(x in rank_at_least(0)) {
+        both(|v| v[0].erf(), std::slice::from_ref(&x))?;
+        both(|v| v[0].softplus(), std::slice::from_ref(&x))?;
+        both(|v| v[0].gelu(), std::slice::from_ref(&x))?;
+        both(|v| v[0].gelu_tanh(), &[x])?;
+    }
+
+    #[test]
+    fn logsumexp_and_layer_norm(x in rank_at_least(1), keep in any::<bool>()) {
+        let last = x.rank() - 1;
+        both(move |v| v[0].logsumexp(last, keep), std::slice::from_ref(&x))?;
+        let tail = x.shape()[last];
+        let w = Tensor::from_vec((0..tail).map(|i| 0.5 + i as f64 * 0.25).collect(), &[tail]).unwrap();
+        let b = Tensor::from_vec((0..tail).map(|i| i as f64 * 0.1 - 0.2).collect(), &[tail]).unwrap();
+        both(|v| v[0].layer_norm(1, Some(&v[1]), Some(&v[2]), 1e-5), &[x, w, b])?;
+    }
+
+    #[test]
+    fn attention_with_a_causal_mask(l in 1usize..4, d in 1usize..4, batch in 1usize..3, seed in 0u64..50) {
+        let t = |shape: &[usize], s: u64| {
+            let n: usize = shape.iter().product();
+            Tensor::from_vec((0..n).map(|i| (((i as u64 * 13 + s * 7) % 17) as f64 - 8.0) / 8.0).collect(), shape).unwrap()
+        };
+        let (q, k, v) = (t(&[batch, l, d], seed), t(&[batch, l, d], seed + 1), t(&[batch, l, d], seed + 2));
+        both(|x| x[0].scaled_dot_product_attention(&x[1], &x[2], Some(&causal_mask(x[0].shape()[1]))), &[q, k, v])?;
+    }
+}
+
+#[test]
+fn values_match_the_formulas_and_pytorch() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec(vec![-3.0, -0.5, 0.0, 0.5, 3.0], &[5]).unwrap());
+    // references from Python's math module (erf, tanh, log1p), f64
+    let gelu = [
+        -0.00404969409489031,
+        -0.15426876936299344,
+        0.0,
+        0.34573123063700656,
+        2.99595030590511,
+    ];
+    let gelu_t = [
+        -0.0036373920817729943,
+        -0.15428599017485606,
+        0.0,
+        0.34571400982514394,
+        2.996362607918227,
+    ];
+    let softplus = [
+        0.04858735157374206,
+        0.4740769841801067,
+        std::f64::consts::LN_2,
+        0.9740769841801067,
+        3.048587351573742,
+    ];
+    for (got, want) in [
+        (x.gelu(), gelu),
+        (x.gelu_tanh(), gelu_t),
+        (x.softplus(), softplus),
+    ] {
+        for (g, w) in got.value().to_vec().iter().zip(want) {
+            assert!((g - w).abs() < 1e-14, "{g} vs {w}");
+        }
+    }
+    // softplus'(0) = σ(0) = ½ exactly
+    let g = x.softplus().sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec()[2], 0.5);
+    // logsumexp at ±1e4 is finite and exact
+    let big = tape.leaf(Tensor::from_vec(vec![1e4, -1e4, 1e4], &[3]).unwrap());
+    let lse = big.logsumexp(0, false);
+    assert_eq!(lse.item(), 1e4 + 2f64.ln());
+    assert_eq!(
+        lse.backward().wrt(&big).unwrap().to_vec(),
+        vec![0.5, 0.0, 0.5]
+    );
+    // masked_fill: the filled places get no gradient
+    let m = Tensor::from_vec(vec![0.0, 1.0, 0.0, 0.0, 1.0], &[5]).unwrap();
+    let y = x.masked_fill(&m, -7.0);
+    assert_eq!(y.value().to_vec(), vec![-3.0, -7.0, 0.0, 0.5, -7.0]);
+    assert_eq!(
+        y.sum_all().backward().wrt(&x).unwrap().to_vec(),
+        vec![1.0, 0.0, 1.0, 1.0, 0.0]
+    );
+}
