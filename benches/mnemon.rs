@@ -10,6 +10,7 @@ use std::time::Duration;
 mod autograd_workloads;
 #[path = "../examples/common/mod.rs"]
 mod common;
+mod model_workloads;
 mod nn_workloads;
 mod tensor_kernels;
 
@@ -25,6 +26,7 @@ criterion_group! {
     config = config();
     targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops,
         autograd_workloads::w2_tape_overhead, autograd_workloads::w5_elementwise,
-        nn_workloads::w3_mlp_step, nn_workloads::w4_xor
+        nn_workloads::w3_mlp_step, nn_workloads::w4_xor,
+        model_workloads::w6_lenet_step
 }
 criterion_main!(benches);

@@ -97,10 +97,9 @@ impl<'t, T: Element> Var<'t, T> {
         self.unfold2d_padded(win, T::zero())
     }
 
-    /// As [`Var::unfold2d`] with taps in the padding reading `pad` (−∞ for
-    /// max pooling); the gradient is the same (padding gets none).
+    /// The sliding windows as columns: see [`Var::unfold2d`].
     #[track_caller]
-    pub(crate) fn unfold2d_padded(&self, win: Window2d, pad: T) -> Self {
+    fn unfold2d_padded(&self, win: Window2d, pad: T) -> Self {
         let v = self.value.unfold2d(win, pad);
         let size = [self.shape()[2], self.shape()[3]];
         let loc = Location::caller();
@@ -291,10 +290,15 @@ impl<'t, T: Element> Var<'t, T> {
         }
         let (n, c) = (s[0], s[1]);
         let [oh, ow] = win.output_size([s[2], s[3]]).expect("checked");
-        let planes = self.reshape_to(&[n * c, 1, s[2], s[3]]);
         let y = if is_max {
-            planes.unfold2d_padded(win, T::neg_infinity()).max(1, false)
+            // gather at each window's first maximum: gather's rule is
+            // scatter_add (and its rule gather), so every order works
+            let idx = self.value.max_pool2d_indices(win);
+            self.reshape_to(&[n * c, s[2] * s[3]])
+                .gather(1, &idx, &[n * c, oh * ow])
+                .expect("indices inside each plane")
         } else {
+            let planes = self.reshape_to(&[n * c, 1, s[2], s[3]]);
             planes.unfold2d(win).mean(1, false)
         };
         y.reshape_to(&[n, c, oh, ow])

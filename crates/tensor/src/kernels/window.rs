@@ -190,6 +190,67 @@ impl<T: Element> Tensor<T> {
         Tensor::from_parts(out, &shape)
     }
 
+    /// For max pooling: per plane (`[N, C]` flattened) and window, the
+    /// index within the plane (`i·W + j`) of the window's first maximum
+    /// (a NaN counts as the maximum, as in PyTorch; padding never wins),
+    /// laid out `[N·C, oh·ow]`.
+    ///
+    /// # Panics
+    /// When the tensor is not rank 4 or the window does not fit or holds
+    /// no input element.
+    #[track_caller]
+    pub fn max_pool2d_indices(&self, win: Window2d) -> Vec<usize> {
+        let [n, c, h, w] = nchw("max_pool2d", self.shape());
+        let [oh, ow] = out_size("max_pool2d", &win, [h, w]);
+        let x = self.contiguous();
+        let src = x.as_slice().expect("contiguous");
+        let mut out = vec![usize::MAX; n * c * oh * ow];
+        let per = oh * ow;
+        if per == 0 || h * w == 0 {
+            return out;
+        }
+        // Tap by tap in window order (so strict `>` keeps the first
+        // maximum), each over every output position it reaches: straight
+        // loops over rows instead of a bounds check per tap and window.
+        let fill = |(p, dst): (usize, &mut [usize])| {
+            let plane = &src[p * h * w..][..h * w];
+            let mut best = vec![T::neg_infinity(); per];
+            for ki in 0..win.kernel[0] {
+                let (r0, r1, i0) = win.valid(0, ki, h, oh);
+                for kj in 0..win.kernel[1] {
+                    let (c0, c1, j0) = win.valid(1, kj, w, ow);
+                    if c0 >= c1 {
+                        continue;
+                    }
+                    for (step, oi) in (r0..r1).enumerate() {
+                        let ii = (i0 + (step * win.stride[0]) as isize) as usize;
+                        let srow = &plane[ii * w..][..w];
+                        let at = oi * ow;
+                        for (t, oj) in (c0..c1).enumerate() {
+                            let jj = j0 as usize + t * win.stride[1];
+                            let v = srow[jj];
+                            let (b, d) = (&mut best[at + oj], &mut dst[at + oj]);
+                            if *d == usize::MAX || (!b.is_nan() && (v > *b || v.is_nan())) {
+                                *b = v;
+                                *d = ii * w + jj;
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(
+                !dst.contains(&usize::MAX),
+                "max_pool2d: a window {win:?} holds only padding"
+            );
+        };
+        if out.len() >= super::PAR_MIN / 4 && n * c > 1 {
+            out.par_chunks_mut(per).enumerate().for_each(fill);
+        } else {
+            out.chunks_mut(per).enumerate().for_each(fill);
+        }
+        out
+    }
+
     /// The adjoint of [`Tensor::unfold2d`]: columns `[N, C·kh·kw, oh·ow]`
     /// summed back into an `[N, C, H, W]` tensor of spatial `size`, each
     /// tap added where it was read (taps in the padding are dropped).
@@ -233,9 +294,17 @@ impl<T: Element> Tensor<T> {
                             let ii = (i0 + (step * win.stride[0]) as isize) as usize;
                             let drow = &mut plane[ii * w..][..w];
                             let srow = &row[oi * ow..][..ow];
-                            for (t, &v) in srow[c0..c1].iter().enumerate() {
-                                let d = &mut drow[j0 as usize + t * win.stride[1]];
-                                *d = *d + v;
+                            let j = j0 as usize;
+                            if win.stride[1] == 1 {
+                                let d = &mut drow[j..j + (c1 - c0)];
+                                d.iter_mut()
+                                    .zip(&srow[c0..c1])
+                                    .for_each(|(d, &v)| *d = *d + v);
+                            } else {
+                                for (t, &v) in srow[c0..c1].iter().enumerate() {
+                                    let d = &mut drow[j + t * win.stride[1]];
+                                    *d = *d + v;
+                                }
                             }
                         }
                     }
