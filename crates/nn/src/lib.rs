@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod activation;
+mod attention;
 pub mod checkpoint;
 mod conv;
 mod data;
@@ -47,6 +48,7 @@ mod recurrent;
 mod schedule;
 
 pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use attention::{MultiheadAttention, TransformerEncoderLayer};
 pub use checkpoint::{load, save, CheckpointError};
 pub use conv::{AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d};
 pub use data::Batches;
