@@ -35,7 +35,7 @@ impl<T: Element> MultiheadAttention<T> {
     #[track_caller]
     pub fn new<R: Rng + ?Sized>(embed: usize, heads: usize, rng: &mut R) -> Self {
         assert!(
-            heads > 0 && embed % heads == 0,
+            heads > 0 && embed.is_multiple_of(heads),
             "MultiheadAttention: {heads} heads do not divide {embed} features, called at {}",
             std::panic::Location::caller()
         );
