@@ -316,10 +316,15 @@ pub fn load<T: Element, M: Module<T> + ?Sized>(
             }
         }
     });
+    let mut untracked = Vec::new();
+    model.visit_untracked("", &mut |n| untracked.push(n.to_string()));
     let mut unexpected: Vec<String> = st
         .names()
         .into_iter()
         .filter(|n| !wanted.iter().any(|w| w == n))
+        // state the model declares it does not keep (PyTorch's
+        // `num_batches_tracked`) is accepted by name, nothing else
+        .filter(|n| !untracked.iter().any(|u| u == n))
         .map(String::from)
         .collect();
     unexpected.sort();

@@ -33,10 +33,12 @@
 
 mod activation;
 mod attention;
+mod batchnorm;
 pub mod checkpoint;
 mod conv;
 mod data;
 mod dropout;
+mod gru;
 pub mod idx;
 mod linear;
 mod loss;
@@ -49,10 +51,12 @@ mod schedule;
 
 pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use attention::{MultiheadAttention, TransformerEncoderLayer};
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use checkpoint::{load, save, CheckpointError};
 pub use conv::{AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d};
 pub use data::Batches;
 pub use dropout::{dropout, Dropout};
+pub use gru::{Gru, GruCell};
 pub use linear::{init_tensor, Init, Linear};
 pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
 pub use module::{BoxedModule, DynModule, Module, Sequential};

@@ -50,6 +50,15 @@ pub trait Module<T: Element = f32> {
         tape.no_grad(|| self.forward(&tape.constant(x.clone())).value().clone())
     }
 
+    /// Calls `f(name)` for each piece of state that PyTorch's `state_dict`
+    /// holds for this module but mnemon deliberately does not keep
+    /// (batch norm's int64 `num_batches_tracked`): loading a PyTorch
+    /// checkpoint accepts exactly these names, and no other unknown one.
+    /// The default has none; containers pass it on.
+    fn visit_untracked(&self, prefix: &str, f: &mut dyn FnMut(&str)) {
+        let _ = (prefix, f);
+    }
+
     /// Switches training behaviour on or off in this module and every
     /// module inside it (dropout drops only in training). PyTorch:
     /// `model.train()` / `model.eval()`. The default does nothing (a layer
@@ -167,6 +176,12 @@ impl<T: Element> Module<T> for Sequential<T> {
     fn set_training(&mut self, training: bool) {
         for l in &mut self.layers {
             l.set_training(training);
+        }
+    }
+
+    fn visit_untracked(&self, prefix: &str, f: &mut dyn FnMut(&str)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit_untracked(&join(prefix, &format!("layers.{i}")), f);
         }
     }
 }

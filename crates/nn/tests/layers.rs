@@ -93,3 +93,48 @@ fn schedules_drive_any_optimizer() {
     w.apply(&mut adam, 1);
     assert_eq!((sgd.lr, adam.lr), (0.05, 0.5));
 }
+
+#[test]
+fn batch_norm_and_gru_gradcheck_to_second_order() {
+    use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+    let tol = Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    };
+    let x = Tensor::<f64>::from_vec(
+        (0..24).map(|i| ((i * 7) % 11) as f64 / 5.0 - 1.0).collect(),
+        &[2, 3, 4],
+    )
+    .unwrap();
+    let bn = BatchNorm::<f64>::new(3);
+    gradcheck(|v| bn.forward(&v[0]).powi(2), std::slice::from_ref(&x), tol).unwrap();
+    gradgradcheck(|v| bn.forward(&v[0]).powi(2), std::slice::from_ref(&x), tol).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let gru = Gru::<f64>::new(4, 2, &mut rng);
+    gradcheck(|v| gru.forward(&v[0]), std::slice::from_ref(&x), tol).unwrap();
+    gradgradcheck(|v| gru.forward(&v[0]), std::slice::from_ref(&x), tol).unwrap();
+    // names as PyTorch's nn.GRU and nn.BatchNorm1d (buffers included)
+    let names: Vec<String> = gru.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    );
+    let names: Vec<String> = bn.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight", "bias", "running_mean", "running_var"]);
+}
+
+#[test]
+fn optimizers_never_touch_batch_norm_buffers() {
+    let mut bn = BatchNorm::<f64>::new(2);
+    let x = Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]).unwrap();
+    let tape = Tape::new();
+    let y = bn.forward(&tape.constant(x));
+    let grads = (&y * &y).sum_all().backward();
+    let before = (bn.running_mean().to_vec(), bn.running_var().to_vec());
+    Adam::adamw(0.1, 0.5).step(&mut bn, &grads);
+    assert_eq!(
+        (bn.running_mean().to_vec(), bn.running_var().to_vec()),
+        before
+    );
+}

@@ -1,0 +1,164 @@
+//! The gated recurrent unit, PyTorch's gate order (reset, update, new) and
+//! parameter layout: `weight_ih` `[3H, in]`, `weight_hh` `[3H, H]`,
+//! `bias_ih`, `bias_hh` `[3H]`.
+
+use crate::module::{join, Module};
+use crate::param::{Param, TapeParamExt};
+use mnemon_autograd::Var;
+use mnemon_tensor::{Element, Tensor};
+use rand::Rng;
+
+/// One GRU step:
+/// `r = σ(W_ir x + b_ir + W_hr h + b_hr)`,
+/// `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
+/// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`,
+/// `h' = (1 − z) ⊙ n + z ⊙ h`. PyTorch: `nn.GRUCell`.
+#[derive(Clone, Debug)]
+pub struct GruCell<T: Element = f32> {
+    /// `[3H, in]`, rows r, z, n.
+    pub weight_ih: Param<T>,
+    /// `[3H, H]`.
+    pub weight_hh: Param<T>,
+    /// `[3H]`.
+    pub bias_ih: Param<T>,
+    /// `[3H]`.
+    pub bias_hh: Param<T>,
+}
+
+impl<T: Element> GruCell<T> {
+    /// A cell initialised as PyTorch's: every tensor U(±1/√hidden).
+    pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
+        let a = T::of_f64(1.0 / (hidden.max(1) as f64).sqrt());
+        let mut u = |shape: &[usize]| Param::new(Tensor::rand_uniform(shape, -a, a, rng));
+        GruCell {
+            weight_ih: u(&[3 * hidden, inputs]),
+            weight_hh: u(&[3 * hidden, hidden]),
+            bias_ih: u(&[3 * hidden]),
+            bias_hh: u(&[3 * hidden]),
+        }
+    }
+
+    /// The hidden size.
+    pub fn hidden(&self) -> usize {
+        self.weight_hh.shape()[1]
+    }
+
+    /// `h'` from `x` `[B, in]` and `h` `[B, H]`.
+    #[track_caller]
+    pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
+        let tape = x.tape();
+        let hs = self.hidden();
+        let gi = x.linear(
+            &tape.param(&self.weight_ih),
+            Some(&tape.param(&self.bias_ih)),
+        );
+        let gh = h.linear(
+            &tape.param(&self.weight_hh),
+            Some(&tape.param(&self.bias_hh)),
+        );
+        let part = |g: &Var<'t, T>, i: usize| g.narrow(1, i * hs, hs);
+        let r = (&part(&gi, 0) + &part(&gh, 0)).sigmoid();
+        let z = (&part(&gi, 1) + &part(&gh, 1)).sigmoid();
+        let n = (&part(&gi, 2) + &(&r * &part(&gh, 2))).tanh();
+        // (1 − z)·n + z·h = n + z·(h − n)
+        &n + &(&z * &(h - &n))
+    }
+
+    fn visit_as(&self, prefix: &str, suffix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+        f(
+            &join(prefix, &format!("weight_ih{suffix}")),
+            &self.weight_ih,
+        );
+        f(
+            &join(prefix, &format!("weight_hh{suffix}")),
+            &self.weight_hh,
+        );
+        f(&join(prefix, &format!("bias_ih{suffix}")), &self.bias_ih);
+        f(&join(prefix, &format!("bias_hh{suffix}")), &self.bias_hh);
+    }
+
+    fn visit_mut_as(&mut self, prefix: &str, suffix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+        f(
+            &join(prefix, &format!("weight_ih{suffix}")),
+            &mut self.weight_ih,
+        );
+        f(
+            &join(prefix, &format!("weight_hh{suffix}")),
+            &mut self.weight_hh,
+        );
+        f(
+            &join(prefix, &format!("bias_ih{suffix}")),
+            &mut self.bias_ih,
+        );
+        f(
+            &join(prefix, &format!("bias_hh{suffix}")),
+            &mut self.bias_hh,
+        );
+    }
+}
+
+/// A one-layer GRU over `[batch, time, in]` from a zero state, returning
+/// every step's hidden state `[batch, time, H]`; parameters named as
+/// PyTorch's `nn.GRU(in, H, batch_first=True)` (`weight_ih_l0`, ...).
+#[derive(Clone, Debug)]
+pub struct Gru<T: Element = f32> {
+    /// The cell applied at each step.
+    pub cell: GruCell<T>,
+}
+
+impl<T: Element> Gru<T> {
+    /// A GRU initialised as PyTorch's.
+    pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
+        Gru {
+            cell: GruCell::new(inputs, hidden, rng),
+        }
+    }
+}
+
+impl<T: Element> Module<T> for GruCell<T> {
+    /// One step from a zero state.
+    #[track_caller]
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+        let b = x.shape().first().copied().unwrap_or(1);
+        let h = x.tape().constant(Tensor::zeros(&[b, self.hidden()]));
+        self.step(x, &h)
+    }
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+        self.visit_as(prefix, "", f);
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+        self.visit_mut_as(prefix, "", f);
+    }
+}
+
+impl<T: Element> Module<T> for Gru<T> {
+    /// All hidden states `[B, T, H]`.
+    ///
+    /// # Panics
+    /// When `x` is not `[batch, time, in]`.
+    #[track_caller]
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+        let s = x.shape();
+        if s.len() != 3 {
+            panic!(
+                "Gru: input {s:?} is not [batch, time, features], called at {}",
+                std::panic::Location::caller()
+            );
+        }
+        let mut h = x
+            .tape()
+            .constant(Tensor::zeros(&[s[0], self.cell.hidden()]));
+        let mut states = Vec::with_capacity(s[1]);
+        for t in 0..s[1] {
+            h = self.cell.step(&x.narrow(1, t, 1).squeeze(1), &h);
+            states.push(h.clone());
+        }
+        Var::stack(&states, 1)
+    }
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+        self.cell.visit_as(prefix, "_l0", f);
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+        self.cell.visit_mut_as(prefix, "_l0", f);
+    }
+}
