@@ -115,8 +115,10 @@ impl<T: Element> Module<T> for MultiheadAttention<T> {
 /// A pre-norm transformer encoder layer with GELU (erf) feed-forward:
 /// `h = x + MHA(LN1(x)); y = h + W2·gelu(W1·LN2(h))`. Parameter names as
 /// PyTorch's `nn.TransformerEncoderLayer(d, heads, ff, dropout=0,
-/// activation="gelu", batch_first=True, norm_first=True)`.
-#[derive(Clone, Debug)]
+/// activation="gelu", batch_first=True, norm_first=True)`. Its visitors
+/// are derived from its fields (`#[derive(Module)]`).
+#[derive(Clone, Debug, crate::Module)]
+#[module(crate = "crate")]
 pub struct TransformerEncoderLayer<T: Element = f32> {
     /// The attention block.
     pub self_attn: MultiheadAttention<T>,
@@ -157,26 +159,10 @@ impl<T: Element> TransformerEncoderLayer<T> {
     }
 }
 
-impl<T: Element> Module<T> for TransformerEncoderLayer<T> {
-    /// The layer without a mask.
+impl<T: Element> TransformerEncoderLayer<T> {
+    /// The layer without a mask (what `Module::forward` runs).
     #[track_caller]
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+    pub fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         self.forward_masked(x, None)
-    }
-
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        self.self_attn.visit(&join(prefix, "self_attn"), f);
-        self.linear1.visit(&join(prefix, "linear1"), f);
-        self.linear2.visit(&join(prefix, "linear2"), f);
-        self.norm1.visit(&join(prefix, "norm1"), f);
-        self.norm2.visit(&join(prefix, "norm2"), f);
-    }
-
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        self.self_attn.visit_mut(&join(prefix, "self_attn"), f);
-        self.linear1.visit_mut(&join(prefix, "linear1"), f);
-        self.linear2.visit_mut(&join(prefix, "linear2"), f);
-        self.norm1.visit_mut(&join(prefix, "norm1"), f);
-        self.norm2.visit_mut(&join(prefix, "norm2"), f);
     }
 }

@@ -31,6 +31,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// What `#[derive(Module)]`'s generated code names (not for direct use).
+#[doc(hidden)]
+pub mod __derive {
+    pub use mnemon_autograd::Var;
+}
+
 mod activation;
 mod attention;
 mod batchnorm;
@@ -59,6 +65,7 @@ pub use dropout::{dropout, Dropout};
 pub use gru::{Gru, GruCell};
 pub use linear::{init_tensor, Init, Linear};
 pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
+pub use mnemon_derive::Module;
 pub use module::{BoxedModule, DynModule, Module, Sequential};
 pub use norm::{Embedding, LayerNorm};
 pub use optim::{grad_norm, Adam, ModuleParams, Optimizer, Sgd};

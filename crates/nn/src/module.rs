@@ -7,7 +7,63 @@ use mnemon_tensor::Element;
 /// A differentiable function with parameters.
 ///
 /// Implement `forward` and the two visitors; names are joined with dots
-/// (`layers.0.weight`), the names checkpoints use.
+/// (`layers.0.weight`), the names checkpoints use. Or derive the visitors
+/// from the field names and write only `forward`, as an inherent method:
+///
+/// ```
+/// use mnemon_autograd::{Tape, Var};
+/// use mnemon_nn::{Linear, Module};
+/// use mnemon_tensor::Tensor;
+///
+/// #[derive(Module, Clone)]
+/// struct Mlp {
+///     hidden: Linear,
+///     out: Linear,
+/// }
+///
+/// impl Mlp {
+///     fn forward<'t>(&self, x: &Var<'t, f32>) -> Var<'t, f32> {
+///         self.out.forward(&self.hidden.forward(x).relu())
+///     }
+/// }
+///
+/// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+/// let m = Mlp { hidden: Linear::new(2, 8, &mut rng), out: Linear::new(8, 1, &mut rng) };
+/// let names: Vec<String> = m.named_params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]);
+/// assert_eq!(m.predict(&Tensor::ones(&[3, 2])).shape(), &[3, 1]);
+/// ```
+///
+/// Two fields saved under one name do not compile:
+///
+/// ```compile_fail
+/// use mnemon_nn::{Linear, Module};
+/// #[derive(Module)]
+/// struct Twice {
+///     a: Linear,
+///     #[module(name = "a")]
+///     b: Linear,
+/// }
+/// impl Twice {
+///     fn forward<'t>(&self, x: &mnemon_autograd::Var<'t, f32>) -> mnemon_autograd::Var<'t, f32> { x.clone() }
+/// }
+/// ```
+///
+/// Nor does a derived module without its inherent `forward` (the derived
+/// `Module::forward` would call itself):
+///
+/// ```compile_fail
+/// use mnemon_nn::{Linear, Module};
+/// #[derive(Module)]
+/// struct NoForward {
+///     a: Linear,
+/// }
+/// ```
+///
+/// A copy of a model (`clone`) shares its parameters' ids, so gradients of
+/// the two add up — what you want for weight tying. For an independent
+/// copy use [`Module::fresh_copy`]; to use a model as a constant (a target
+/// network, a frozen teacher) use [`Module::frozen`].
 pub trait Module<T: Element = f32> {
     /// Applies the module. Params are lifted onto `x`'s tape inside.
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T>;
@@ -48,6 +104,34 @@ pub trait Module<T: Element = f32> {
     fn predict(&self, x: &mnemon_tensor::Tensor<T>) -> mnemon_tensor::Tensor<T> {
         let tape = mnemon_autograd::Tape::new();
         tape.no_grad(|| self.forward(&tape.constant(x.clone())).value().clone())
+    }
+
+    /// A copy whose params have new ids (same values): its gradients and
+    /// optimizer state are its own. PyTorch: `copy.deepcopy(model)`.
+    fn fresh_copy(&self) -> Self
+    where
+        Self: Clone + Sized,
+    {
+        let mut copy = self.clone();
+        copy.visit_mut("", &mut |_, p| {
+            let requires_grad = p.requires_grad;
+            *p = Param::new(p.value.clone());
+            p.requires_grad = requires_grad;
+        });
+        copy
+    }
+
+    /// An independent copy whose params take no gradient: lifted onto a
+    /// tape as constants, so a loss using it sends nothing back to it (or
+    /// to the model it was copied from). For a DQN target network or an
+    /// EMA/teacher model. PyTorch: `deepcopy` + `requires_grad_(False)`.
+    fn frozen(&self) -> Self
+    where
+        Self: Clone + Sized,
+    {
+        let mut copy = self.fresh_copy();
+        copy.visit_mut("", &mut |_, p| p.requires_grad = false);
+        copy
     }
 
     /// Calls `f(name)` for each piece of state that PyTorch's `state_dict`
