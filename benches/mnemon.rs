@@ -27,6 +27,6 @@ criterion_group! {
     targets = tensor_kernels::w1_matmul, tensor_kernels::elementwise, tensor_kernels::small_ops,
         autograd_workloads::w2_tape_overhead, autograd_workloads::w5_elementwise,
         nn_workloads::w3_mlp_step, nn_workloads::w4_xor,
-        model_workloads::w6_lenet_step
+        model_workloads::w6_lenet_step, model_workloads::w7_transformer_step
 }
 criterion_main!(benches);

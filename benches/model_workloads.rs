@@ -52,3 +52,30 @@ pub fn w6_lenet_step(c: &mut Criterion) {
     });
     g.finish();
 }
+
+/// W7: one pre-norm transformer encoder block (d 128, 4 heads, ff 512,
+/// GELU erf, causal mask), batch 16 × sequence 64, MSE to a fixed target,
+/// AdamW lr 1e-3 weight decay 0.01; one step per iteration.
+pub fn w7_transformer_step(c: &mut Criterion) {
+    use mnemon::autograd::causal_mask;
+    use mnemon::nn::TransformerEncoderLayer;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut block = TransformerEncoderLayer::<f32>::new(128, 4, 512, &mut rng);
+    let x = Tensor::<f32>::randn(&[16, 64, 128], &mut rng);
+    let t = Tensor::<f32>::randn(&[16, 64, 128], &mut rng);
+    let mask = causal_mask::<f32>(64);
+    let mut opt = Adam::adamw(1e-3, 0.01);
+    let mut g = c.benchmark_group("w7_transformer");
+    g.sample_size(10);
+    g.bench_function("block_step_b16_l64_d128", |b| {
+        b.iter(|| {
+            let tape = Tape::new();
+            let y = block.forward_masked(&tape.constant(x.clone()), Some(&mask));
+            let loss = mse(&y, &tape.constant(t.clone()), Reduction::Mean);
+            let grads = loss.backward();
+            opt.step(&mut block, &grads);
+            black_box(loss.item())
+        })
+    });
+    g.finish();
+}
