@@ -13,6 +13,7 @@
 //! assert_eq!(t.sum_all().item(), 4.0);
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc = include_str!("../docs/tutorial.md")]
 pub mod tutorial {}
@@ -23,12 +24,19 @@ pub use mnemon_tensor as tensor;
 
 /// The names most programs need, in one `use`.
 pub mod prelude {
-    pub use mnemon_autograd::{check, functional, CustomOp, Grads, Tape, Var};
+    pub use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+    pub use mnemon_autograd::functional::{self, grad, hessian, hvp, jacobian, jvp, vjp};
+    pub use mnemon_autograd::{
+        causal_mask, check, Conv1dOptions, Conv2dOptions, CustomOp, Grads, Tape, Var,
+    };
     pub use mnemon_nn::{
-        bce, bce_with_logits, cross_entropy, mse, Adam, Batches, GradsParamExt, Init, Linear,
-        Module, Optimizer, Param, Reduction, Relu, Sequential, Sgd, Sigmoid, Softmax, Tanh,
-        TapeParamExt,
+        bce, bce_with_logits, cross_entropy, dropout, load, mse, save, Adam, AvgPool2d, BatchNorm,
+        BatchNorm1d, BatchNorm2d, Batches, CheckpointError, Conv1d, Conv2d, CosineAnnealing,
+        Dropout, Embedding, Flatten, GradsParamExt, Gru, GruCell, Init, LabelBatches, LayerNorm,
+        Linear, LrSchedule, MaxPool2d, Module, MultiheadAttention, Optimizer, Param, Reduction,
+        Relu, Sequential, Sgd, Sigmoid, Softmax, StepLr, Tanh, TapeParamExt,
+        TransformerEncoderLayer, Warmup,
     };
     pub use mnemon_nn::{Lstm, Rnn};
-    pub use mnemon_tensor::{DType, Element, Tensor, TensorError};
+    pub use mnemon_tensor::{DType, Element, Tensor, TensorError, Window2d};
 }

@@ -35,3 +35,26 @@ fn grads_from_another_tape_are_refused() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("belongs to another tape"), "{msg}");
 }
+
+mod property_test_of_your_own_function {
+    use mnemon::autograd::check::strategies;
+    use mnemon::prelude::*;
+    use proptest::prelude::*;
+
+    /// My function, built from mnemon ops: its gradient comes from the tape.
+    fn gated<'t>(x: &Var<'t, f64>) -> Var<'t, f64> {
+        &x.softplus() * &x.tanh()
+    }
+
+    proptest! {
+        #[test]
+        fn gated_has_right_gradients(
+            x in strategies::shape(3, 4).prop_flat_map(|s| strategies::tensor(s, -3.0, 3.0))
+        ) {
+            let f = check::func_n(|v| gated(&v[0]));
+            let inputs = [x];
+            prop_assert!(gradcheck(f, &inputs, Tolerance::default()).is_ok());
+            prop_assert!(gradgradcheck(f, &inputs, Tolerance::default()).is_ok());
+        }
+    }
+}

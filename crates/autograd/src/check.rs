@@ -171,7 +171,27 @@ where
     Var::concat(&grads, 0)
 }
 
+/// Returns `f` unchanged, with the signature [`gradcheck`] and
+/// [`gradgradcheck`] need (`for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>`),
+/// so a closure can be stored in a `let` and checked twice.
+///
+/// ```
+/// use mnemon_autograd::check::{func_n, gradcheck, gradgradcheck, Tolerance};
+/// use mnemon_tensor::Tensor;
+/// let f = func_n(|v| &v[0] * &v[1].tanh());
+/// let inputs = [Tensor::scalar(0.3), Tensor::scalar(-1.2)];
+/// assert!(gradcheck(&f, &inputs, Tolerance::default()).is_ok());
+/// assert!(gradgradcheck(&f, &inputs, Tolerance::default()).is_ok());
+/// ```
+pub fn func_n<F>(f: F) -> F
+where
+    F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+{
+    f
+}
+
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies {
     //! Proptest strategies for shapes, broadcast-compatible shape pairs and
     //! tensors with bounded values, to property-test gradients.

@@ -1,9 +1,49 @@
 //! Function transforms built on the tape: `grad`, `vjp`, `jvp`, `hvp`,
 //! `jacobian`, `hessian` (JAX's and `torch.func`'s names). Each takes a
 //! closure from one Var to one Var; none writes a gradient rule of its own.
+//!
+//! # Closures stored in a `let`
+//!
+//! Written inline (`grad(|x| x.powi(3).sum_all(), &x)`), a closure gets the
+//! signature the transform asks for: `for<'t> Fn(&Var<'t, T>) -> Var<'t, T>`,
+//! one that works for *every* tape lifetime. Stored first in a `let`, Rust
+//! infers a closure for one particular lifetime instead, and the call fails
+//! with "lifetime may not live long enough" or "one type is more general
+//! than the other". Rust cannot be told otherwise on stable, so write one
+//! of these:
+//!
+//! ```
+//! use mnemon_autograd::{functional::{self, func}, Var};
+//! use mnemon_tensor::Tensor;
+//! let x = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+//!
+//! // 1. pass the closure through `func`, which fixes its signature
+//! let f = func(|x| x.powi(3).sum_all());
+//! assert_eq!(functional::grad(&f, &x).to_vec(), vec![3.0, 12.0]);
+//! assert_eq!(functional::hessian(&f, &x).to_vec(), vec![6.0, 0.0, 0.0, 12.0]);
+//!
+//! // 2. or write a function item (generic over the lifetime)
+//! fn g<'t>(x: &Var<'t, f64>) -> Var<'t, f64> {
+//!     x.sin().sum_all()
+//! }
+//! assert_eq!(functional::grad(g, &x).to_vec(), vec![1f64.cos(), 2f64.cos()]);
+//! ```
+//!
+//! For the slice-taking `check::gradcheck`, the same holds with
+//! [`check::func_n`](crate::check::func_n).
 
 use crate::{Tape, Var};
 use mnemon_tensor::{Element, Tensor};
+
+/// Returns `f` unchanged, with the signature the transforms need
+/// (`for<'t> Fn(&Var<'t, T>) -> Var<'t, T>`), so a closure can be stored
+/// in a `let` and used more than once (see the module docs).
+pub fn func<T: Element, F>(f: F) -> F
+where
+    F: for<'t> Fn(&Var<'t, T>) -> Var<'t, T>,
+{
+    f
+}
 
 /// The gradient of a one-element `f` at `x`. JAX: `grad`.
 ///

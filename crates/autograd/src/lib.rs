@@ -29,10 +29,15 @@
 //! gradients against finite differences; with the `proptest` feature it
 //! also provides strategies to property-test your own functions.
 //!
+//! Features: `proptest` (off by default) adds [`check::strategies`]
+//! (proptest strategies for shapes, broadcast pairs and tensors). The
+//! facade crate `mnemon` forwards it as its own `proptest` feature.
+//!
 //! What this crate is *not*: a tracing JIT or graph compiler, a
 //! forward-mode engine (jvp is derived by the double-vjp trick), or
 //! thread-shared (a tape belongs to one thread).
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod arena;

@@ -68,3 +68,75 @@ impl<T: Element> Iterator for Batches<T> {
         Some((bx, by))
     }
 }
+
+/// Yields `(inputs, class labels)` batches: rows of a tensor with their
+/// `usize` labels, ready for [`cross_entropy`](crate::cross_entropy)
+/// without a conversion.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{cross_entropy, LabelBatches, Linear, Module, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+/// let x = Tensor::<f32>::arange(0.0, 10.0, 1.0).reshape(&[5, 2]).unwrap();
+/// let labels = [0, 1, 2, 1, 0];
+/// let model = Linear::new(2, 3, &mut rng);
+/// for (bx, by) in LabelBatches::new(&x, &labels, 2).shuffled(&mut rng) {
+///     let tape = Tape::new();
+///     let loss = cross_entropy(&model.forward(&tape.constant(bx)), &by, Reduction::Mean).unwrap();
+///     assert!(loss.item().is_finite());
+/// }
+/// ```
+pub struct LabelBatches<T: Element> {
+    x: Tensor<T>,
+    labels: Vec<usize>,
+    order: Vec<usize>,
+    size: usize,
+    at: usize,
+}
+
+impl<T: Element> LabelBatches<T> {
+    /// Batches of `size` rows in order.
+    ///
+    /// # Panics
+    /// When `x` has not one row per label, or `size` is 0.
+    #[track_caller]
+    pub fn new(x: &Tensor<T>, labels: &[usize], size: usize) -> Self {
+        let rows = x.shape().first().copied().unwrap_or(1);
+        assert!(
+            labels.len() == rows && size > 0,
+            "LabelBatches: inputs {:?} have {rows} rows for {} labels (or batch size is 0), called at {}",
+            x.shape(),
+            labels.len(),
+            std::panic::Location::caller()
+        );
+        LabelBatches {
+            x: x.clone(),
+            labels: labels.to_vec(),
+            order: (0..rows).collect(),
+            size,
+            at: 0,
+        }
+    }
+
+    /// The rows shuffled by `rng` (reproducible from its seed).
+    pub fn shuffled<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        self.order.shuffle(rng);
+        self
+    }
+}
+
+impl<T: Element> Iterator for LabelBatches<T> {
+    type Item = (Tensor<T>, Vec<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.order.len() {
+            return None;
+        }
+        let end = (self.at + self.size).min(self.order.len());
+        let idx = &self.order[self.at..end];
+        self.at = end;
+        let bx = self.x.index_select(0, idx).expect("row indices in range");
+        Some((bx, idx.iter().map(|&i| self.labels[i]).collect()))
+    }
+}

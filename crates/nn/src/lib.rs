@@ -60,7 +60,7 @@ pub use attention::{MultiheadAttention, TransformerEncoderLayer};
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use checkpoint::{load, save, CheckpointError};
 pub use conv::{AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d};
-pub use data::Batches;
+pub use data::{Batches, LabelBatches};
 pub use dropout::{dropout, Dropout};
 pub use gru::{Gru, GruCell};
 pub use linear::{init_tensor, Init, Linear};
