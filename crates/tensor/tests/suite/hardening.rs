@@ -59,7 +59,7 @@ fn item2_shapes_whose_count_wraps_to_zero_are_rejected() {
         Tensor::<f32>::zeros(&[1 << 32, 1 << 32]);
     });
     assert!(
-        msg.starts_with("zeros: a tensor of shape [4294967296, 4294967296] would hold more elements than fit in isize, called at crates/tensor/tests/hardening.rs"),
+        msg.starts_with("zeros: a tensor of shape [4294967296, 4294967296] would hold more elements than fit in isize, called at crates/tensor/tests/suite/hardening.rs"),
         "{msg}"
     );
     assert!(matches!(

@@ -1,4 +1,4 @@
-//! Modules written by PyTorch 2.15 (`tests/fixtures/torch/`, see its
+//! Modules written by PyTorch 2.15 (`tests/suite/fixtures/torch/`, see its
 //! README): built here with the same structure, loaded from PyTorch's
 //! `state_dict` by PyTorch's names, they reproduce PyTorch's outputs to
 //! 1e-5 of the largest output.
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/torch")
+        .join("tests/suite/fixtures/torch")
         .join(name)
 }
 

@@ -2,7 +2,7 @@
 //! on a seeded stratified 80/20 split of the shipped UCI digits, and a
 //! checkpoint reloads to the same predictions.
 
-#[path = "../examples/digits_cnn.rs"]
+#[path = "../../examples/digits_cnn.rs"]
 mod digits_cnn;
 
 use digits_cnn::{cnn, evaluate, load_images, split, train};

@@ -1,7 +1,7 @@
 //! The main example's claim, tested: the textbook XOR network reaches a
 //! loss below 0.01 in 5,000 steps of plain gradient descent (lr 1.0).
 
-#[path = "../examples/common/mod.rs"]
+#[path = "../../examples/common/mod.rs"]
 mod common;
 
 use common::{mse_step, xor_data, xor_net};

@@ -2,7 +2,7 @@
 //! training run the next-character loss is well below the unigram entropy,
 //! so the model uses its context.
 
-#[path = "../examples/char_transformer.rs"]
+#[path = "../../examples/char_transformer.rs"]
 mod char_transformer;
 
 use char_transformer::{corpus, train};

@@ -1,6 +1,6 @@
 //! The facts the textbook walkthrough prints, asserted.
 
-#[path = "../examples/textbook_xor.rs"]
+#[path = "../../examples/textbook_xor.rs"]
 mod walkthrough;
 
 #[test]

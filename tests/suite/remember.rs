@@ -1,6 +1,6 @@
 //! The facts the `remember` example prints, asserted for the longest gap.
 
-#[path = "../examples/remember.rs"]
+#[path = "../../examples/remember.rs"]
 mod remember;
 
 use mnemon::nn::{Lstm, Rnn};
