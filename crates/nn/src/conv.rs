@@ -3,11 +3,35 @@
 //! reduction, so they have no gradient code of their own).
 
 use crate::linear::{init_tensor, Init};
-use crate::module::{join, Module};
+use crate::module::Module;
 use crate::param::{Param, TapeParamExt};
 use mnemon_autograd::{Conv1dOptions, Conv2dOptions, Var};
 use mnemon_tensor::{Element, Window2d};
 use rand::Rng;
+
+/// PyTorch's default initialisation of a convolution: weight
+/// `[out, in/groups, kernel..]` and bias `[out]`, both U(±1/√fan_in) with
+/// fan_in = in/groups·Πkernel.
+#[track_caller]
+fn conv_params<T: Element, R: Rng + ?Sized>(
+    op: &str,
+    (inputs, outputs, groups): (usize, usize, usize),
+    kernel: &[usize],
+    rng: &mut R,
+) -> (Param<T>, Param<T>) {
+    let g = groups;
+    assert!(
+        g > 0 && inputs.is_multiple_of(g) && outputs.is_multiple_of(g),
+        "{op}: groups {g} must divide in {inputs} and out {outputs}, called at {}",
+        std::panic::Location::caller()
+    );
+    let fan_in = inputs / g * kernel.iter().product::<usize>();
+    let mut shape = vec![outputs, inputs / g];
+    shape.extend_from_slice(kernel);
+    let weight = Param::new(init_tensor(Init::Default, &shape, fan_in, outputs, rng));
+    let bias = Param::new(init_tensor(Init::Default, &[outputs], fan_in, outputs, rng));
+    (weight, bias)
+}
 
 /// A 2-D convolution layer: weight `[out, in/groups, kh, kw]`, bias
 /// `[out]`, PyTorch's default initialisation (U(±1/√fan_in) for both,
@@ -23,13 +47,15 @@ use rand::Rng;
 /// let y = conv.forward(&tape.constant(Tensor::zeros(&[2, 1, 28, 28])));
 /// assert_eq!(y.shape(), &[2, 6, 28, 28]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, crate::Module)]
+#[module(crate = "crate")]
 pub struct Conv2d<T: Element = f32> {
     /// `[out, in/groups, kh, kw]`.
     pub weight: Param<T>,
     /// `[out]`, if any.
     pub bias: Option<Param<T>>,
     /// Stride, padding, dilation, groups.
+    #[module(skip)]
     pub options: Conv2dOptions,
 }
 
@@ -46,16 +72,8 @@ impl<T: Element> Conv2d<T> {
         options: Conv2dOptions,
         rng: &mut R,
     ) -> Self {
-        let g = options.groups;
-        assert!(
-            g > 0 && inputs.is_multiple_of(g) && outputs.is_multiple_of(g),
-            "Conv2d: groups {g} must divide in {inputs} and out {outputs}, called at {}",
-            std::panic::Location::caller()
-        );
-        let fan_in = inputs / g * kernel[0] * kernel[1];
-        let shape = [outputs, inputs / g, kernel[0], kernel[1]];
-        let weight = Param::new(init_tensor(Init::Default, &shape, fan_in, outputs, rng));
-        let bias = Param::new(init_tensor(Init::Default, &[outputs], fan_in, outputs, rng));
+        let io = (inputs, outputs, options.groups);
+        let (weight, bias) = conv_params("Conv2d", io, &kernel, rng);
         Conv2d {
             weight,
             bias: Some(bias),
@@ -68,40 +86,27 @@ impl<T: Element> Conv2d<T> {
         self.bias = None;
         self
     }
-}
 
-impl<T: Element> Module<T> for Conv2d<T> {
+    /// The convolution of `x` `[N, C, H, W]` (what `Module::forward` runs).
     #[track_caller]
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+    pub fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
         let b = self.bias.as_ref().map(|b| tape.param(b));
         x.conv2d(&tape.param(&self.weight), b.as_ref(), self.options)
-    }
-
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
     }
 }
 
 /// A 1-D convolution layer: weight `[out, in/groups, k]`, bias `[out]`,
 /// PyTorch's default initialisation. PyTorch: `nn.Conv1d`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, crate::Module)]
+#[module(crate = "crate")]
 pub struct Conv1d<T: Element = f32> {
     /// `[out, in/groups, k]`.
     pub weight: Param<T>,
     /// `[out]`, if any.
     pub bias: Option<Param<T>>,
     /// Stride, padding, dilation, groups.
+    #[module(skip)]
     pub options: Conv1dOptions,
 }
 
@@ -118,16 +123,8 @@ impl<T: Element> Conv1d<T> {
         options: Conv1dOptions,
         rng: &mut R,
     ) -> Self {
-        let g = options.groups;
-        assert!(
-            g > 0 && inputs.is_multiple_of(g) && outputs.is_multiple_of(g),
-            "Conv1d: groups {g} must divide in {inputs} and out {outputs}, called at {}",
-            std::panic::Location::caller()
-        );
-        let fan_in = inputs / g * kernel;
-        let shape = [outputs, inputs / g, kernel];
-        let weight = Param::new(init_tensor(Init::Default, &shape, fan_in, outputs, rng));
-        let bias = Param::new(init_tensor(Init::Default, &[outputs], fan_in, outputs, rng));
+        let io = (inputs, outputs, options.groups);
+        let (weight, bias) = conv_params("Conv1d", io, &[kernel], rng);
         Conv1d {
             weight,
             bias: Some(bias),
@@ -140,28 +137,13 @@ impl<T: Element> Conv1d<T> {
         self.bias = None;
         self
     }
-}
 
-impl<T: Element> Module<T> for Conv1d<T> {
+    /// The convolution of `x` `[N, C, L]` (what `Module::forward` runs).
     #[track_caller]
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+    pub fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
         let b = self.bias.as_ref().map(|b| tape.param(b));
         x.conv1d(&tape.param(&self.weight), b.as_ref(), self.options)
-    }
-
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
     }
 }
 

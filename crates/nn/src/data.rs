@@ -17,9 +17,34 @@ use rand::Rng;
 pub struct Batches<T: Element> {
     x: Tensor<T>,
     y: Tensor<T>,
-    order: Vec<usize>,
+    order: Order,
+}
+
+/// The row order of an epoch and how far batching has got through it.
+struct Order {
+    rows: Vec<usize>,
     size: usize,
     at: usize,
+}
+
+impl Order {
+    fn new(rows: usize, size: usize) -> Self {
+        Order {
+            rows: (0..rows).collect(),
+            size,
+            at: 0,
+        }
+    }
+
+    /// The next batch's row indices.
+    fn next_batch(&mut self) -> Option<&[usize]> {
+        if self.at >= self.rows.len() {
+            return None;
+        }
+        let start = self.at;
+        self.at = (start + self.size).min(self.rows.len());
+        Some(&self.rows[start..self.at])
+    }
 }
 
 impl<T: Element> Batches<T> {
@@ -40,15 +65,13 @@ impl<T: Element> Batches<T> {
         Batches {
             x: x.clone(),
             y: y.clone(),
-            order: (0..rows).collect(),
-            size,
-            at: 0,
+            order: Order::new(rows, size),
         }
     }
 
     /// The rows shuffled by `rng` (reproducible from its seed).
     pub fn shuffled<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
-        self.order.shuffle(rng);
+        self.order.rows.shuffle(rng);
         self
     }
 }
@@ -57,12 +80,7 @@ impl<T: Element> Iterator for Batches<T> {
     type Item = (Tensor<T>, Tensor<T>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.order.len() {
-            return None;
-        }
-        let end = (self.at + self.size).min(self.order.len());
-        let idx = &self.order[self.at..end];
-        self.at = end;
+        let idx = self.order.next_batch()?;
         let bx = self.x.index_select(0, idx).expect("row indices in range");
         let by = self.y.index_select(0, idx).expect("row indices in range");
         Some((bx, by))
@@ -90,9 +108,7 @@ impl<T: Element> Iterator for Batches<T> {
 pub struct LabelBatches<T: Element> {
     x: Tensor<T>,
     labels: Vec<usize>,
-    order: Vec<usize>,
-    size: usize,
-    at: usize,
+    order: Order,
 }
 
 impl<T: Element> LabelBatches<T> {
@@ -113,15 +129,13 @@ impl<T: Element> LabelBatches<T> {
         LabelBatches {
             x: x.clone(),
             labels: labels.to_vec(),
-            order: (0..rows).collect(),
-            size,
-            at: 0,
+            order: Order::new(rows, size),
         }
     }
 
     /// The rows shuffled by `rng` (reproducible from its seed).
     pub fn shuffled<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
-        self.order.shuffle(rng);
+        self.order.rows.shuffle(rng);
         self
     }
 }
@@ -130,12 +144,7 @@ impl<T: Element> Iterator for LabelBatches<T> {
     type Item = (Tensor<T>, Vec<usize>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.order.len() {
-            return None;
-        }
-        let end = (self.at + self.size).min(self.order.len());
-        let idx = &self.order[self.at..end];
-        self.at = end;
+        let idx = self.order.next_batch()?;
         let bx = self.x.index_select(0, idx).expect("row indices in range");
         Some((bx, idx.iter().map(|&i| self.labels[i]).collect()))
     }
