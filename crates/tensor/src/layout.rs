@@ -274,6 +274,56 @@ impl<'a, const K: usize> RowWalker<'a, K> {
     }
 }
 
+/// An axis argument: a `usize` counted from the front, or a signed integer
+/// where `-1` is the last axis (PyTorch's and NumPy's `dim=-1`).
+///
+/// ```
+/// use mnemon_tensor::{Axis, Tensor};
+/// let t = Tensor::<f32>::ones(&[2, 3]);
+/// assert_eq!(t.sum(-1, false).shape(), &[2]);   // the last axis
+/// assert_eq!(t.sum(1usize, false).shape(), &[2]);
+/// assert_eq!((-2).resolve(2), Some(0));
+/// assert_eq!((-3).resolve(2), None);
+/// ```
+pub trait Axis: Copy + std::fmt::Debug {
+    /// The axis index for a tensor of `rank`, or `None` when out of range.
+    fn resolve(self, rank: usize) -> Option<usize>;
+}
+
+impl Axis for usize {
+    fn resolve(self, rank: usize) -> Option<usize> {
+        (self < rank).then_some(self)
+    }
+}
+
+macro_rules! signed_axis {
+    ($($t:ty),*) => {$(
+        impl Axis for $t {
+            fn resolve(self, rank: usize) -> Option<usize> {
+                let r = i128::try_from(rank).ok()?;
+                let a = self as i128;
+                let a = if a < 0 { a.checked_add(r)? } else { a };
+                (0 <= a && a < r).then(|| usize::try_from(a).ok()).flatten()
+            }
+        }
+    )*};
+}
+signed_axis!(i32, i64, isize);
+
+/// Resolves an [`Axis`] argument, panicking with the op, the shape and the
+/// caller's line when it is out of range.
+#[track_caller]
+pub fn resolve_axis(op: &str, shape: &[usize], axis: impl Axis) -> usize {
+    match axis.resolve(shape.len()) {
+        Some(a) => a,
+        None => panic!(
+            "{op}: axis {axis:?} is out of range for a tensor of shape {shape:?} (rank {}), called at {}",
+            shape.len(),
+            std::panic::Location::caller()
+        ),
+    }
+}
+
 /// Resolves an axis index, panicking with the op, the shape and the caller's
 /// line when it is out of range.
 #[track_caller]

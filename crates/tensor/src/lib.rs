@@ -42,5 +42,5 @@ pub use element::{DType, Element};
 pub use error::TensorError;
 pub use kernels::unary::sigmoid_scalar;
 pub use kernels::window::Window2d;
-pub use layout::{checked_numel, dims_of, Dims};
+pub use layout::{checked_numel, dims_of, resolve_axis, Axis, Dims};
 pub use tensor::Tensor;

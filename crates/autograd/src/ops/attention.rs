@@ -49,7 +49,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range or empty.
     #[track_caller]
-    pub fn logsumexp(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn logsumexp(&self, axis: impl mnemon_tensor::Axis, keepdim: bool) -> Self {
+        let axis = mnemon_tensor::resolve_axis("logsumexp", self.shape(), axis);
         let m = self
             .value
             .max(axis, true)

@@ -4,7 +4,7 @@
 use super::one;
 use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
-use mnemon_tensor::{Element, Tensor};
+use mnemon_tensor::{resolve_axis, Axis, Element, Tensor};
 use std::panic::Location;
 
 impl<'t, T: Element> Var<'t, T> {
@@ -36,7 +36,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn sum(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn sum(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("sum", self.shape(), axis);
         let v = self.value.sum(axis, keepdim);
         self.tape.record(
             "sum",
@@ -57,15 +58,9 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
-        let Some(&n) = self.shape().get(axis) else {
-            panic!(
-                "mean: axis {axis} is out of range for a tensor of shape {:?} (rank {}), called at {}",
-                self.shape(),
-                self.shape().len(),
-                Location::caller()
-            );
-        };
+    pub fn mean(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("mean", self.shape(), axis);
+        let n = self.shape()[axis];
         self.sum(axis, keepdim)
             .mul_scalar(T::one() / T::of_usize(n))
     }
@@ -76,7 +71,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn max(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn max(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("max", self.shape(), axis);
         let v = self.value.max(axis, keepdim);
         let mask = arg_mask(&self.value, axis, &self.value.argmax_indices(axis));
         self.select_reduced("max", v, mask, axis, keepdim)
@@ -87,7 +83,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn min(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn min(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("min", self.shape(), axis);
         let v = self.value.min(axis, keepdim);
         let mask = arg_mask(&self.value, axis, &self.value.neg().argmax_indices(axis));
         self.select_reduced("min", v, mask, axis, keepdim)

@@ -4,7 +4,7 @@
 use super::one;
 use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
-use mnemon_tensor::Element;
+use mnemon_tensor::{resolve_axis, Axis, Element};
 use std::panic::Location;
 
 impl<'t, T: Element> Var<'t, T> {
@@ -13,7 +13,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn softmax(&self, axis: usize) -> Self {
+    pub fn softmax(&self, axis: impl Axis) -> Self {
+        let axis = resolve_axis("softmax", self.shape(), axis);
         let v = self.value.softmax(axis);
         self.tape.record(
             "softmax",
@@ -35,7 +36,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn log_softmax(&self, axis: usize) -> Self {
+    pub fn log_softmax(&self, axis: impl Axis) -> Self {
+        let axis = resolve_axis("log_softmax", self.shape(), axis);
         let v = self.value.log_softmax(axis);
         self.tape.record(
             "log_softmax",

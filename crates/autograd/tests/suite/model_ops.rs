@@ -119,3 +119,29 @@ fn values_match_the_formulas_and_pytorch() {
         vec![1.0, 0.0, 1.0, 1.0, 0.0]
     );
 }
+
+#[test]
+fn negative_axes_count_from_the_end() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec((0..6).map(f64::from).collect(), &[2, 3]).unwrap());
+    assert_eq!(
+        x.softmax(-1).value().to_vec(),
+        x.softmax(1).value().to_vec()
+    );
+    assert_eq!(
+        x.log_softmax(-2).value().to_vec(),
+        x.log_softmax(0).value().to_vec()
+    );
+    assert_eq!(x.sum(-1, false).value().to_vec(), vec![3.0, 12.0]);
+    assert_eq!(x.mean(-2, true).value().to_vec(), vec![1.5, 2.5, 3.5]);
+    assert_eq!(x.max(-1, false).value().to_vec(), vec![2.0, 5.0]);
+    assert_eq!(x.min(-1, false).value().to_vec(), vec![0.0, 3.0]);
+    assert_eq!(x.logsumexp(-1, false).shape(), &[2]);
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.sum(-3, false))).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("sum: axis -3 is out of range for a tensor of shape [2, 3]"),
+        "{msg}"
+    );
+}

@@ -9,6 +9,7 @@
 use super::PAR_MIN;
 use crate::element::Element;
 use crate::layout::check_axis;
+use crate::layout::{resolve_axis, Axis};
 use crate::tensor::Tensor;
 use crate::views::reduced_shape;
 use rayon::prelude::*;
@@ -184,7 +185,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn sum(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn sum(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("sum", self.shape(), axis);
         check_axis("sum", self.shape(), axis);
         self.reduce_axis(axis, keepdim, T::zero(), |a, x| a + x, true)
     }
@@ -194,7 +196,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn mean(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn mean(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("mean", self.shape(), axis);
         check_axis("mean", self.shape(), axis);
         let n = T::of_usize(self.shape()[axis]);
         self.sum(axis, keepdim).map_owned(|x| x / n)
@@ -206,7 +209,8 @@ impl<T: Element> Tensor<T> {
     /// When `axis` is out of range, or empty while the other axes are not
     /// (a maximum of nothing has no value; PyTorch raises too).
     #[track_caller]
-    pub fn max(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn max(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("max", self.shape(), axis);
         check_axis("max", self.shape(), axis);
         non_empty_axis("max", self.shape(), axis);
         self.reduce_axis(axis, keepdim, T::neg_infinity(), max_fold, false)
@@ -217,7 +221,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// As [`Tensor::max`].
     #[track_caller]
-    pub fn min(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn min(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("min", self.shape(), axis);
         check_axis("min", self.shape(), axis);
         non_empty_axis("min", self.shape(), axis);
         self.reduce_axis(axis, keepdim, T::infinity(), min_fold, false)
@@ -266,7 +271,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range or the axis is empty.
     #[track_caller]
-    pub fn argmax(&self, axis: usize, keepdim: bool) -> Self {
+    pub fn argmax(&self, axis: impl Axis, keepdim: bool) -> Self {
+        let axis = resolve_axis("argmax", self.shape(), axis);
         let idx = self.argmax_indices(axis);
         let shape = reduced_shape(self.shape(), axis, keepdim);
         Tensor::from_parts(idx.into_iter().map(T::of_usize).collect(), &shape)

@@ -1,7 +1,7 @@
 //! Numerically stable `softmax` and `log_softmax` along one axis.
 
 use crate::element::Element;
-use crate::layout::check_axis;
+use crate::layout::{check_axis, resolve_axis, Axis};
 use crate::tensor::Tensor;
 
 impl<T: Element> Tensor<T> {
@@ -41,7 +41,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn softmax(&self, axis: usize) -> Self {
+    pub fn softmax(&self, axis: impl Axis) -> Self {
+        let axis = resolve_axis("softmax", self.shape(), axis);
         check_axis("softmax", self.shape(), axis);
         self.per_lane(axis, |x, y, r, s| {
             let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
@@ -63,7 +64,8 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// When `axis` is out of range.
     #[track_caller]
-    pub fn log_softmax(&self, axis: usize) -> Self {
+    pub fn log_softmax(&self, axis: impl Axis) -> Self {
+        let axis = resolve_axis("log_softmax", self.shape(), axis);
         check_axis("log_softmax", self.shape(), axis);
         self.per_lane(axis, |x, y, r, s| {
             let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
