@@ -279,6 +279,12 @@ fn saturation_keeps_gradients_finite_and_right() {
         ("tanh", |v| v[0].tanh()),
         ("softmax", |v| v[0].softmax(0)),
         ("log_softmax", |v| v[0].log_softmax(0)),
+        ("softplus", |v| v[0].softplus()),
+        ("erf", |v| v[0].erf()),
+        ("gelu", |v| v[0].gelu()),
+        ("gelu_tanh", |v| v[0].gelu_tanh()),
+        ("logsumexp", |v| v[0].logsumexp(0, false)),
+        ("layer_norm", |v| v[0].layer_norm(1, None, None, 1e-5)),
         ("bce_with_logits", |v| {
             let target = v[0].tape().constant(t(&[1.0, 0.0, 1.0, 0.5]));
             v[0].binary_cross_entropy_with_logits(&target)
