@@ -206,12 +206,15 @@ fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
     match *m {
         Mutation::Truncate(n) => b.truncate(n.min(b.len())),
         Mutation::FlipBit(i, bit) => {
-            let i = i % b.len();
-            b[i] ^= 1 << bit;
+            if !b.is_empty() {
+                let i = i % b.len();
+                b[i] ^= 1 << bit;
+            }
         }
         Mutation::Header(from, to) => {
-            let s = String::from_utf8_lossy(&b).into_owned();
-            if let Some(at) = s.find(from).filter(|_| b.len() >= 8) {
+            // byte search: the header may no longer be valid UTF-8
+            let at = b.windows(from.len()).position(|w| w == from.as_bytes());
+            if let Some(at) = at.filter(|_| b.len() >= 8) {
                 let mut out = b[..at].to_vec();
                 out.extend_from_slice(to.as_bytes());
                 out.extend_from_slice(&b[at + from.len()..]);
