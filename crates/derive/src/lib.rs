@@ -21,7 +21,7 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::{
     parse_macro_input, Data, DeriveInput, Fields, GenericArgument, LitStr, PathArguments, Type,
 };
@@ -221,7 +221,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         }
         seen.push((name.clone(), ident.span()));
         let k = kind(&field.ty);
-        let path = quote!(__join(prefix, #name));
+        let path = quote!(#krate::__derive::join(prefix, #name));
         vis.extend(visit_code(
             &k,
             quote!(&self.#ident),
@@ -257,7 +257,6 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let var = quote!(#krate::__derive::Var);
     let param = quote!(#krate::Param<#elem>);
-    let join_fn = format_ident!("__join");
     Ok(quote! {
         impl #impl_generics #krate::Module<#elem> for #ident #ty_generics #where_clause {
             #[track_caller]
@@ -276,34 +275,21 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
 
             #[allow(unused_variables)]
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &#param)) {
-                fn #join_fn(prefix: &str, name: &str) -> String {
-                    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
-                }
                 #vis
             }
 
             #[allow(unused_variables)]
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut #param)) {
-                fn #join_fn(prefix: &str, name: &str) -> String {
-                    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
-                }
                 #vis_mut
             }
 
             #[allow(unused_variables)]
             fn set_training(&mut self, training: bool) {
-                let prefix = "";
-                fn #join_fn(prefix: &str, name: &str) -> String {
-                    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
-                }
                 #train
             }
 
             #[allow(unused_variables)]
             fn visit_untracked(&self, prefix: &str, f: &mut dyn FnMut(&str)) {
-                fn #join_fn(prefix: &str, name: &str) -> String {
-                    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
-                }
                 #untracked
             }
         }

@@ -34,6 +34,7 @@
 /// What `#[derive(Module)]`'s generated code names (not for direct use).
 #[doc(hidden)]
 pub mod __derive {
+    pub use crate::module::join;
     pub use mnemon_autograd::Var;
 }
 

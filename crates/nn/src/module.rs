@@ -160,7 +160,7 @@ pub trait Module<T: Element = f32> {
 }
 
 /// `prefix` joined to `name` with a dot.
-pub(crate) fn join(prefix: &str, name: &str) -> String {
+pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_string()
     } else {
