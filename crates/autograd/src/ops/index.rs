@@ -114,6 +114,32 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
+impl<'t, T: Element> Var<'t, T> {
+    /// `gather(axis, indices, ..)` whose value the caller has already
+    /// computed (max pooling finds the maxima and their positions in one
+    /// pass): the same node, the same rule.
+    pub(crate) fn gather_computed(
+        &self,
+        axis: usize,
+        indices: Vec<usize>,
+        value: mnemon_tensor::Tensor<T>,
+        location: &'static Location<'static>,
+    ) -> Self {
+        self.tape.record(
+            "gather",
+            value,
+            &[self],
+            gather_rule,
+            Keep::Shapes,
+            location,
+            |s, _| {
+                s.axis = axis;
+                s.indices = Some(Rc::from(indices));
+            },
+        )
+    }
+}
+
 fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<[usize]> {
     c.saved
         .indices

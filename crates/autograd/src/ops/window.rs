@@ -293,10 +293,10 @@ impl<'t, T: Element> Var<'t, T> {
         let y = if is_max {
             // gather at each window's first maximum: gather's rule is
             // scatter_add (and its rule gather), so every order works
-            let idx = self.value.max_pool2d_indices(win);
+            let (y, idx) = self.value.max_pool2d_with_indices(win);
+            let y = y.reshape(&[n * c, oh * ow]).expect("same elements");
             self.reshape_to(&[n * c, s[2] * s[3]])
-                .gather(1, &idx, &[n * c, oh * ow])
-                .expect("indices inside each plane")
+                .gather_computed(1, idx, y, Location::caller())
         } else {
             let planes = self.reshape_to(&[n * c, 1, s[2], s[3]]);
             planes.unfold2d(win).mean(1, false)

@@ -87,6 +87,7 @@ impl Window2d {
     /// For window offset `k` along axis `a`, the output positions `o` whose
     /// input coordinate `o·stride + k·dilation − padding` lies in
     /// `0..size`, as a range, and that coordinate for the first of them.
+    #[inline]
     fn valid(&self, a: usize, k: usize, size: usize, out: usize) -> (usize, usize, isize) {
         let (s, p) = (self.stride[a] as isize, self.padding[a] as isize);
         let base = (k * self.dilation[a]) as isize - p; // coordinate at o = 0
@@ -98,6 +99,30 @@ impl Window2d {
         };
         let lo = lo.min(hi);
         (lo as usize, hi as usize, base + lo * s)
+    }
+
+    /// `valid` for every window offset along axis `a`, computed once per
+    /// call instead of once per channel.
+    fn valid_table(&self, a: usize, size: usize, out: usize) -> Vec<(usize, usize, isize)> {
+        (0..self.kernel[a])
+            .map(|k| self.valid(a, k, size, out))
+            .collect()
+    }
+
+    /// For output position `o` along axis `a`: the input coordinate of its
+    /// first tap inside `0..size` and how many of its taps are inside
+    /// (taps step by the dilation).
+    fn taps_inside(&self, a: usize, o: usize, size: usize) -> (usize, usize) {
+        let (d, k) = (self.dilation[a] as isize, self.kernel[a] as isize);
+        let start = (o * self.stride[a]) as isize - self.padding[a] as isize;
+        let first = if start >= 0 { 0 } else { (-start + d - 1) / d };
+        let end = if size as isize <= start {
+            0
+        } else {
+            ((size as isize - start + d - 1) / d).min(k)
+        };
+        let count = (end - first).max(0) as usize;
+        ((start + first * d).max(0) as usize, count)
     }
 }
 
@@ -151,29 +176,27 @@ impl<T: Element> Tensor<T> {
         let mut out = crate::pool::take(total);
         out.resize(total, pad);
         let per = c * taps * l;
+        let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
         let fill = |(b, dst): (usize, &mut [T])| {
             for ci in 0..c {
                 let plane = &src[(b * c + ci) * h * w..][..h * w];
-                for ki in 0..win.kernel[0] {
-                    let (r0, r1, i0) = win.valid(0, ki, h, oh);
-                    for kj in 0..win.kernel[1] {
-                        let (c0, c1, j0) = win.valid(1, kj, w, ow);
+                for (ki, &(r0, r1, i0)) in rows.iter().enumerate() {
+                    for (kj, &(c0, c1, j0)) in cols.iter().enumerate() {
                         if c0 >= c1 {
                             continue; // every tap of this column is padding
                         }
                         let row =
                             &mut dst[((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l..][..l];
+                        let j0 = j0 as usize;
                         for (step, oi) in (r0..r1).enumerate() {
                             let ii = (i0 + (step * win.stride[0]) as isize) as usize;
                             let srow = &plane[ii * w..][..w];
-                            let drow = &mut row[oi * ow..][..ow];
+                            let drow = &mut row[oi * ow..][c0..c1];
                             if win.stride[1] == 1 {
-                                let j = j0 as usize;
-                                drow[c0..c1].copy_from_slice(&srow[j..j + (c1 - c0)]);
+                                copy_short(drow, &srow[j0..j0 + (c1 - c0)]);
                             } else {
-                                for (t, d) in drow[c0..c1].iter_mut().enumerate() {
-                                    *d = srow[j0 as usize + t * win.stride[1]];
-                                }
+                                let taps = srow[j0..].iter().step_by(win.stride[1]);
+                                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
                             }
                         }
                     }
@@ -190,65 +213,92 @@ impl<T: Element> Tensor<T> {
         Tensor::from_parts(out, &shape)
     }
 
-    /// For max pooling: per plane (`[N, C]` flattened) and window, the
-    /// index within the plane (`i·W + j`) of the window's first maximum
-    /// (a NaN counts as the maximum, as in PyTorch; padding never wins),
-    /// laid out `[N·C, oh·ow]`.
+    /// Max pooling: each window's maximum, `[N, C, oh, ow]`, and, per
+    /// plane (`[N, C]` flattened) and window, the index within the plane
+    /// (`i·W + j`) of the window's first maximum, laid out `[N·C, oh·ow]`
+    /// (a NaN counts as the maximum, as in PyTorch; padding never wins).
+    ///
+    /// ```
+    /// use mnemon_tensor::{Tensor, Window2d};
+    /// let x = Tensor::<f32>::from_vec(vec![1., 5., 5., 2.], &[1, 1, 2, 2]).unwrap();
+    /// let (y, at) = x.max_pool2d_with_indices(Window2d::new([2, 2]));
+    /// assert_eq!((y.to_vec(), at), (vec![5.], vec![1])); // the first of the tied 5s
+    /// ```
     ///
     /// # Panics
     /// When the tensor is not rank 4 or the window does not fit or holds
     /// no input element.
     #[track_caller]
-    pub fn max_pool2d_indices(&self, win: Window2d) -> Vec<usize> {
+    pub fn max_pool2d_with_indices(&self, win: Window2d) -> (Self, Vec<usize>) {
         let [n, c, h, w] = nchw("max_pool2d", self.shape());
         let [oh, ow] = out_size("max_pool2d", &win, [h, w]);
+        let shape = [n, c, oh, ow];
+        let total = crate::layout::numel_or_panic("max_pool2d", &shape);
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
-        let mut out = vec![usize::MAX; n * c * oh * ow];
+        let mut vals = crate::pool::zeroed(total);
+        let mut at = vec![0; total];
         let per = oh * ow;
-        if per == 0 || h * w == 0 {
-            return out;
+        let rows: Vec<_> = (0..oh).map(|o| win.taps_inside(0, o, h)).collect();
+        let cols: Vec<_> = (0..ow).map(|o| win.taps_inside(1, o, w)).collect();
+        if rows.iter().chain(&cols).any(|&(_, count)| count == 0) {
+            panic!(
+                "max_pool2d: a window {win:?} holds only padding, called at {}",
+                std::panic::Location::caller()
+            );
         }
-        // Tap by tap in window order (so strict `>` keeps the first
-        // maximum), each over every output position it reaches: straight
-        // loops over rows instead of a bounds check per tap and window.
-        let fill = |(p, dst): (usize, &mut [usize])| {
+        let (tap_rows, tap_cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
+        let s1 = win.stride[1];
+        // Tap by tap in window order, each over a row of windows, so a
+        // strict `>` keeps the first maximum (once a NaN is the best it
+        // stays). A tap's values are first copied out of the strided input
+        // row, so the comparisons run over contiguous rows with no branch
+        // on the data (which tap wins is unpredictable; 4× faster than a
+        // window at a time). The best starts at -∞ and its argument at
+        // the window's first tap, which is right when every tap is -∞.
+        let fill = |(p, (vdst, adst)): (usize, (&mut [T], &mut [usize]))| {
             let plane = &src[p * h * w..][..h * w];
-            let mut best = vec![T::neg_infinity(); per];
-            for ki in 0..win.kernel[0] {
-                let (r0, r1, i0) = win.valid(0, ki, h, oh);
-                for kj in 0..win.kernel[1] {
-                    let (c0, c1, j0) = win.valid(1, kj, w, ow);
-                    if c0 >= c1 {
+            if win == Window2d::new([2, 2]).stride([2, 2]) {
+                pool_2x2(plane, w, vdst, adst);
+                return;
+            }
+            let taps = &mut vec![T::zero(); ow][..];
+            let outs = vdst.chunks_exact_mut(ow).zip(adst.chunks_exact_mut(ow));
+            for (oi, ((best, arg), &(i0, _))) in outs.zip(&rows).enumerate() {
+                best.fill(T::neg_infinity());
+                for (a, &(j0, _)) in arg.iter_mut().zip(&cols) {
+                    *a = i0 * w + j0;
+                }
+                for &(r0, r1, ii0) in &tap_rows {
+                    if !(r0..r1).contains(&oi) {
                         continue;
                     }
-                    for (step, oi) in (r0..r1).enumerate() {
-                        let ii = (i0 + (step * win.stride[0]) as isize) as usize;
-                        let srow = &plane[ii * w..][..w];
-                        let at = oi * ow;
-                        for (t, oj) in (c0..c1).enumerate() {
-                            let jj = j0 as usize + t * win.stride[1];
-                            let v = srow[jj];
-                            let (b, d) = (&mut best[at + oj], &mut dst[at + oj]);
-                            if *d == usize::MAX || (!b.is_nan() && (v > *b || v.is_nan())) {
-                                *b = v;
-                                *d = ii * w + jj;
-                            }
+                    let ii = (ii0 + ((oi - r0) * win.stride[0]) as isize) as usize;
+                    for &(c0, c1, j0) in &tap_cols {
+                        let first = ii * w + j0 as usize;
+                        let taps = &mut taps[c0..c1];
+                        let row = plane[first..].iter().step_by(s1);
+                        taps.iter_mut().zip(row).for_each(|(t, &x)| *t = x);
+                        let outs = best[c0..c1].iter_mut().zip(&mut arg[c0..c1]);
+                        for (t, ((b, a), &x)) in outs.zip(&*taps).enumerate() {
+                            let wins = beats(x, *b);
+                            *b = if wins { x } else { *b };
+                            *a = if wins { first + t * s1 } else { *a };
                         }
                     }
                 }
             }
-            assert!(
-                !dst.contains(&usize::MAX),
-                "max_pool2d: a window {win:?} holds only padding"
-            );
         };
-        if out.len() >= super::PAR_MIN / 4 && n * c > 1 {
-            out.par_chunks_mut(per).enumerate().for_each(fill);
-        } else {
-            out.chunks_mut(per).enumerate().for_each(fill);
+        if per > 0 {
+            if total >= super::PAR_MIN / 4 && n * c > 1 {
+                let par = vals.par_chunks_mut(per).zip(at.par_chunks_mut(per));
+                par.enumerate().for_each(fill);
+            } else {
+                let chunks = vals.chunks_mut(per).zip(at.chunks_mut(per));
+                chunks.enumerate().for_each(fill);
+            }
         }
-        out
+        (Tensor::from_parts(vals, &shape), at)
     }
 
     /// The adjoint of [`Tensor::unfold2d`]: columns `[N, C·kh·kw, oh·ow]`
@@ -277,34 +327,28 @@ impl<T: Element> Tensor<T> {
         let src = cols.as_slice().expect("contiguous");
         let mut out = crate::pool::zeroed(total);
         let per = c * h * w;
+        let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
         let fill = |(b, dst): (usize, &mut [T])| {
-            let cols = &src[b * c * taps * l..][..c * taps * l];
+            let src = &src[b * c * taps * l..][..c * taps * l];
             for ci in 0..c {
                 let plane = &mut dst[ci * h * w..][..h * w];
-                for ki in 0..win.kernel[0] {
-                    let (r0, r1, i0) = win.valid(0, ki, h, oh);
-                    for kj in 0..win.kernel[1] {
-                        let (c0, c1, j0) = win.valid(1, kj, w, ow);
+                for (ki, &(r0, r1, i0)) in rows.iter().enumerate() {
+                    for (kj, &(c0, c1, j0)) in cols.iter().enumerate() {
                         if c0 >= c1 {
                             continue; // every tap of this column is padding
                         }
-                        let row =
-                            &cols[((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l..][..l];
+                        let row = &src[((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l..][..l];
+                        let j0 = j0 as usize;
                         for (step, oi) in (r0..r1).enumerate() {
                             let ii = (i0 + (step * win.stride[0]) as isize) as usize;
                             let drow = &mut plane[ii * w..][..w];
-                            let srow = &row[oi * ow..][..ow];
-                            let j = j0 as usize;
+                            let srow = &row[oi * ow..][c0..c1];
                             if win.stride[1] == 1 {
-                                let d = &mut drow[j..j + (c1 - c0)];
-                                d.iter_mut()
-                                    .zip(&srow[c0..c1])
-                                    .for_each(|(d, &v)| *d = *d + v);
+                                let d = &mut drow[j0..j0 + (c1 - c0)];
+                                d.iter_mut().zip(srow).for_each(|(d, &v)| *d = *d + v);
                             } else {
-                                for (t, &v) in srow[c0..c1].iter().enumerate() {
-                                    let d = &mut drow[j + t * win.stride[1]];
-                                    *d = *d + v;
-                                }
+                                let taps = drow[j0..].iter_mut().step_by(win.stride[1]);
+                                taps.zip(srow).for_each(|(d, &v)| *d = *d + v);
                             }
                         }
                     }
@@ -319,5 +363,55 @@ impl<T: Element> Tensor<T> {
             }
         }
         Tensor::from_parts(out, &shape)
+    }
+}
+
+/// Whether tap `x` replaces the best so far: strictly greater (so the
+/// first maximum wins), or the first NaN (PyTorch: NaN is the maximum).
+#[inline(always)]
+fn beats<T: Element>(x: T, best: T) -> bool {
+    (x > best) | (x.is_nan() & !best.is_nan())
+}
+
+/// The most common pool, 2×2 windows with stride 2 and no padding, over
+/// one plane of width `w`: each pair of input rows gives a row of outputs.
+/// Written for it alone because its fixed shape lets the compiler unroll
+/// the window (3–4× faster than the general loop).
+fn pool_2x2<T: Element>(plane: &[T], w: usize, best: &mut [T], arg: &mut [usize]) {
+    let ow = w / 2;
+    let outs = best.chunks_exact_mut(ow).zip(arg.chunks_exact_mut(ow));
+    for (oi, (brow, arow)) in outs.enumerate() {
+        let (top, bottom) = (
+            &plane[2 * oi * w..][..2 * ow],
+            &plane[(2 * oi + 1) * w..][..2 * ow],
+        );
+        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (oj, ((b, a), (t, u))) in brow.iter_mut().zip(arow.iter_mut()).zip(pairs).enumerate() {
+            let j = 2 * oj;
+            let (mut m, mut at) = (t[0], 2 * oi * w + j);
+            for (x, k) in [
+                (t[1], 2 * oi * w + j + 1),
+                (u[0], (2 * oi + 1) * w + j),
+                (u[1], (2 * oi + 1) * w + j + 1),
+            ] {
+                let wins = beats(x, m);
+                m = if wins { x } else { m };
+                at = if wins { k } else { at };
+            }
+            (*b, *a) = (m, at);
+        }
+    }
+}
+
+/// Copies a short row without a call into `memcpy` per row (rows of an
+/// image are tens of elements; the call costs more than the copy).
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    let (mut d, mut s) = (dst.chunks_exact_mut(8), src.chunks_exact(8));
+    for (a, b) in (&mut d).zip(&mut s) {
+        a.copy_from_slice(b);
+    }
+    for (a, &b) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *a = b;
     }
 }

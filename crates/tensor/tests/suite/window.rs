@@ -85,3 +85,80 @@ fn misfit_windows_panic_naming_the_op() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.starts_with("unfold2d: window"), "{msg}");
 }
+
+/// Max pooling by plain loops: each window's taps in order, a strict `>`
+/// (the first maximum wins), the first NaN wins and stays; a window whose
+/// taps are all -∞ answers its first tap inside the input.
+/// `None` when some window holds only padding.
+fn pool_loops(
+    x: &[f64],
+    [n, c, h, w]: [usize; 4],
+    win: Window2d,
+) -> Option<(Vec<f64>, Vec<usize>)> {
+    let [oh, ow] = win.output_size([h, w]).unwrap();
+    let (mut vals, mut at) = (vec![], vec![]);
+    for p in 0..n * c {
+        for oi in 0..oh {
+            for oj in 0..ow {
+                let mut best: Option<(f64, usize)> = None;
+                for ki in 0..win.kernel[0] {
+                    for kj in 0..win.kernel[1] {
+                        let i = (oi * win.stride[0] + ki * win.dilation[0]) as isize
+                            - win.padding[0] as isize;
+                        let j = (oj * win.stride[1] + kj * win.dilation[1]) as isize
+                            - win.padding[1] as isize;
+                        if i < 0 || j < 0 || i >= h as isize || j >= w as isize {
+                            continue;
+                        }
+                        let k = i as usize * w + j as usize;
+                        let v = x[p * h * w + k];
+                        best = match best {
+                            None => Some((v, k)),
+                            Some((b, _)) if !b.is_nan() && (v > b || v.is_nan()) => Some((v, k)),
+                            keep => keep,
+                        };
+                    }
+                }
+                let (v, k) = best?;
+                vals.push(v);
+                at.push(k);
+            }
+        }
+    }
+    Some((vals, at))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Both kernels (the 2×2 stride-2 one and the general one) against
+    /// the loops, on values with ties, NaNs and -∞.
+    #[test]
+    fn max_pool_matches_loops((shape, win) in geometry(), special in 0usize..4, two_by_two in any::<bool>()) {
+        let win = if two_by_two { Window2d::new([2, 2]).stride([2, 2]) } else { win };
+        let [n, c, h, w] = shape;
+        let half = (0..2).all(|a| 2 * win.padding[a] <= win.kernel[a]);
+        prop_assume!(half && win.output_size([h, w]).is_some());
+        let mut v: Vec<f64> = values(n * c * h * w, 3).iter().map(|x| (x / 4.0).round()).collect();
+        for (i, x) in v.iter_mut().enumerate() {
+            match special {
+                1 if i % 5 == 2 => *x = f64::NAN,
+                2 => *x = f64::NEG_INFINITY,
+                3 if i % 3 == 0 => *x = f64::NEG_INFINITY,
+                _ => {}
+            }
+        }
+        let x = Tensor::from_vec(v.clone(), &shape).unwrap();
+        let Some((want, want_at)) = pool_loops(&v, shape, win) else {
+            let run = std::panic::catch_unwind(|| x.max_pool2d_with_indices(win));
+            prop_assert!(run.is_err(), "a window of padding alone must panic");
+            return Ok(());
+        };
+        let (y, at) = x.max_pool2d_with_indices(win);
+        let got = y.to_vec();
+        prop_assert_eq!(&at, &want_at);
+        for (g, e) in got.iter().zip(&want) {
+            prop_assert!(g == e || (g.is_nan() && e.is_nan()), "{} vs {}", g, e);
+        }
+    }
+}
