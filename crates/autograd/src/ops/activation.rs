@@ -1,6 +1,6 @@
-//! Smooth activations: `erf` and `softplus` as primitives (rules in `Var`
-//! ops, so every order works), GELU in both of PyTorch's forms composed
-//! from them.
+//! Smooth activations: `erf`, `softplus` and the exact GELU (with its
+//! derivative `gelu_grad`) as primitives, one pass each, with rules in
+//! `Var` ops so every order works; the tanh GELU composed.
 
 use super::one;
 use crate::tape::{Ctx, InputGrads, Keep};
@@ -50,11 +50,36 @@ impl<'t, T: Element> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn gelu(&self) -> Self {
-        let phi = self
-            .mul_scalar(T::of_f64(std::f64::consts::FRAC_1_SQRT_2))
-            .erf()
-            .add_scalar(T::one());
-        (self * &phi).mul_scalar(T::of_f64(0.5))
+        let v = self.value.gelu();
+        let loc = Location::caller();
+        self.tape
+            .record("gelu", v, &[self], gelu_rule, Keep::Values, loc, |_, _| {})
+    }
+
+    /// GELU's derivative `Φ(x) + x·φ(x)` as one op (what `gelu`'s rule
+    /// multiplies the incoming gradient by); its own rule is
+    /// `φ(x)·(2 − x²)`, composed, so every order works.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::scalar(0.0));
+    /// assert_eq!(x.gelu_grad().item(), 0.5); // Φ(0)
+    /// ```
+    #[track_caller]
+    pub fn gelu_grad(&self) -> Self {
+        let v = self.value.gelu_grad();
+        let loc = Location::caller();
+        self.tape.record(
+            "gelu_grad",
+            v,
+            &[self],
+            gelu_grad_rule,
+            Keep::Values,
+            loc,
+            |_, _| {},
+        )
     }
 
     /// GELU, tanh form `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`. PyTorch:
@@ -74,6 +99,22 @@ fn erf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t,
         .exp()
         .mul_scalar(T::of_f64(std::f64::consts::FRAC_2_SQRT_PI));
     one(&g * &d)
+}
+
+fn gelu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(&g * &c.input(0).gelu_grad())
+}
+
+/// d/dx [Φ(x) + x·φ(x)] = φ(x) + φ(x) − x²·φ(x) = φ(x)·(2 − x²).
+fn gelu_grad_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let x = c.input(0);
+    let x2 = &x * &x;
+    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    let pdf = x2
+        .mul_scalar(T::of_f64(-0.5))
+        .exp()
+        .mul_scalar(T::of_f64(inv_sqrt_2pi));
+    one(&g * &(&pdf * &x2.neg().add_scalar(T::of_f64(2.0))))
 }
 
 fn softplus_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {

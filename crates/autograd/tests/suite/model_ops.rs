@@ -43,6 +43,32 @@ proptest! {
         both(|v| v[0].gelu_tanh(), &[x])?;
     }
 
+    /// gelu_grad is gelu's derivative (checked against finite differences
+    /// of gelu through gradcheck above) and has its own rule: third order
+    /// of gelu.
+    #[test]
+    fn gelu_grad_orders(x in rank_at_least(0)) {
+        both(|v| v[0].gelu_grad(), std::slice::from_ref(&x))?;
+    }
+
+    /// Σ over the batch of a_i·b_i: value against matmul then sum, and
+    /// both orders, with a batch broadcast on either side.
+    #[test]
+    fn matmul_sum_is_the_summed_product(b in 1usize..4, m in 1usize..4, k in 1usize..4, n in 1usize..4, shared in 0usize..3, seed in 0u64..20) {
+        let t = |shape: &[usize], s: u64| {
+            let len: usize = shape.iter().product();
+            Tensor::from_vec((0..len).map(|i| (((i as u64 * 13 + s * 7) % 17) as f64 - 8.0) / 8.0).collect(), shape).unwrap()
+        };
+        let a = if shared == 1 { t(&[1, m, k], seed) } else { t(&[b, m, k], seed) };
+        let c = if shared == 2 { t(&[k, n], seed + 1) } else { t(&[b, k, n], seed + 1) };
+        let got = a.matmul_sum(&c);
+        let want = a.matmul(&c).sum(0, false);
+        for (g, w) in got.to_vec().iter().zip(want.to_vec()) {
+            prop_assert!((g - w).abs() < 1e-12, "{} vs {}", g, w);
+        }
+        both(|v| v[0].matmul_sum(&v[1]), &[a, c])?;
+    }
+
     #[test]
     fn logsumexp_and_layer_norm(x in rank_at_least(1), keep in any::<bool>()) {
         let last = x.rank() - 1;

@@ -58,6 +58,7 @@ fn gemm_into<T: Element>(
     (m, n, k): (usize, usize, usize),
     a: (&[T], usize, usize, usize),
     b: (&[T], usize, usize, usize),
+    accumulate: bool,
 ) {
     // Everything below is re-checked with checked arithmetic: the shapes
     // come from tensors that obey `checked_numel`, but the unsafe call
@@ -71,7 +72,9 @@ fn gemm_into<T: Element>(
         return;
     }
     if k == 0 {
-        dst.iter_mut().for_each(|x| *x = T::zero());
+        if !accumulate {
+            dst.iter_mut().for_each(|x| *x = T::zero());
+        }
         return;
     }
     // The last element each operand reads must be inside its storage.
@@ -86,7 +89,7 @@ fn gemm_into<T: Element>(
     let isz = |x: usize| isize::try_from(x).expect("matmul: stride or extent exceeds isize");
     let (dst_rs, a_rs, a_cs, b_rs, b_cs) = (isz(n), isz(a.2), isz(a.3), isz(b.2), isz(b.3));
     let work = m.saturating_mul(n).saturating_mul(k);
-    if work <= SMALL_MATMUL {
+    if work <= SMALL_MATMUL && !accumulate {
         small_matmul(dst, (m, n, k), a, b);
         return;
     }
@@ -101,7 +104,7 @@ fn gemm_into<T: Element>(
     // checked arithmetic, that the last element the operands' (non-negative)
     // strides reach lies inside their storage, and every stride fits in
     // `isize`; `T` is f32 or f64, both supported by gemm; `read_dst` is
-    // false, so `dst`'s old values are never read.
+    // `accumulate`, and `dst`'s old values are initialised either way.
     unsafe {
         gemm::gemm(
             m,
@@ -110,14 +113,14 @@ fn gemm_into<T: Element>(
             dst.as_mut_ptr(),
             1,
             dst_rs,
-            false,
+            accumulate,
             a.0.as_ptr().add(a.1),
             a_cs,
             a_rs,
             b.0.as_ptr().add(b.1),
             b_cs,
             b_rs,
-            T::zero(),
+            if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
             false,
@@ -194,6 +197,7 @@ impl<T: Element> Tensor<T> {
                 (m, n, k),
                 (&self.data, la.offset, la.strides[0], la.strides[1]),
                 (&other.data, lb.offset, lb.strides[0], lb.strides[1]),
+                false,
             );
             return Tensor::from_parts(out, &[m, n]);
         }
@@ -238,6 +242,7 @@ impl<T: Element> Tensor<T> {
                 (nb * m, n, k),
                 (&a.data, la.offset, la.strides[r], la.strides[r + 1]),
                 (&b.data, lb.offset, lb.strides[r], lb.strides[r + 1]),
+                false,
             );
         } else if nb > 0 {
             for (i, dst) in out.chunks_mut((m * n).max(1)).enumerate().take(nb) {
@@ -253,6 +258,7 @@ impl<T: Element> Tensor<T> {
                     (m, n, k),
                     (&a.data, oa, la.strides[r], la.strides[r + 1]),
                     (&b.data, ob, lb.strides[r], lb.strides[r + 1]),
+                    false,
                 );
             }
         }
@@ -263,6 +269,80 @@ impl<T: Element> Tensor<T> {
             out_shape.pop();
         }
         Tensor::from_parts(out, &out_shape)
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// The sum over the batch axes of the batched product `self @ other`:
+    /// `[m, n]`, without the `[batch.., m, n]` products in between (each
+    /// product accumulates into one output). What a weight's gradient is
+    /// when the weight was broadcast over a batch (a convolution's
+    /// `Σ_images g·colsᵀ`). Batch axes broadcast as in [`Tensor::matmul`].
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let a = Tensor::<f64>::from_vec(vec![1., 2., 3., 4.], &[2, 1, 2]).unwrap();
+    /// let b = Tensor::<f64>::from_vec(vec![1., 1., 2., 0.], &[2, 2, 1]).unwrap();
+    /// // [1 2]·[1 1]ᵀ + [3 4]·[2 0]ᵀ = 3 + 6
+    /// assert_eq!(a.matmul_sum(&b).to_vec(), vec![9.]);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::matmul`], and when an operand has rank below 2.
+    #[track_caller]
+    pub fn matmul_sum(&self, other: &Self) -> Self {
+        let loc = std::panic::Location::caller();
+        let (ra, rb) = (self.rank(), other.rank());
+        let fail = |why: &str| -> ! {
+            panic!(
+                "matmul_sum: {why} for shapes {:?} and {:?}, called at {loc}",
+                self.shape(),
+                other.shape()
+            )
+        };
+        if ra < 2 || rb < 2 {
+            fail("an operand of rank below 2");
+        }
+        let (m, k) = (self.shape()[ra - 2], self.shape()[ra - 1]);
+        let (k2, n) = (other.shape()[rb - 2], other.shape()[rb - 1]);
+        if k != k2 {
+            fail(&format!("inner dimensions differ ({k} vs {k2})"));
+        }
+        let batch = broadcast_shapes(&self.shape()[..ra - 2], &other.shape()[..rb - 2])
+            .unwrap_or_else(|| fail("batch dimensions cannot be broadcast"));
+        let (mut sa, mut sb): (Dims, Dims) = (batch.clone(), batch.clone());
+        sa.extend([m, k]);
+        sb.extend([k, n]);
+        crate::layout::numel_or_panic("matmul_sum", &sa);
+        crate::layout::numel_or_panic("matmul_sum", &sb);
+        let la = self
+            .layout
+            .broadcast_to(&sa)
+            .expect("batch broadcast checked");
+        let lb = other
+            .layout
+            .broadcast_to(&sb)
+            .expect("batch broadcast checked");
+        let mut out = crate::pool::zeroed(crate::layout::numel_or_panic("matmul_sum", &[m, n]));
+        let r = batch.len();
+        let nb: usize = batch.iter().product();
+        for i in 0..nb {
+            let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
+            for d in (0..r).rev() {
+                let ix = rem % batch[d];
+                rem /= batch[d];
+                oa += ix * la.strides[d];
+                ob += ix * lb.strides[d];
+            }
+            gemm_into(
+                &mut out,
+                (m, n, k),
+                (&self.data, oa, la.strides[r], la.strides[r + 1]),
+                (&other.data, ob, lb.strides[r], lb.strides[r + 1]),
+                true,
+            );
+        }
+        Tensor::from_parts(out, &[m, n])
     }
 }
 

@@ -10,6 +10,21 @@ pub fn sigmoid_scalar<T: Element>(x: T) -> T {
     T::one() / (T::one() + (-x).exp())
 }
 
+/// The standard normal CDF `½(1 + erf(x/√2))`, as PyTorch computes it.
+#[inline]
+fn gauss_cdf<T: Element>(x: T) -> T {
+    let half = T::of_f64(0.5);
+    half * (T::one() + Element::erf(x * T::of_f64(std::f64::consts::FRAC_1_SQRT_2)))
+}
+
+/// The standard normal density `e^(−x²/2)/√(2π)` (0 where x² overflows).
+#[inline]
+fn gauss_pdf<T: Element>(x: T) -> T {
+    let inv_sqrt_2pi =
+        T::of_f64(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
+    (-(x * x) * T::of_f64(0.5)).exp() * inv_sqrt_2pi
+}
+
 macro_rules! unary_ops {
     ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
         impl<T: Element> Tensor<T> {
@@ -46,6 +61,12 @@ unary_ops! {
     sin => |x: T| x.sin();
     /// The error function. PyTorch: `erf`.
     erf => |x: T| Element::erf(x);
+    /// GELU, `x·Φ(x)` with `Φ(x) = ½(1 + erf(x/√2))` the standard normal
+    /// CDF, in one pass. PyTorch: `gelu` (`approximate='none'`).
+    gelu => |x: T| x * gauss_cdf(x);
+    /// GELU's derivative, `Φ(x) + x·φ(x)` with `φ` the standard normal
+    /// density, in one pass (the gradient of [`Tensor::gelu`]).
+    gelu_grad => |x: T| gauss_cdf(x) + x * gauss_pdf(x);
     /// `ln(1 + e^x)`, stable for every x. PyTorch: `softplus` (beta 1).
     softplus => |x: T| x.max(T::zero()) + (-x.abs()).exp().ln_1p();
     /// Cosine. PyTorch: `cos`.
