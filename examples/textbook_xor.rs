@@ -55,6 +55,25 @@ pub fn step1_shape_error() -> String {
 /// differences `(dw, db)` at the initial weights.
 pub type Gradient = (Vec<f64>, f64);
 
+/// Why textbooks write Xᵀ(p − y): it is exactly the weight gradient of the
+/// *summed* binary cross-entropy of p = σ(Xw + b) (for a logit z,
+/// d BCE/dz = σ(z) − y). Returns the hand formula's dw and the tape's
+/// gradient of that loss.
+pub fn hand_formula_is_summed_bce() -> (Vec<f64>, Vec<f64>) {
+    let (x, y) = data();
+    let w0 = Tensor::from_vec(W0.to_vec(), &[2, 1]).expect("2×1");
+    let b0 = Tensor::scalar(B0);
+    let err = &(x.matmul(&w0) + &b0).sigmoid() - &y;
+    let hand = x.t().matmul(&err).flatten().to_vec();
+    let tape = Tape::new();
+    let (w, b) = (tape.leaf(w0), tape.leaf(b0));
+    let z = &tape.constant(x).matmul(&w) + &b;
+    let bce = z
+        .binary_cross_entropy_with_logits(&tape.constant(y))
+        .sum_all();
+    (hand, bce.backward().wrt(&w).expect("w").to_vec())
+}
+
 /// Step 2's three gradients.
 pub fn step2_gradients() -> (Gradient, Gradient, Gradient) {
     let (x, y) = data();
@@ -193,7 +212,14 @@ fn main() {
     }
     println!("  The hand formula forgets sigmoid's derivative s(1−s) and MSE's 2/N; the tape");
     println!("  applies the chain rule through every recorded op and agrees with the finite");
-    println!("  differences to ~1e-9.\n");
+    println!("  differences to ~1e-9.");
+    let (hand, bce) = hand_formula_is_summed_bce();
+    println!("  Why textbooks write Xᵀ(p−y): it is the exact gradient of the *summed binary");
+    println!("  cross-entropy* of p = σ(Xw+b), since d BCE/dz = σ(z) − y. The tape on that loss:");
+    println!(
+        "  dw = [{:.8}, {:.8}] (hand formula [{:.8}, {:.8}]).\n",
+        bce[0], bce[1], hand[0], hand[1]
+    );
 
     println!("== Step 3: one sigmoid unit cannot represent XOR ==");
     let (l3, p3) = step3_single_unit();

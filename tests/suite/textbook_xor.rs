@@ -31,6 +31,15 @@ fn hand_gradient_is_wrong_and_the_tape_is_right() {
 }
 
 #[test]
+fn hand_formula_is_the_gradient_of_summed_bce() {
+    let (hand, bce) = walkthrough::hand_formula_is_summed_bce();
+    for (h, b) in hand.iter().zip(&bce) {
+        assert!((h - b).abs() < 1e-12, "{hand:?} vs {bce:?}");
+    }
+    assert!((hand[0] - 0.638).abs() < 1e-3, "{hand:?}");
+}
+
+#[test]
 fn single_unit_stalls_and_hidden_layer_learns() {
     let (l3, p3) = walkthrough::step3_single_unit();
     assert!(l3 > 0.2, "single unit loss {l3}");
