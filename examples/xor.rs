@@ -1,46 +1,52 @@
 //! XOR, the classic textbook network — with the gradient derived by the tape.
 //!
-//! What it teaches: a 2 → 8 → 1 sigmoid network trained by plain gradient
-//! descent on a mean-squared-error loss. Textbooks derive the gradient of
-//! this loss by hand (and often get it wrong); here `loss.backward()` derives
-//! it from the recorded forward pass.
+//! The whole idea on one screen: the data, a 2 → 8 → 1 sigmoid network, the
+//! forward pass, a mean-squared-error loss, `loss.backward()` (every
+//! gradient derived from the recorded forward pass, none written by hand),
+//! a plain gradient-descent update, and the progress.
 //!
 //! Run: `cargo run --release --example xor`
 
-mod common;
-
-use common::{mse_step, xor_data, xor_net};
 use mnemon::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let (x, y) = xor_data();
+pub fn main() -> ExitCode {
+    // the data: the four XOR cases and their answers
+    let x = Tensor::<f32>::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]).unwrap();
+    let y = Tensor::<f32>::from_vec(vec![0., 1., 1., 0.], &[4, 1]).unwrap();
+
+    // the model: 2 inputs → 8 sigmoid units → 1 sigmoid output
     let mut rng = StdRng::seed_from_u64(42);
-    let mut model = xor_net(&mut rng); // 2 → 8 sigmoid → 1 sigmoid
-    let mut opt = Sgd::new(1.0); // plain gradient descent, lr 1.0
+    let mut model = Sequential::new()
+        .push(Linear::with_init(2, 8, Init::XavierUniform, true, &mut rng))
+        .push(Sigmoid)
+        .push(Linear::with_init(8, 1, Init::XavierUniform, true, &mut rng))
+        .push(Sigmoid);
+    let mut opt = Sgd::new(1.0); // plain gradient descent, learning rate 1
 
     let steps = 5_000;
     let mut loss_value = f32::NAN;
     for step in 1..=steps {
-        // forward on a fresh tape, MSE, backward (derived), SGD update
-        loss_value = mse_step(&mut model, &mut opt, &x, &y);
+        let tape = Tape::new(); // records this step's forward pass
+        let pred = model.forward(&tape.constant(x.clone())); // forward
+        let loss = mse(&pred, &tape.constant(y.clone()), Reduction::Mean);
+        let grads = loss.backward(); // d loss / d every parameter, derived
+        opt.step(&mut model, &grads); // w ← w − lr · dw
+        loss_value = loss.item();
         if step == 1 || step % 500 == 0 {
-            let filled = step * 30 / steps;
-            println!(
-                "[{}{}] step {step:>5}  loss {loss_value:.6}",
-                "#".repeat(filled),
-                " ".repeat(30 - filled)
-            );
+            let bar = step * 30 / steps;
+            let (done, todo) = ("#".repeat(bar), " ".repeat(30 - bar));
+            println!("[{done}{todo}] step {step:>5}  loss {loss_value:.6}");
         }
     }
 
-    let tape = Tape::new();
-    let pred = model.forward(&tape.constant(x.clone()));
+    let pred = model.predict(&x); // no tape: inference only
     println!("\npredictions after {steps} steps:");
-    for (i, p) in pred.value().to_vec().iter().enumerate() {
-        let (a, b) = (x.to_vec()[2 * i], x.to_vec()[2 * i + 1]);
-        println!("  {a} xor {b} = {}  ->  {p:.4}", y.to_vec()[i]);
+    let (xs, ys) = (x.to_vec(), y.to_vec());
+    for (i, p) in pred.to_vec().iter().enumerate() {
+        let (a, b) = (xs[2 * i], xs[2 * i + 1]);
+        println!("  {a} xor {b} = {}  ->  {p:.4}", ys[i]);
     }
     if loss_value < 0.01 {
         println!("final loss {loss_value:.6} < 0.01: XOR learned");

@@ -24,3 +24,13 @@ fn xor_reaches_small_loss() {
         assert!((p - t).abs() < 0.2, "prediction {p} for target {t}");
     }
 }
+
+#[path = "../../examples/xor.rs"]
+mod example;
+
+/// The main example itself, run as a newcomer runs it: it exits with
+/// success only when the final loss is below 0.01.
+#[test]
+fn main_example_learns_xor() {
+    assert!(example::main() == std::process::ExitCode::SUCCESS);
+}
