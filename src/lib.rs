@@ -18,6 +18,9 @@
 #[doc = include_str!("../docs/tutorial.md")]
 pub mod tutorial {}
 
+#[doc = include_str!("../docs/tutorial.zh.md")]
+pub mod tutorial_zh {}
+
 pub use mnemon_autograd as autograd;
 pub use mnemon_nn as nn;
 pub use mnemon_tensor as tensor;

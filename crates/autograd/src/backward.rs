@@ -296,14 +296,6 @@ fn sweep<'t, T: Element>(
     slots
 }
 
-fn fmt_value<T: Element>(t: &Tensor<T>) -> String {
-    if t.numel() == 1 {
-        format!("{:.6}", t.item())
-    } else {
-        format!("{:?}", t.shape())
-    }
-}
-
 fn explain_step<T: Element>(
     tape: &Tape<T>,
     id: NodeId,
@@ -313,30 +305,38 @@ fn explain_step<T: Element>(
     g: &Var<'_, T>,
     input_grads: &[Option<Var<'_, T>>],
 ) {
+    use crate::explain::{fmt_value, formula_in, Words};
+    let w = Words::of(tape.explain_lang.get());
     let mut line = format!(
-        "node {id} `{op}` ({location}): incoming gradient {}",
+        "{} {id} `{op}` ({location}): {} {}",
+        w.node,
+        w.incoming,
         fmt_value(&g.value)
     );
+    if let Some(f) = formula_in(op, tape.explain_lang.get()) {
+        line += &format!("; {} {f}", w.rule);
+    }
     for (i, ig) in input_grads.iter().enumerate() {
         let iid = ctx.saved.inputs[i];
         let x = tape.kept_input(ctx.saved, i);
-        let who = iid.map_or("constant".to_string(), |n| format!("node {n}"));
+        let who = iid.map_or(w.constant.to_string(), |n| format!("{} {n}", w.node));
         match ig {
             Some(ig) if iid.is_some() => {
-                let value = x.as_ref().map_or("not kept".into(), fmt_value);
-                line += &format!("; to input {i} ({who}, value {value})");
+                let value = x.as_ref().map_or(w.not_kept.into(), fmt_value);
+                line += &format!("; {} {i} ({who}, {} {value})", w.to_input, w.value);
                 if g.value.numel() == 1 && ig.value.numel() == 1 && g.value.item() != T::zero() {
                     line += &format!(
-                        ": local derivative {:.6} × {:.6} = {:.6}",
+                        ": {} {:.6} × {:.6} = {:.6}",
+                        w.local,
                         (ig.value.item() / g.value.item()),
                         g.value.item(),
                         ig.value.item()
                     );
                 } else {
-                    line += &format!(": gradient {}", fmt_value(&ig.value));
+                    line += &format!(": {} {}", w.gradient, fmt_value(&ig.value));
                 }
             }
-            _ => line += &format!("; input {i} ({who}) gets none"),
+            _ => line += &format!("; {} {i} ({who}) {}", w.input, w.gets_none),
         }
     }
     println!("{line}");

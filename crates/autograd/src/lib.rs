@@ -45,6 +45,7 @@ mod backward;
 pub mod check;
 mod custom;
 mod dot;
+mod explain;
 pub mod functional;
 mod ops;
 mod saved;
@@ -55,6 +56,7 @@ mod var;
 
 pub use backward::Grads;
 pub use custom::CustomOp;
+pub use explain::Language;
 pub use ops::attention::causal_mask;
 pub use ops::window::{Conv1dOptions, Conv2dOptions};
 pub use tape::{NodeId, Tape};

@@ -66,6 +66,7 @@ pub struct Tape<T: Element = f32> {
     pub(crate) recording: Cell<bool>,
     pub(crate) anomaly: Cell<bool>,
     pub(crate) explain: Cell<bool>,
+    pub(crate) explain_lang: Cell<crate::explain::Language>,
     pub(crate) explain_log: RefCell<Vec<String>>,
     pub(crate) hooks: RefCell<Vec<(NodeId, Hook<T>)>>,
     pub(crate) retained: RefCell<Vec<NodeId>>,
@@ -93,6 +94,7 @@ impl<T: Element> Tape<T> {
             recording: Cell::new(true),
             anomaly: Cell::new(false),
             explain: Cell::new(false),
+            explain_lang: Cell::new(crate::explain::Language::English),
             explain_log: RefCell::new(Vec::new()),
             hooks: RefCell::new(Vec::new()),
             retained: RefCell::new(Vec::new()),
@@ -181,6 +183,25 @@ impl<T: Element> Tape<T> {
     /// the value).
     pub fn set_explain(&self, on: bool) {
         self.explain.set(on);
+    }
+
+    /// The language explain mode writes its steps in (English unless set;
+    /// `Language::Chinese` uses the textbook's words: 梯度, 局部导数 …).
+    ///
+    /// ```
+    /// use mnemon_autograd::{Language, Tape};
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_explain(true);
+    /// tape.set_explain_language(Language::Chinese);
+    /// let x = tape.leaf(Tensor::scalar(0.0));
+    /// x.sigmoid().backward();
+    /// let log = tape.explain_log();
+    /// assert!(log[0].contains("传入梯度 1.000000"), "{log:?}");
+    /// assert!(log[0].contains("dx = g·s(1−s)"), "{log:?}");
+    /// ```
+    pub fn set_explain_language(&self, language: crate::explain::Language) {
+        self.explain_lang.set(language);
     }
 
     /// When on, backward records the L2 norm of every node's gradient, which

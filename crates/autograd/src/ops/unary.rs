@@ -81,9 +81,16 @@ impl<'t, T: Element> Var<'t, T> {
     /// `x^n`; derivative `n·x^(n−1)`. PyTorch: `pow(x, n)`.
     #[track_caller]
     pub fn powi(&self, n: i32) -> Self {
+        self.powi_named("powi", n)
+    }
+
+    /// `powi` recorded under the name the user wrote (`square`), so
+    /// explain mode and the tape picture show that.
+    #[track_caller]
+    fn powi_named(&self, op: &'static str, n: i32) -> Self {
         let v = self.value.powi(n);
         self.tape.record(
-            "powi",
+            op,
             v,
             &[self],
             powi_rule,
@@ -96,7 +103,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// `x²`. PyTorch: `square`.
     #[track_caller]
     pub fn square(&self) -> Self {
-        self.powi(2)
+        self.powi_named("square", 2)
     }
 
     /// `x + c` for a scalar `c`; derivative 1.

@@ -337,6 +337,50 @@ fn anomaly_mode_names_op_and_line() {
     );
 }
 
+/// Explain mode names the op the user wrote (`square`, not `powi`),
+/// prints each rule as a formula, small tensors' values, and speaks
+/// Chinese when asked.
+#[test]
+fn explain_prints_formulas_values_and_chinese() {
+    use mnemon_autograd::Language;
+    let tape = Tape::<f64>::new();
+    tape.set_explain(true);
+    let a = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]).unwrap());
+    let b = tape.leaf(Tensor::from_vec(vec![3.0, 4.0], &[2, 1]).unwrap());
+    let _ = a.matmul(&b).square().sum_all().backward();
+    let log = tape.explain_log();
+    let line = |op: &str| {
+        log.iter()
+            .find(|l| l.contains(op))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(line("`square`").contains("rule dx = g·2x"), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains("`powi`")), "{log:?}");
+    let mm = line("`matmul`");
+    assert!(mm.contains("rule dA = g·Bᵀ, dB = Aᵀ·g"), "{mm}");
+    // a [1, 2] input is small enough to print: its values and its shape
+    assert!(mm.contains("value [1.0000, 2.0000] [1, 2]"), "{mm}");
+    // (a·b)² = 11², g = 22: dA = 22·bᵀ = [66, 88]
+    assert!(mm.contains("gradient [66.0000, 88.0000] [1, 2]"), "{mm}");
+
+    let tape = Tape::<f64>::new();
+    tape.set_explain(true);
+    tape.set_explain_language(Language::Chinese);
+    let x = tape.leaf(Tensor::scalar(1.0));
+    let c = tape.constant(Tensor::scalar(2.0));
+    let _ = (&x - &c).backward();
+    let log = tape.explain_log();
+    assert!(
+        log[0].contains("节点") && log[0].contains("传入梯度 1.000000"),
+        "{log:?}"
+    );
+    assert!(
+        log[0].contains("（在广播的轴上求和）") && log[0].contains("输入 1 (常量) 不需要梯度"),
+        "{log:?}"
+    );
+}
+
 #[test]
 fn explain_and_dot_describe_the_pass() {
     let tape = Tape::<f64>::new();

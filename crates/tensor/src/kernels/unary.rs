@@ -95,7 +95,14 @@ impl<T: Element> Tensor<T> {
 
     /// `x^n` for an integer exponent. PyTorch: `pow(x, n)`.
     pub fn powi(&self, n: i32) -> Self {
-        self.map(move |x| x.powi(n))
+        // the common small powers inline (`powi` is a library call per
+        // element); the same IEEE products `powi` computes for them
+        match n {
+            1 => self.map(|x| x),
+            2 => self.map(|x| x * x),
+            3 => self.map(|x| x * x * x),
+            _ => self.map(move |x| x.powi(n)),
+        }
     }
 
     /// Clamps every element into `[lo, hi]`. PyTorch: `clamp`.
