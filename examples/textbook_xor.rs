@@ -10,7 +10,8 @@
 //! 3. one sigmoid unit cannot learn XOR, whatever the gradient;
 //! 4. one hidden layer can.
 //!
-//! Run: `cargo run --release --example textbook_xor`
+//! Run: `cargo run --release --example textbook_xor` (in the textbook's
+//! own language: `cargo run --release --example textbook_xor -- --lang zh`)
 #![allow(dead_code)] // the integration test uses the functions, not `main`
 
 mod common;
@@ -179,12 +180,20 @@ pub fn step4_hidden_layer() -> (f32, Vec<f32>) {
 }
 
 fn main() {
-    println!("== Step 1: the article's update does not run ==");
-    println!(
-        "NumPy stops with \"non-broadcastable output operand with shape (2,1) doesn't match the"
+    let zh = std::env::args().any(|a| a == "zh" || a == "--lang=zh");
+    let say = |en: &str, cn: &str| println!("{}", if zh { cn } else { en });
+    say(
+        "== Step 1: the article's update does not run ==",
+        "== 第 1 步：文章里的更新根本跑不起来 ==",
     );
-    println!("broadcast shape (2,2)\": dw was flattened to (2,), w is (2,1), and (2,1) - (2,)");
-    println!("broadcasts to (2,2). mnemon checks updates against the parameter's shape:");
+    say(
+        "NumPy stops with \"non-broadcastable output operand with shape (2,1) doesn't match the\n\
+         broadcast shape (2,2)\": dw was flattened to (2,), w is (2,1), and (2,1) - (2,)\n\
+         broadcasts to (2,2). mnemon checks updates against the parameter's shape:",
+        "NumPy 报错 \"non-broadcastable output operand with shape (2,1) doesn't match the\n\
+         broadcast shape (2,2)\"：dw 被拉平成 (2,)，w 是 (2,1)，(2,1) - (2,) 广播成 (2,2)。\n\
+         mnemon 按参数的形状检查每次更新：",
+    );
     // the panic hook would print the message too; keep the output clean
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -192,44 +201,79 @@ fn main() {
     std::panic::set_hook(hook);
     println!("  {msg}\n");
 
-    println!("== Step 2: the hand-written gradient is not the gradient of the loss ==");
+    say(
+        "== Step 2: the hand-written gradient is not the gradient of the loss ==",
+        "== 第 2 步：手推的梯度不是损失函数的梯度 ==",
+    );
     let (hand, tape, fd) = step2_gradients();
-    println!("  loss = mean((sigmoid(X·w + b) − y)²) at the article's initial w, b");
+    say(
+        "  loss = mean((sigmoid(X·w + b) − y)²) at the article's initial w, b",
+        "  损失函数 L = mean((σ(X·w + b) − y)²)，取文章的初始 w、b",
+    );
     println!("  {:<28} {:>12} {:>12} {:>12}", "", "dw[0]", "dw[1]", "db");
-    for (name, g) in [
-        ("hand formula Xᵀ(p−y)", &hand),
-        ("tape (loss.backward())", &tape),
-        ("finite differences", &fd),
-    ] {
+    let names = if zh {
+        ["手推公式 Xᵀ(p−y)", "磁带 (loss.backward())", "有限差分"]
+    } else {
+        [
+            "hand formula Xᵀ(p−y)",
+            "tape (loss.backward())",
+            "finite differences",
+        ]
+    };
+    for (name, g) in names.into_iter().zip([&hand, &tape, &fd]) {
         println!(
             "  {name:<28} {:>12.8} {:>12.8} {:>12.8}",
             g.0[0], g.0[1], g.1
         );
     }
     match step2_gradcheck() {
-        Ok(()) => println!("  check::gradcheck on w and b: passed (tape = finite differences)"),
+        Ok(()) => say(
+            "  check::gradcheck on w and b: passed (tape = finite differences)",
+            "  check::gradcheck 检查 w 和 b：通过（磁带 = 有限差分）",
+        ),
         Err(e) => println!("  check::gradcheck: {e}"),
     }
-    println!("  The hand formula forgets sigmoid's derivative s(1−s) and MSE's 2/N; the tape");
-    println!("  applies the chain rule through every recorded op and agrees with the finite");
-    println!("  differences to ~1e-9.");
+    say(
+        "  The hand formula forgets sigmoid's derivative s(1−s) and MSE's 2/N; the tape\n  \
+         applies the chain rule through every recorded op and agrees with the finite\n  \
+         differences to ~1e-9.",
+        "  手推公式漏掉了 σ 的导数 s(1−s) 和均方误差的 2/N；磁带对每个被记录的运算\n  \
+         应用链式法则，与有限差分的差在 1e-9 左右。",
+    );
     let (hand, bce) = hand_formula_is_summed_bce();
-    println!("  Why textbooks write Xᵀ(p−y): it is the exact gradient of the *summed binary");
-    println!("  cross-entropy* of p = σ(Xw+b), since d BCE/dz = σ(z) − y. The tape on that loss:");
+    say(
+        "  Why textbooks write Xᵀ(p−y): it is the exact gradient of the *summed binary\n  \
+         cross-entropy* of p = σ(Xw+b), since d BCE/dz = σ(z) − y. The tape on that loss:",
+        "  教材为什么写 Xᵀ(p−y)：它恰好是 p = σ(Xw+b) 的*求和二元交叉熵*的梯度，\n  \
+         因为 d BCE/dz = σ(z) − y。磁带对这个损失函数求出：",
+    );
+    let hand_word = if zh { "手推公式" } else { "hand formula" };
     println!(
-        "  dw = [{:.8}, {:.8}] (hand formula [{:.8}, {:.8}]).\n",
+        "  dw = [{:.8}, {:.8}] ({hand_word} [{:.8}, {:.8}]).\n",
         bce[0], bce[1], hand[0], hand[1]
     );
 
-    println!("== Step 3: one sigmoid unit cannot represent XOR ==");
-    let (l3, p3) = step3_single_unit();
-    println!("  after 1,000 steps with the correct gradient: loss {l3:.4}");
-    println!(
-        "  predictions {:.3?} — all near 0.5: no line separates XOR's classes.\n",
-        p3
+    say(
+        "== Step 3: one sigmoid unit cannot represent XOR ==",
+        "== 第 3 步：一个 sigmoid 神经元表示不了 XOR ==",
     );
+    let (l3, p3) = step3_single_unit();
+    if zh {
+        println!("  用正确的梯度训练 1,000 步后：损失 {l3:.4}");
+        println!("  预测 {p3:.3?} —— 都在 0.5 附近：没有一条直线能分开 XOR 的两类。\n");
+    } else {
+        println!("  after 1,000 steps with the correct gradient: loss {l3:.4}");
+        println!("  predictions {p3:.3?} — all near 0.5: no line separates XOR's classes.\n");
+    }
 
-    println!("== Step 4: one hidden layer (2 → 8 → 1) learns it ==");
+    say(
+        "== Step 4: one hidden layer (2 → 8 → 1) learns it ==",
+        "== 第 4 步：一个隐藏层（2 → 8 → 1）学会了它 ==",
+    );
     let (l4, p4) = step4_hidden_layer();
-    println!("  after 5,000 steps: loss {l4:.6}, predictions {:.3?}", p4);
+    if zh {
+        println!("  训练 5,000 步后：损失 {l4:.6}，预测 {p4:.3?}");
+    } else {
+        println!("  after 5,000 steps: loss {l4:.6}, predictions {p4:.3?}");
+    }
 }
