@@ -104,6 +104,7 @@ fn main() -> std::io::Result<()> {
         Reduction::Mean,
     );
     let _grads = loss.backward();
+    tape.name_params(&model); // label the weight leaves `layers.0.weight`, …
     std::fs::write(dir.join("xor_tape.dot"), tape.to_dot())?;
     std::fs::write(dir.join("xor_tape.svg"), tape.to_svg())?;
 

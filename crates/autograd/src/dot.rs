@@ -27,7 +27,7 @@ impl<T: Element> Tape<T> {
         for (id, n) in nodes.iter().enumerate() {
             let mut label = format!(
                 "#{id} {}\\n{:?}\\n{}:{}",
-                n.op,
+                self.display_name(id, n.op),
                 &n.shape[..],
                 n.location.file(),
                 n.location.line()

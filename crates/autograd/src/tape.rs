@@ -73,6 +73,8 @@ pub struct Tape<T: Element = f32> {
     pub(crate) grad_norms: RefCell<Vec<Option<f64>>>,
     pub(crate) keep_norms: Cell<bool>,
     pub(crate) tagged: RefCell<Vec<(u64, NodeId)>>,
+    /// Names for tags (a model's parameter names), for the pictures.
+    pub(crate) tag_names: RefCell<Vec<(u64, String)>>,
     /// While a backward sweep runs a node's rule: that node's op and the
     /// line of its forward, so anomaly mode names what the user wrote
     /// rather than the ops the rule is built from.
@@ -101,6 +103,7 @@ impl<T: Element> Tape<T> {
             grad_norms: RefCell::new(Vec::new()),
             keep_norms: Cell::new(false),
             tagged: RefCell::new(Vec::new()),
+            tag_names: RefCell::new(Vec::new()),
             in_rule_of: Cell::new(None),
         }
     }
@@ -128,6 +131,38 @@ impl<T: Element> Tape<T> {
         let id = v.id.expect("a leaf has a node");
         self.tagged.borrow_mut().push((tag, id));
         v
+    }
+
+    /// Names the leaves lifted with `tag` (for a parameter, its name in
+    /// the model, as `layers.0.weight`): [`Tape::to_dot`] and
+    /// [`Tape::to_svg`] label them with it. `mnemon_nn`'s
+    /// `tape.name_params(&model)` names every parameter of a model.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f32>::new();
+    /// let w = tape.leaf_tagged(Tensor::scalar(1.0), 7);
+    /// let _ = w.sigmoid();
+    /// tape.name_tag(7, "fc.weight");
+    /// assert!(tape.to_dot().contains("#0 fc.weight"));
+    /// ```
+    pub fn name_tag(&self, tag: u64, name: &str) {
+        let mut names = self.tag_names.borrow_mut();
+        names.retain(|(t, _)| *t != tag);
+        names.push((tag, name.to_string()));
+    }
+
+    /// What a node is called in the pictures: a named leaf's name, else
+    /// its op.
+    pub(crate) fn display_name(&self, id: NodeId, op: &str) -> String {
+        let tagged = self.tagged.borrow();
+        let names = self.tag_names.borrow();
+        tagged
+            .iter()
+            .find(|(_, n)| *n == id)
+            .and_then(|(tag, _)| names.iter().find(|(t, _)| t == tag))
+            .map_or_else(|| op.to_string(), |(_, name)| name.clone())
     }
 
     /// A Var whose gradient is not wanted (data, targets). Ops on constants

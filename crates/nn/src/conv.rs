@@ -91,8 +91,14 @@ impl<T: Element> Conv2d<T> {
     #[track_caller]
     pub fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
-        let b = self.bias.as_ref().map(|b| tape.param(b));
-        x.conv2d(&tape.param(&self.weight), b.as_ref(), self.options)
+        // weight first, then bias (the order the tape picture draws);
+        // no closure, so both leaves keep the caller's line
+        let w = tape.param(&self.weight);
+        let b = match &self.bias {
+            Some(b) => Some(tape.param(b)),
+            None => None,
+        };
+        x.conv2d(&w, b.as_ref(), self.options)
     }
 }
 
@@ -142,8 +148,14 @@ impl<T: Element> Conv1d<T> {
     #[track_caller]
     pub fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
-        let b = self.bias.as_ref().map(|b| tape.param(b));
-        x.conv1d(&tape.param(&self.weight), b.as_ref(), self.options)
+        // weight first, then bias (the order the tape picture draws);
+        // no closure, so both leaves keep the caller's line
+        let w = tape.param(&self.weight);
+        let b = match &self.bias {
+            Some(b) => Some(tape.param(b)),
+            None => None,
+        };
+        x.conv1d(&w, b.as_ref(), self.options)
     }
 }
 

@@ -84,8 +84,14 @@ impl<T: Element> Module<T> for Linear<T> {
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
-        let b = self.bias.as_ref().map(|b| tape.param(b));
-        x.linear(&tape.param(&self.weight), b.as_ref())
+        // weight first, then bias (the order the tape picture draws);
+        // no closure, so both leaves keep the caller's line
+        let w = tape.param(&self.weight);
+        let b = match &self.bias {
+            Some(b) => Some(tape.param(b)),
+            None => None,
+        };
+        x.linear(&w, b.as_ref())
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {

@@ -66,6 +66,12 @@ use mnemon_tensor::Element;
 /// network, a frozen teacher) use [`Module::frozen`].
 pub trait Module<T: Element = f32> {
     /// Applies the module. Params are lifted onto `x`'s tape inside.
+    ///
+    /// Every implementation tracks its caller: the ops and parameter
+    /// leaves a layer records carry the line where the user called
+    /// `forward` (what a panic, explain mode and the tape picture show),
+    /// not a line inside the library.
+    #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T>;
 
     /// Calls `f(name, param)` for every parameter, names prefixed by `prefix`.

@@ -77,6 +77,24 @@ pub trait TapeParamExt<T: Element> {
     /// The param as a Var: a tagged leaf when it requires a gradient, else a
     /// constant. Lifting the same param twice is fine: its gradients add.
     fn param(&self, p: &Param<T>) -> Var<'_, T>;
+
+    /// Names every parameter leaf of `model` on this tape by its name in
+    /// the model (`layers.0.weight`), for [`Tape::to_dot`] and
+    /// [`Tape::to_svg`].
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_nn::{Linear, Module, Sequential, TapeParamExt};
+    /// use mnemon_tensor::Tensor;
+    /// let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    /// let model = Sequential::<f32>::new().push(Linear::new(2, 1, &mut rng));
+    /// let tape = Tape::new();
+    /// let _ = model.forward(&tape.constant(Tensor::ones(&[1, 2])));
+    /// tape.name_params(&model);
+    /// let dot = tape.to_dot();
+    /// assert!(dot.contains("#0 layers.0.weight") && dot.contains("#1 layers.0.bias"), "{dot}");
+    /// ```
+    fn name_params<M: crate::Module<T> + ?Sized>(&self, model: &M);
 }
 
 impl<T: Element> TapeParamExt<T> for Tape<T> {
@@ -87,6 +105,10 @@ impl<T: Element> TapeParamExt<T> for Tape<T> {
         } else {
             self.constant(p.value.clone())
         }
+    }
+
+    fn name_params<M: crate::Module<T> + ?Sized>(&self, model: &M) {
+        model.visit("", &mut |name, p| self.name_tag(p.id.get(), name));
     }
 }
 

@@ -138,3 +138,40 @@ fn optimizers_never_touch_batch_norm_buffers() {
         before
     );
 }
+
+/// The tape picture labels parameter leaves with their names in the model,
+/// weight before bias, at the line where the user called `forward` (not a
+/// line inside the library), and a shape panic inside a layer names the
+/// user's line too.
+#[test]
+fn pictures_name_params_at_the_users_line() {
+    use mnemon_nn::TapeParamExt;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    let model = mnemon_nn::Sequential::<f32>::new()
+        .push(mnemon_nn::Linear::new(2, 3, &mut rng))
+        .push(mnemon_nn::Sigmoid);
+    let tape = mnemon_autograd::Tape::new();
+    let line = line!() + 1;
+    let _ = model.forward(&tape.constant(mnemon_tensor::Tensor::ones(&[4, 2])));
+    tape.name_params(&model);
+    let dot = tape.to_dot();
+    let at = format!("{}:{line}", file!());
+    assert!(
+        dot.contains(&format!("#0 layers.0.weight\\n[3, 2]\\n{at}")),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(&format!("#1 layers.0.bias\\n[3]\\n{at}")),
+        "{dot}"
+    );
+    assert!(!dot.contains("linear.rs"), "{dot}");
+    assert!(tape.to_svg().contains("#0 layers.0.weight"));
+
+    let line = line!() + 2;
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = model.forward(&tape.constant(mnemon_tensor::Tensor::ones(&[4, 5])));
+    }))
+    .expect_err("a [4, 5] input does not fit Linear(2, 3)");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
+}
