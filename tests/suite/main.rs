@@ -10,6 +10,7 @@
 
 mod char_transformer;
 mod digits_cnn;
+mod pictures;
 mod readme;
 mod remember;
 mod textbook_xor;
