@@ -4,7 +4,8 @@
 use crate::element::Element;
 use crate::layout::{broadcast_shapes, Dims, Layout};
 use crate::tensor::Tensor;
-use gemm::Parallelism;
+use gemm_common::Parallelism;
+use std::any::TypeId;
 
 /// Below this many multiply-adds (`m·n·k`) one gemm call runs on the calling
 /// thread: W1 at n = 64 (262,144) is faster alone than split over two cores.
@@ -93,6 +94,10 @@ fn gemm_into<T: Element>(
         small_matmul(dst, (m, n, k), a, b);
         return;
     }
+    if TypeId::of::<T>() != TypeId::of::<f32>() && TypeId::of::<T>() != TypeId::of::<f64>() {
+        loops_into(dst, (m, n, k), a, b, accumulate);
+        return;
+    }
     let threads = rayon::current_num_threads();
     let par = if threads > 1 && work >= GEMM_PAR_MIN {
         Parallelism::Rayon(threads)
@@ -103,34 +108,86 @@ fn gemm_into<T: Element>(
     // with row stride n and column stride 1; the asserts above show, with
     // checked arithmetic, that the last element the operands' (non-negative)
     // strides reach lies inside their storage, and every stride fits in
-    // `isize`; `T` is f32 or f64, both supported by gemm; `read_dst` is
-    // `accumulate`, and `dst`'s old values are initialised either way.
+    // `isize`; each pointer is cast to f32 (f64) only where `T` *is* f32
+    // (f64) by `TypeId` (any other type returned above), so the casts are
+    // identities; `read_dst` is `accumulate`, and `dst`'s old values are
+    // initialised either way.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        let (dst, a, b) = (
             dst.as_mut_ptr(),
-            1,
-            dst_rs,
-            accumulate,
             a.0.as_ptr().add(a.1),
-            a_cs,
-            a_rs,
             b.0.as_ptr().add(b.1),
-            b_cs,
-            b_rs,
-            if accumulate { T::one() } else { T::zero() },
-            T::one(),
-            false,
-            false,
-            false,
-            par,
         );
+        let alpha = if accumulate { 1.0 } else { 0.0 };
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            gemm_f32::gemm::f32::get_gemm_fn()(
+                m,
+                n,
+                k,
+                dst.cast(),
+                1,
+                dst_rs,
+                accumulate,
+                a.cast(),
+                a_cs,
+                a_rs,
+                b.cast(),
+                b_cs,
+                b_rs,
+                alpha as f32,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            );
+        } else {
+            // f64, the one other type that reaches here (checked above)
+            debug_assert!(TypeId::of::<T>() == TypeId::of::<f64>());
+            gemm_f64::gemm::f64::get_gemm_fn()(
+                m,
+                n,
+                k,
+                dst.cast(),
+                1,
+                dst_rs,
+                accumulate,
+                a.cast(),
+                a_cs,
+                a_rs,
+                b.cast(),
+                b_cs,
+                b_rs,
+                alpha,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
     }
 }
 
-/// `offset + i·si + j·sj`, or `None` when it overflows.
+/// `dst (+)= a·b` by plain loops over strided slices, for element types
+/// gemm does not know (an `Element` implemented outside this crate).
+fn loops_into<T: Element>(
+    dst: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    (a, ao, ar, ac): (&[T], usize, usize, usize),
+    (b, bo, br, bc): (&[T], usize, usize, usize),
+    accumulate: bool,
+) {
+    for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
+        for (j, d) in row.iter_mut().enumerate() {
+            let s = (0..k).fold(T::zero(), |s, p| {
+                s + a[ao + i * ar + p * ac] * b[bo + p * br + j * bc]
+            });
+            *d = if accumulate { *d + s } else { s };
+        }
+    }
+}
+
 fn last_index(offset: usize, (i, si): (usize, usize), (j, sj): (usize, usize)) -> Option<usize> {
     offset
         .checked_add(i.checked_mul(si)?)?
