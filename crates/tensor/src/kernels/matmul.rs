@@ -112,12 +112,40 @@ fn gemm_into<T: Element>(
     // (f64) by `TypeId` (any other type returned above), so the casts are
     // identities; `read_dst` is `accumulate`, and `dst`'s old values are
     // initialised either way.
+    // gemm's kernels prefer a column-major destination: our row-major
+    // C = A·B is handed over as the column-major Cᵀ = Bᵀ·Aᵀ (what the
+    // `gemm` facade does), unless C is a single column.
+    let (a_ptr, b_ptr) = (
+        a.0.as_ptr().wrapping_add(a.1),
+        b.0.as_ptr().wrapping_add(b.1),
+    );
+    let ((m, n), (d_cs, d_rs), (lhs, l_cs, l_rs), (rhs, r_cs, r_rs)) = if n > 1 {
+        (
+            (n, m),
+            (dst_rs, 1),
+            (b_ptr, b_rs, b_cs),
+            (a_ptr, a_rs, a_cs),
+        )
+    } else {
+        (
+            (m, n),
+            (1, dst_rs),
+            (a_ptr, a_cs, a_rs),
+            (b_ptr, b_cs, b_rs),
+        )
+    };
+    // SAFETY: `dst` holds m·n elements (asserted, without overflow) written
+    // with row stride n and column stride 1 (or, transposed, the same
+    // elements as an n×m column-major matrix); the asserts above show,
+    // with checked arithmetic, that the last element the operands'
+    // (non-negative) strides reach lies inside their storage (so the
+    // offset pointers are in bounds), and every stride fits in `isize`;
+    // each pointer is cast to f32 (f64) only where `T` *is* f32 (f64) by
+    // `TypeId` (any other type returned above), so the casts are
+    // identities; `read_dst` is `accumulate`, and `dst`'s old values are
+    // initialised either way.
     unsafe {
-        let (dst, a, b) = (
-            dst.as_mut_ptr(),
-            a.0.as_ptr().add(a.1),
-            b.0.as_ptr().add(b.1),
-        );
+        let dst = dst.as_mut_ptr();
         let alpha = if accumulate { 1.0 } else { 0.0 };
         if TypeId::of::<T>() == TypeId::of::<f32>() {
             gemm_f32::gemm::f32::get_gemm_fn()(
@@ -125,15 +153,15 @@ fn gemm_into<T: Element>(
                 n,
                 k,
                 dst.cast(),
-                1,
-                dst_rs,
+                d_cs,
+                d_rs,
                 accumulate,
-                a.cast(),
-                a_cs,
-                a_rs,
-                b.cast(),
-                b_cs,
-                b_rs,
+                lhs.cast(),
+                l_cs,
+                l_rs,
+                rhs.cast(),
+                r_cs,
+                r_rs,
                 alpha as f32,
                 1.0,
                 false,
@@ -149,15 +177,15 @@ fn gemm_into<T: Element>(
                 n,
                 k,
                 dst.cast(),
-                1,
-                dst_rs,
+                d_cs,
+                d_rs,
                 accumulate,
-                a.cast(),
-                a_cs,
-                a_rs,
-                b.cast(),
-                b_cs,
-                b_rs,
+                lhs.cast(),
+                l_cs,
+                l_rs,
+                rhs.cast(),
+                r_cs,
+                r_rs,
                 alpha,
                 1.0,
                 false,
