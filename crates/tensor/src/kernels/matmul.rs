@@ -147,52 +147,38 @@ fn gemm_into<T: Element>(
     unsafe {
         let dst = dst.as_mut_ptr();
         let alpha = if accumulate { 1.0 } else { 0.0 };
+        // one call, spelled once, for the two element types
+        macro_rules! call {
+            ($kernel:expr, $alpha:expr) => {
+                $kernel(
+                    m,
+                    n,
+                    k,
+                    dst.cast(),
+                    d_cs,
+                    d_rs,
+                    accumulate,
+                    lhs.cast(),
+                    l_cs,
+                    l_rs,
+                    rhs.cast(),
+                    r_cs,
+                    r_rs,
+                    $alpha,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                )
+            };
+        }
         if TypeId::of::<T>() == TypeId::of::<f32>() {
-            gemm_f32::gemm::f32::get_gemm_fn()(
-                m,
-                n,
-                k,
-                dst.cast(),
-                d_cs,
-                d_rs,
-                accumulate,
-                lhs.cast(),
-                l_cs,
-                l_rs,
-                rhs.cast(),
-                r_cs,
-                r_rs,
-                alpha as f32,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            );
+            call!(gemm_f32::gemm::f32::get_gemm_fn(), alpha as f32);
         } else {
             // f64, the one other type that reaches here (checked above)
             debug_assert!(TypeId::of::<T>() == TypeId::of::<f64>());
-            gemm_f64::gemm::f64::get_gemm_fn()(
-                m,
-                n,
-                k,
-                dst.cast(),
-                d_cs,
-                d_rs,
-                accumulate,
-                lhs.cast(),
-                l_cs,
-                l_rs,
-                rhs.cast(),
-                r_cs,
-                r_rs,
-                alpha,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            );
+            call!(gemm_f64::gemm::f64::get_gemm_fn(), alpha);
         }
     }
 }
