@@ -46,11 +46,35 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// The error function (from `libm`, the Rust port of musl's, accurate
     /// to the last bit or so: what PyTorch's exact GELU needs).
     fn erf(self) -> Self;
+    /// The standard normal CDF `Φ(x) = ½(1 + erf(x/√2))`: f64 through
+    /// libm's `erf`; f32 by a branch-free approximation that vectorises
+    /// (within 1e-7 of the true value, see `kernels::approx`).
+    fn normal_cdf(self) -> Self;
+    /// The standard normal density `e^(−x²/2)/√(2π)`: f64 through libm's
+    /// `exp`, f32 by a branch-free `exp` that vectorises (2 ulp).
+    fn normal_pdf(self) -> Self;
+}
+
+/// `½(1 + erf(x/√2))` and `e^(−x²/2)/√(2π)` in f64, exactly as written.
+fn normal_cdf_f64(x: f64) -> f64 {
+    0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2))
+}
+fn normal_pdf_f64(x: f64) -> f64 {
+    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    (-(x * x) * 0.5).exp() * inv_sqrt_2pi
 }
 
 impl Element for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
+    }
+    #[inline(always)]
+    fn normal_cdf(self) -> Self {
+        crate::kernels::approx::normal_cdf_f32(self)
+    }
+    #[inline(always)]
+    fn normal_pdf(self) -> Self {
+        crate::kernels::approx::normal_pdf_f32(self)
     }
     const DTYPE: DType = DType::F32;
     #[inline]
@@ -74,6 +98,14 @@ impl Element for f32 {
 impl Element for f64 {
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    #[inline]
+    fn normal_cdf(self) -> Self {
+        normal_cdf_f64(self)
+    }
+    #[inline]
+    fn normal_pdf(self) -> Self {
+        normal_pdf_f64(self)
     }
     const DTYPE: DType = DType::F64;
     #[inline]

@@ -35,27 +35,47 @@ pub(crate) type FreeList<T> = Mutex<Vec<Vec<T>>>;
 /// panic the caller can catch, where `Vec::with_capacity` would abort the
 /// process.
 pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
-    let bytes = n.saturating_mul(std::mem::size_of::<T>());
-    if bytes >= POOL_MIN_BYTES {
-        if let Ok(mut list) = T::free_list().lock() {
-            let best = list
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
-                .min_by_key(|(_, v)| v.capacity())
-                .map(|(i, _)| i);
-            if let Some(i) = best {
-                let mut v = list.swap_remove(i);
-                v.clear();
-                return v;
-            }
-        }
+    if let Some(mut v) = recycled(n) {
+        v.clear();
+        return v;
     }
     let mut v = Vec::new();
     if let Err(e) = v.try_reserve_exact(n) {
+        let bytes = n.saturating_mul(std::mem::size_of::<T>());
         panic!("out of memory: cannot allocate a tensor of {n} elements ({bytes} bytes): {e}");
     }
     v
+}
+
+/// The smallest pooled buffer with room for `n` elements (and at most
+/// 2n), taken out of the pool with its old contents.
+fn recycled<T: Element>(n: usize) -> Option<Vec<T>> {
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    if bytes < POOL_MIN_BYTES {
+        return None;
+    }
+    let mut list = T::free_list().lock().ok()?;
+    let best = list
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
+        .min_by_key(|(_, v)| v.capacity())
+        .map(|(i, _)| i)?;
+    Some(list.swap_remove(best))
+}
+
+/// A vector of length `n` whose contents are unspecified (but initialised:
+/// a recycled buffer keeps its old values, only growth is zero-filled), for
+/// a kernel that writes every element: no `memset` of a recycled buffer.
+pub(crate) fn overwritable<T: Element>(n: usize) -> Vec<T> {
+    match recycled(n) {
+        Some(mut v) => {
+            v.truncate(n);
+            v.resize(n, T::zero());
+            v
+        }
+        None => zeroed(n),
+    }
 }
 
 /// A zero-filled vector of length `n` (recycled when possible).

@@ -1,6 +1,7 @@
 //! The compute kernels. Each file holds one family; this module holds the
 //! shared strided map/zip machinery and the parallelism threshold.
 
+pub mod approx;
 pub mod binary;
 // index arithmetic reviewed as in `layout` (see lib.rs)
 #[warn(clippy::arithmetic_side_effects)]
@@ -9,6 +10,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
+mod wide;
 pub mod window;
 
 use crate::element::Element;
@@ -28,41 +30,62 @@ pub const PAR_MIN: usize = 1 << 16;
 pub(crate) const PAR_CHUNK: usize = 1 << 14;
 
 /// Applies `f` to each element of a dense slice into a new vector.
+///
+/// Each task runs a plain loop over its chunk, so that with `f` inlined
+/// (the elementwise functions are `#[inline(always)]` where they are
+/// large) the loop vectorises.
 #[inline]
 pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
     src: &[T],
     f: F,
 ) -> crate::pool::Buf<T> {
-    if src.len() >= PAR_MIN {
-        let mut out = crate::pool::take(src.len());
-        src.par_iter()
-            .with_min_len(PAR_CHUNK)
-            .map(|&x| f(x))
-            .collect_into_vec(&mut out);
-        crate::pool::Buf::from_vec(out)
-    } else if src.len() <= crate::pool::INLINE {
+    if src.len() <= crate::pool::INLINE {
         // filled as a fixed-size array: SmallVec's generic `extend` costs
         // more than the op itself on one element
         let mut buf = [T::zero(); crate::pool::INLINE];
         for (o, &x) in buf.iter_mut().zip(src) {
             *o = f(x);
         }
-        crate::pool::Buf::from_buf_and_len(buf, src.len())
-    } else {
-        let mut out = crate::pool::take(src.len());
-        out.extend(src.iter().map(|&x| f(x)));
-        crate::pool::Buf::from_vec(out)
+        return crate::pool::Buf::from_buf_and_len(buf, src.len());
     }
+    let mut out = crate::pool::overwritable(src.len());
+    let fill = |o: &mut [T], s: &[T]| {
+        wide::wide(
+            #[inline(always)]
+            || {
+                for (o, &x) in o.iter_mut().zip(s) {
+                    *o = f(x);
+                }
+            },
+        )
+    };
+    if src.len() >= PAR_MIN {
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(src.par_chunks(PAR_CHUNK))
+            .for_each(|(o, s)| fill(o, s));
+    } else {
+        fill(&mut out, src);
+    }
+    crate::pool::Buf::from_vec(out)
 }
 
 /// Applies `f` in place over a dense slice.
 #[inline]
 pub(crate) fn map_in_place<T: Element, F: Fn(T) -> T + Sync + Send>(dst: &mut [T], f: F) {
+    let fill = |c: &mut [T]| {
+        wide::wide(
+            #[inline(always)]
+            || {
+                for x in c.iter_mut() {
+                    *x = f(*x);
+                }
+            },
+        )
+    };
     if dst.len() >= PAR_MIN {
-        dst.par_chunks_mut(PAR_CHUNK)
-            .for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+        dst.par_chunks_mut(PAR_CHUNK).for_each(fill);
     } else {
-        dst.iter_mut().for_each(|x| *x = f(*x));
+        fill(dst);
     }
 }
 

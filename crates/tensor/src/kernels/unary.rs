@@ -10,19 +10,29 @@ pub fn sigmoid_scalar<T: Element>(x: T) -> T {
     T::one() / (T::one() + (-x).exp())
 }
 
-/// The standard normal CDF `½(1 + erf(x/√2))`, as PyTorch computes it.
-#[inline]
+/// The standard normal CDF `½(1 + erf(x/√2))`, as PyTorch computes it
+/// (f32 through a vectorising approximation, see [`Element::normal_cdf`]).
+#[inline(always)]
 fn gauss_cdf<T: Element>(x: T) -> T {
-    let half = T::of_f64(0.5);
-    half * (T::one() + Element::erf(x * T::of_f64(std::f64::consts::FRAC_1_SQRT_2)))
+    x.normal_cdf()
 }
 
 /// The standard normal density `e^(−x²/2)/√(2π)` (0 where x² overflows).
-#[inline]
+#[inline(always)]
 fn gauss_pdf<T: Element>(x: T) -> T {
-    let inv_sqrt_2pi =
-        T::of_f64(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
-    (-(x * x) * T::of_f64(0.5)).exp() * inv_sqrt_2pi
+    x.normal_pdf()
+}
+
+/// `x·Φ(x)`, inlined into the map's loop so that it vectorises.
+#[inline(always)]
+fn gelu_scalar<T: Element>(x: T) -> T {
+    x * gauss_cdf(x)
+}
+
+/// `Φ(x) + x·φ(x)`, inlined into the map's loop so that it vectorises.
+#[inline(always)]
+fn gelu_grad_scalar<T: Element>(x: T) -> T {
+    gauss_cdf(x) + x * gauss_pdf(x)
 }
 
 macro_rules! unary_ops {
@@ -63,10 +73,10 @@ unary_ops! {
     erf => |x: T| Element::erf(x);
     /// GELU, `x·Φ(x)` with `Φ(x) = ½(1 + erf(x/√2))` the standard normal
     /// CDF, in one pass. PyTorch: `gelu` (`approximate='none'`).
-    gelu => |x: T| x * gauss_cdf(x);
+    gelu => #[inline(always)] |x: T| gelu_scalar(x);
     /// GELU's derivative, `Φ(x) + x·φ(x)` with `φ` the standard normal
     /// density, in one pass (the gradient of [`Tensor::gelu`]).
-    gelu_grad => |x: T| gauss_cdf(x) + x * gauss_pdf(x);
+    gelu_grad => #[inline(always)] |x: T| gelu_grad_scalar(x);
     /// `ln(1 + e^x)`, stable for every x. PyTorch: `softplus` (beta 1).
     softplus => |x: T| x.max(T::zero()) + (-x.abs()).exp().ln_1p();
     /// Cosine. PyTorch: `cos`.

@@ -1,0 +1,41 @@
+//! Elementwise loops compiled for the widest vectors the CPU has.
+//!
+//! The crate is built for baseline x86-64 (SSE2: 4 f32 lanes, no FMA), so
+//! a loop over a long elementwise function — GELU's polynomials and `exp`
+//! — vectorises only 4 wide. [`wide`] runs a loop body compiled again with
+//! AVX-512F (16 lanes) or AVX2 (8 lanes) when the running CPU has them,
+//! detected at run time (cached by the standard library). Results are the
+//! same bit for bit: the same IEEE operations in the same order, only more
+//! lanes at a time (no FMA contraction: Rust never fuses `a * b + c`).
+
+/// Runs `body`, compiled for AVX-512F or AVX2 when the CPU has it (the
+/// plain build otherwise). `body` must be a loop the compiler can inline
+/// here (a closure called once is).
+#[inline(always)]
+pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: `avx512` only requires the CPU to have AVX-512F,
+            // which was detected on the line above.
+            return unsafe { avx512(body) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for AVX2.
+            return unsafe { avx2(body) };
+        }
+    }
+    body()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn avx2<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}

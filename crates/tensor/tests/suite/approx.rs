@@ -1,0 +1,114 @@
+//! The vectorising f32 `exp` and normal CDF/density against libm in f64,
+//! over dense sweeps (every x tested is listed by its range and step).
+
+use mnemon_tensor::kernels::approx::{exp_f32, normal_cdf_f32, normal_pdf_f32};
+
+/// Distance in units in the last place between two finite f32 of one sign.
+fn ulps(a: f32, b: f32) -> u32 {
+    (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+}
+
+/// `n` evenly spaced points over `[lo, hi]`, ends included.
+fn sweep(lo: f64, hi: f64, n: usize) -> impl Iterator<Item = f32> {
+    (0..=n).map(move |i| (lo + (hi - lo) * i as f64 / n as f64) as f32)
+}
+
+#[test]
+fn exp_is_within_two_ulps_everywhere() {
+    let mut worst = (0, 0.0f32);
+    for x in sweep(-103.0, 88.7, 2_000_000) {
+        let want = (x as f64).exp() as f32;
+        let d = ulps(exp_f32(x), want);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    }
+    assert!(worst.0 <= 2, "{} ulps at x = {}", worst.0, worst.1);
+}
+
+#[test]
+fn exp_edges() {
+    assert_eq!(exp_f32(0.0), 1.0);
+    assert_eq!(exp_f32(-0.0), 1.0);
+    assert_eq!(exp_f32(89.0), f32::INFINITY);
+    assert_eq!(exp_f32(1e30), f32::INFINITY);
+    assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+    assert_eq!(exp_f32(-104.0), 0.0);
+    assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+    assert!(exp_f32(f32::NAN).is_nan());
+    // the largest finite result and a subnormal one, rounded as libm does
+    assert!(ulps(exp_f32(88.72), (88.72f32 as f64).exp() as f32) <= 2);
+    let sub = exp_f32(-100.0);
+    assert!(sub > 0.0 && sub < f32::MIN_POSITIVE);
+    assert!(ulps(sub, (-100.0f64).exp() as f32) <= 1);
+}
+
+#[test]
+fn normal_cdf_matches_erf() {
+    let exact = |x: f32| 0.5 * libm::erfc(-(x as f64) * std::f64::consts::FRAC_1_SQRT_2);
+    let (mut abs, mut rel, mut rel_tail) = (0.0f64, 0.0f64, 0.0f64);
+    for x in sweep(-12.0, 10.0, 2_000_000) {
+        let (got, want) = (normal_cdf_f32(x) as f64, exact(x));
+        abs = abs.max((got - want).abs());
+        let r = (got - want).abs() / want;
+        if x > -5.0 {
+            rel = rel.max(r);
+        } else {
+            rel_tail = rel_tail.max(r);
+        }
+    }
+    assert!(abs <= 1.2e-7, "absolute error {abs:e}");
+    assert!(rel <= 3e-6, "relative error {rel:e} above x = -5");
+    // the lower tail keeps its digits (½(1 + erf) in f32 would give 0)
+    assert!(rel_tail <= 3e-5, "relative error {rel_tail:e} below x = -5");
+    assert_eq!(normal_cdf_f32(0.0), 0.5);
+    assert_eq!(normal_cdf_f32(f32::INFINITY), 1.0);
+    assert_eq!(normal_cdf_f32(f32::NEG_INFINITY), 0.0);
+    assert_eq!(normal_cdf_f32(-40.0), 0.0);
+    assert_eq!(normal_cdf_f32(40.0), 1.0);
+    assert!(normal_cdf_f32(f32::NAN).is_nan());
+}
+
+#[test]
+fn normal_pdf_matches_exp() {
+    let c = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    for x in sweep(-13.0, 13.0, 200_000) {
+        // the exponent as f32 rounds it (as libm's `expf` would be given)
+        let want = (((-0.5 * x * x) as f64).exp() * c) as f32;
+        let got = normal_pdf_f32(x);
+        assert!(ulps(got, want) <= 3, "x = {x}: {got:e} vs {want:e}");
+    }
+    assert_eq!(normal_pdf_f32(1e20), 0.0);
+    assert!(normal_pdf_f32(f32::NAN).is_nan());
+}
+
+/// The tensor kernels run these functions in loops compiled for wider
+/// vectors (AVX-512/AVX2 when present) and across threads: every element
+/// must still equal the scalar function's result bit for bit.
+#[test]
+fn tensor_gelu_is_the_scalar_function_everywhere() {
+    use mnemon_tensor::Tensor;
+    let n = 200_003; // above the parallel threshold, not a multiple of 16
+    let xs: Vec<f32> = (0..n).map(|i| (i as f32 - 100_000.0) * 1.3e-4).collect();
+    let t = Tensor::from_vec(xs.clone(), &[n]).unwrap();
+    let (g, gg) = (t.gelu().to_vec(), t.gelu_grad().to_vec());
+    for (i, &x) in xs.iter().enumerate() {
+        let want = x * normal_cdf_f32(x);
+        let want_grad = normal_cdf_f32(x) + x * normal_pdf_f32(x);
+        assert_eq!(g[i].to_bits(), want.to_bits(), "gelu({x})");
+        assert_eq!(gg[i].to_bits(), want_grad.to_bits(), "gelu_grad({x})");
+    }
+    // and against the exact GELU in f64: Φ within 1.2e-7, plus the final
+    // product's rounding; in the lower tail (x < -√2, down to where Φ
+    // turns subnormal) within 3e-5 relatively
+    let exact = |x: f64| x * 0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2);
+    for (&x, &y) in xs.iter().zip(&g).filter(|(&x, _)| x > -12.0) {
+        let (x, y, want) = (x as f64, y as f64, exact(x as f64));
+        let tol = if x > -std::f64::consts::SQRT_2 {
+            1.2e-7 * x.abs() + 6e-8 * want.abs()
+        } else {
+            3e-5 * want.abs()
+        };
+        assert!((y - want).abs() <= tol, "gelu({x}) = {y} vs {want}");
+    }
+}
