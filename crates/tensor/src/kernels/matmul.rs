@@ -262,7 +262,9 @@ impl<T: Element> Tensor<T> {
             if k != lb.shape[0] {
                 fail(&format!("inner dimensions differ ({k} vs {})", lb.shape[0]));
             }
-            let mut out = crate::pool::zeroed(crate::layout::numel_or_panic("matmul", &[m, n]));
+            // every element is written (no accumulation): no zero fill
+            let mut out =
+                crate::pool::overwritable(crate::layout::numel_or_panic("matmul", &[m, n]));
             gemm_into(
                 &mut out,
                 (m, n, k),
@@ -303,7 +305,8 @@ impl<T: Element> Tensor<T> {
         crate::layout::numel_or_panic("matmul", &sa);
         crate::layout::numel_or_panic("matmul", &sb);
         let nb: usize = batch.iter().product();
-        let mut out = crate::pool::zeroed(total);
+        // every product writes its whole block (no accumulation)
+        let mut out = crate::pool::overwritable(total);
         let r = batch.len();
         let b_shared = lb.strides[..r].iter().all(|&s| s == 0);
         if nb > 1 && b_shared && collapsible(&la, r) {

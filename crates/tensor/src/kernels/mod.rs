@@ -101,7 +101,8 @@ where
     F: Fn([T; K]) -> T + Sync + Send,
 {
     let n: usize = shape.iter().product();
-    let mut out = crate::pool::zeroed(n);
+    // every row is written below
+    let mut out = crate::pool::overwritable(n);
     if n == 0 {
         return out;
     }

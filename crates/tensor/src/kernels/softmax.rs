@@ -19,7 +19,8 @@ impl<T: Element> Tensor<T> {
         let outer: usize = shape[..axis].iter().product();
         let r = shape[axis];
         let inner: usize = shape[axis + 1..].iter().product();
-        let mut out = crate::pool::zeroed(src.len());
+        // every lane is written in full by `f`
+        let mut out = crate::pool::overwritable(src.len());
         for o in 0..outer {
             let block = o * r * inner;
             for j in 0..inner {

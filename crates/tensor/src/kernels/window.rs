@@ -236,7 +236,8 @@ impl<T: Element> Tensor<T> {
         let total = crate::layout::numel_or_panic("max_pool2d", &shape);
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
-        let mut vals = crate::pool::zeroed(total);
+        // every window writes its maximum
+        let mut vals = crate::pool::overwritable(total);
         let mut at = vec![0; total];
         let per = oh * ow;
         let rows: Vec<_> = (0..oh).map(|o| win.taps_inside(0, o, h)).collect();

@@ -6,5 +6,6 @@
 mod approx;
 mod hardening;
 mod reference;
+mod stale;
 mod view_chains;
 mod window;
