@@ -18,6 +18,9 @@ fn poison(n: usize) {
     );
 }
 
+/// A named computation producing a tensor.
+type Check<'a> = (&'static str, Box<dyn Fn() -> Tensor<f32> + 'a>);
+
 #[test]
 fn recycled_buffers_never_leak_into_results() {
     // sizes from just above the pool's threshold to above the parallel one
@@ -26,7 +29,7 @@ fn recycled_buffers_never_leak_into_results() {
         let a = Tensor::<f32>::ones(&[side, side]);
         let x = Tensor::<f32>::ones(&[n]);
         let img = Tensor::<f32>::ones(&[1, 1, 2 * side, 2 * side]);
-        let checks: Vec<(&str, Box<dyn Fn() -> Tensor<f32>>)> = vec![
+        let checks: Vec<Check> = vec![
             ("matmul", Box::new(|| a.matmul(&a))),
             (
                 "batched matmul",
