@@ -53,6 +53,10 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// The standard normal density `e^(−x²/2)/√(2π)`: f64 through libm's
     /// `exp`, f32 by a branch-free `exp` that vectorises (2 ulp).
     fn normal_pdf(self) -> Self;
+    /// `e^x`: f64 through libm; f32 by the branch-free `exp` that
+    /// vectorises (within 2 ulp of libm's, subnormals and overflow
+    /// included; see `kernels::approx`).
+    fn exp_vectorised(self) -> Self;
 }
 
 /// `½(1 + erf(x/√2))` and `e^(−x²/2)/√(2π)` in f64, exactly as written.
@@ -75,6 +79,10 @@ impl Element for f32 {
     #[inline(always)]
     fn normal_pdf(self) -> Self {
         crate::kernels::approx::normal_pdf_f32(self)
+    }
+    #[inline(always)]
+    fn exp_vectorised(self) -> Self {
+        crate::kernels::approx::exp_f32(self)
     }
     const DTYPE: DType = DType::F32;
     #[inline]
@@ -106,6 +114,10 @@ impl Element for f64 {
     #[inline]
     fn normal_pdf(self) -> Self {
         normal_pdf_f64(self)
+    }
+    #[inline]
+    fn exp_vectorised(self) -> Self {
+        self.exp()
     }
     const DTYPE: DType = DType::F64;
     #[inline]

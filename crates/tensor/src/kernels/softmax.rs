@@ -4,10 +4,71 @@ use crate::element::Element;
 use crate::layout::{check_axis, resolve_axis, Axis};
 use crate::tensor::Tensor;
 
+use rayon::prelude::*;
+
+/// `e^x` as softmax uses it: libm's for f64, the vectorising f32 one
+/// (2 ulp, `kernels::approx`) for f32.
+#[inline(always)]
+fn exp_lane<T: Element>(x: T) -> T {
+    x.exp_vectorised()
+}
+
+/// Softmax of one contiguous lane into `y`: the max, `e^(x − max)` in a
+/// pass that vectorises, their sum in order, then one division each.
+#[inline(always)]
+fn softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
+    let m = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
+    super::wide::wide(
+        #[inline(always)]
+        || {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = exp_lane(x - m);
+            }
+        },
+    );
+    let z = y.iter().fold(T::zero(), |z, &e| z + e);
+    super::wide::wide(
+        #[inline(always)]
+        || {
+            for y in y.iter_mut() {
+                *y = *y / z;
+            }
+        },
+    );
+}
+
+/// Log-softmax of one contiguous lane into `y` (`y` holds `e^(x − max)`
+/// in between).
+#[inline(always)]
+fn log_softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
+    let m = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
+    super::wide::wide(
+        #[inline(always)]
+        || {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = exp_lane(x - m);
+            }
+        },
+    );
+    // (x − max) − ln z: both terms small, where x − (max + ln z) would
+    // lose the digits of a large max
+    let lz = y.iter().fold(T::zero(), |z, &e| z + e).ln();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = (x - m) - lz;
+    }
+}
+
 impl<T: Element> Tensor<T> {
     /// Applies `f(lane, out)` to every lane along `axis` of a contiguous
-    /// copy: `lane` and `out` are read/written with stride `inner`.
-    fn per_lane(&self, axis: usize, f: impl Fn(&[T], &mut [T], usize, usize)) -> Self {
+    /// copy: `lane` and `out` are read/written with stride `inner`. When
+    /// `axis` is the last one, `dense(lane, out)` runs instead on plain
+    /// slices, lanes shared across threads when the tensor is large.
+    fn per_lane(
+        &self,
+        axis: usize,
+        f: impl Fn(&[T], &mut [T], usize, usize),
+        dense: impl Fn(&[T], &mut [T]) + Sync,
+    ) -> Self {
         let shape = self.shape();
         if self.numel() == 0 {
             // an empty axis (or an empty tensor): nothing to normalise,
@@ -21,6 +82,23 @@ impl<T: Element> Tensor<T> {
         let inner: usize = shape[axis + 1..].iter().product();
         // every lane is written in full by `f`
         let mut out = crate::pool::overwritable(src.len());
+        if inner == 1 {
+            let rows_per = super::PAR_CHUNK.div_ceil(r).max(1) * r;
+            if src.len() >= super::PAR_MIN {
+                out.par_chunks_mut(rows_per)
+                    .zip(src.par_chunks(rows_per))
+                    .for_each(|(o, s)| {
+                        o.chunks_mut(r)
+                            .zip(s.chunks(r))
+                            .for_each(|(o, s)| dense(s, o))
+                    });
+            } else {
+                out.chunks_mut(r)
+                    .zip(src.chunks(r))
+                    .for_each(|(o, s)| dense(s, o));
+            }
+            return Tensor::from_parts(out, shape);
+        }
         for o in 0..outer {
             let block = o * r * inner;
             for j in 0..inner {
@@ -31,7 +109,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `exp(x - max) / sum(exp(x - max))` along `axis`: finite for any
-    /// finite input (±1e4 included). PyTorch: `softmax(dim)`.
+    /// finite input (±1e4 included). PyTorch: `softmax(dim)`. In f32 the
+    /// exponentials are the vectorising `exp` (within 2 ulp of libm's).
     ///
     /// ```
     /// use mnemon_tensor::Tensor;
@@ -45,18 +124,22 @@ impl<T: Element> Tensor<T> {
     pub fn softmax(&self, axis: impl Axis) -> Self {
         let axis = resolve_axis("softmax", self.shape(), axis);
         check_axis("softmax", self.shape(), axis);
-        self.per_lane(axis, |x, y, r, s| {
-            let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
-            let mut z = T::zero();
-            for k in 0..r {
-                let e = (x[k * s] - m).exp();
-                y[k * s] = e;
-                z = z + e;
-            }
-            for k in 0..r {
-                y[k * s] = y[k * s] / z;
-            }
-        })
+        self.per_lane(
+            axis,
+            |x, y, r, s| {
+                let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
+                let mut z = T::zero();
+                for k in 0..r {
+                    let e = exp_lane(x[k * s] - m);
+                    y[k * s] = e;
+                    z = z + e;
+                }
+                for k in 0..r {
+                    y[k * s] = y[k * s] / z;
+                }
+            },
+            softmax_lane,
+        )
     }
 
     /// `x - max - log(sum(exp(x - max)))` along `axis`: finite for any finite
@@ -68,14 +151,18 @@ impl<T: Element> Tensor<T> {
     pub fn log_softmax(&self, axis: impl Axis) -> Self {
         let axis = resolve_axis("log_softmax", self.shape(), axis);
         check_axis("log_softmax", self.shape(), axis);
-        self.per_lane(axis, |x, y, r, s| {
-            let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
-            let z = (0..r).fold(T::zero(), |z, k| z + (x[k * s] - m).exp());
-            let lz = m + z.ln();
-            for k in 0..r {
-                y[k * s] = x[k * s] - lz;
-            }
-        })
+        self.per_lane(
+            axis,
+            |x, y, r, s| {
+                let m = (0..r).fold(T::neg_infinity(), |m, k| m.max(x[k * s]));
+                let z = (0..r).fold(T::zero(), |z, k| z + exp_lane(x[k * s] - m));
+                let lz = z.ln();
+                for k in 0..r {
+                    y[k * s] = (x[k * s] - m) - lz;
+                }
+            },
+            log_softmax_lane,
+        )
     }
 }
 

@@ -112,3 +112,43 @@ fn tensor_gelu_is_the_scalar_function_everywhere() {
         assert!((y - want).abs() <= tol, "gelu({x}) = {y} vs {want}");
     }
 }
+
+/// f32 softmax and log-softmax (vectorised `exp`, lanes across threads)
+/// against the same inputs in f64 with libm, on lanes of every length from
+/// 1 to 70, along the last axis and along the first.
+#[test]
+fn f32_softmax_matches_f64() {
+    use mnemon_tensor::Tensor;
+    let check = |shape: &[usize], axis: usize| {
+        let n: usize = shape.iter().product();
+        let xs: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.031)
+            .collect();
+        let t32 = Tensor::<f32>::from_vec(xs.clone(), shape).unwrap();
+        let t64 = Tensor::<f64>::from_vec(xs.iter().map(|&v| v as f64).collect(), shape).unwrap();
+        let (s64, s32) = (t64.softmax(axis).to_vec(), t32.softmax(axis).to_vec());
+        let (l64, l32) = (
+            t64.log_softmax(axis).to_vec(),
+            t32.log_softmax(axis).to_vec(),
+        );
+        for i in 0..n {
+            // x − max rounds to f32 (≤ 2e-6 relative in e^(x − max) here)
+            let tol = 3e-6 * s64[i];
+            let (a, b) = (s32[i] as f64, s64[i]);
+            assert!(
+                (a - b).abs() <= tol,
+                "softmax {shape:?} axis {axis} at {i}: {a:e} vs {b:e}"
+            );
+            let tol = 1e-6 * l64[i].abs().max(1.0);
+            let (a, b) = (l32[i] as f64, l64[i]);
+            assert!(
+                (a - b).abs() <= tol,
+                "log_softmax {shape:?} axis {axis} at {i}: {a} vs {b}"
+            );
+        }
+    };
+    for r in 1..=70usize {
+        check(&[70_000 / r + 1, r], 1); // above the parallel threshold
+        check(&[r, 3], 0);
+    }
+}
