@@ -46,7 +46,7 @@ impl<T: Element> Tensor<T> {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
             if self.shape() == other.shape() {
-                if a.len() >= PAR_MIN {
+                if super::parallel(a.len()) {
                     let mut out = crate::pool::take(a.len());
                     a.par_iter()
                         .zip(b.par_iter())
@@ -109,7 +109,7 @@ impl<T: Element> Tensor<T> {
         if shape[..] == *self.shape() && self.is_unique_dense() {
             if let Some(b) = other.as_slice().filter(|_| other.shape() == self.shape()) {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
-                if a.len() >= PAR_MIN {
+                if super::parallel(a.len()) {
                     a.par_chunks_mut(PAR_CHUNK)
                         .zip(b.par_chunks(PAR_CHUNK))
                         .for_each(|(ca, cb)| {

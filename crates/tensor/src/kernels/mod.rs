@@ -26,6 +26,15 @@ use rayon::prelude::*;
 /// split across threads for no gain).
 pub const PAR_MIN: usize = 1 << 16;
 
+/// True when a kernel over `n` elements should split them across threads:
+/// at least [`PAR_MIN`] of them, and more than one thread to share with
+/// (on a one-thread pool, handing work to it from outside only adds the
+/// wake-up of its worker to every op).
+#[inline]
+pub(crate) fn parallel(n: usize) -> bool {
+    n >= PAR_MIN && rayon::current_num_threads() > 1
+}
+
 /// Elements per task when a kernel runs in parallel.
 pub(crate) const PAR_CHUNK: usize = 1 << 14;
 
@@ -59,7 +68,7 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
             },
         )
     };
-    if src.len() >= PAR_MIN {
+    if parallel(src.len()) {
         out.par_chunks_mut(PAR_CHUNK)
             .zip(src.par_chunks(PAR_CHUNK))
             .for_each(|(o, s)| fill(o, s));
@@ -82,7 +91,7 @@ pub(crate) fn map_in_place<T: Element, F: Fn(T) -> T + Sync + Send>(dst: &mut [T
             },
         )
     };
-    if dst.len() >= PAR_MIN {
+    if parallel(dst.len()) {
         dst.par_chunks_mut(PAR_CHUNK).for_each(fill);
     } else {
         fill(dst);
@@ -143,7 +152,7 @@ where
             }
         }
     };
-    if n >= PAR_MIN {
+    if parallel(n) {
         let rows_per = PAR_CHUNK.div_ceil(last).max(1);
         out.par_chunks_mut(rows_per * last)
             .enumerate()

@@ -6,7 +6,6 @@
 //! with fixed lanes, and the partial sums are added in order, so the result
 //! is bit-identical with 1 or 2 `RAYON_NUM_THREADS`.
 
-use super::PAR_MIN;
 use crate::element::Element;
 use crate::layout::check_axis;
 use crate::layout::{resolve_axis, Axis};
@@ -43,7 +42,7 @@ pub(crate) fn det_sum<T: Element>(xs: &[T]) -> T {
     if xs.len() <= SUM_CHUNK {
         return lane_sum(xs);
     }
-    let partials: Vec<T> = if xs.len() >= PAR_MIN {
+    let partials: Vec<T> = if super::parallel(xs.len()) {
         xs.par_chunks(SUM_CHUNK).map(lane_sum).collect()
     } else {
         xs.chunks(SUM_CHUNK).map(lane_sum).collect()
@@ -107,7 +106,7 @@ impl<T: Element> Tensor<T> {
         let (outer, r, inner) = split3(self.shape(), axis);
         let shape = reduced_shape(self.shape(), axis, keepdim);
         let mut out = vec![init; outer * inner];
-        let big = src.len() >= PAR_MIN;
+        let big = super::parallel(src.len());
         if inner == 1 {
             let row = |(o, slot): (usize, &mut T)| {
                 let xs = &src[o * r..(o + 1) * r];

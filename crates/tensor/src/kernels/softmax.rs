@@ -84,7 +84,7 @@ impl<T: Element> Tensor<T> {
         let mut out = crate::pool::overwritable(src.len());
         if inner == 1 {
             let rows_per = super::PAR_CHUNK.div_ceil(r).max(1) * r;
-            if src.len() >= super::PAR_MIN {
+            if super::parallel(src.len()) {
                 out.par_chunks_mut(rows_per)
                     .zip(src.par_chunks(rows_per))
                     .for_each(|(o, s)| {

@@ -204,7 +204,7 @@ impl<T: Element> Tensor<T> {
             }
         };
         if per > 0 {
-            if total >= super::PAR_MIN && n > 1 {
+            if super::parallel(total) && n > 1 {
                 out.par_chunks_mut(per).enumerate().for_each(fill);
             } else {
                 out.chunks_mut(per).enumerate().for_each(fill);
@@ -291,7 +291,7 @@ impl<T: Element> Tensor<T> {
             }
         };
         if per > 0 {
-            if total >= super::PAR_MIN / 4 && n * c > 1 {
+            if super::parallel(total.saturating_mul(4)) && n * c > 1 {
                 let par = vals.par_chunks_mut(per).zip(at.par_chunks_mut(per));
                 par.enumerate().for_each(fill);
             } else {
@@ -357,7 +357,7 @@ impl<T: Element> Tensor<T> {
             }
         };
         if per > 0 {
-            if total >= super::PAR_MIN && n > 1 {
+            if super::parallel(total) && n > 1 {
                 out.par_chunks_mut(per).enumerate().for_each(fill);
             } else {
                 out.chunks_mut(per).enumerate().for_each(fill);
