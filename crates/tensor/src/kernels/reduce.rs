@@ -308,17 +308,37 @@ impl<T: Element> Tensor<T> {
         if shape.iter().product::<usize>() == 1 {
             return self.sum_all().reshape(shape).expect("one element");
         }
-        if let Some(m) = crate::layout::row_repeat(self.shape(), shape)
-            .filter(|_| self.numel() < crate::kernels::PAR_MIN)
-        {
-            if let Some(src) = self.as_slice() {
-                // summing leading axes only: add the rows in order
-                let mut out = vec![T::zero(); m];
+        if let (Some(m), Some(src)) = (
+            crate::layout::row_repeat(self.shape(), shape),
+            self.as_slice(),
+        ) {
+            // summing leading axes only: add the rows in order, each
+            // thread owning a band of columns (the same order of additions
+            // for every element, whatever the thread count)
+            let mut out = vec![T::zero(); m];
+            let add_rows = |(band, o): (usize, &mut [T])| {
+                let start = band * super::PAR_CHUNK;
                 for row in src.chunks_exact(m) {
-                    out.iter_mut().zip(row).for_each(|(o, &x)| *o = *o + x);
+                    super::wide::wide(
+                        #[inline(always)]
+                        || {
+                            for (o, &x) in o.iter_mut().zip(&row[start..]) {
+                                *o = *o + x;
+                            }
+                        },
+                    );
                 }
-                return Tensor::from_parts(out, shape);
+            };
+            if super::parallel(src.len()) && m > super::PAR_CHUNK {
+                out.par_chunks_mut(super::PAR_CHUNK)
+                    .enumerate()
+                    .for_each(add_rows);
+            } else {
+                out.chunks_mut(super::PAR_CHUNK)
+                    .enumerate()
+                    .for_each(add_rows);
             }
+            return Tensor::from_parts(out, shape);
         }
         let lead = self.rank() - shape.len();
         let mut t = self.clone();
