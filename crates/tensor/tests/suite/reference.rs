@@ -387,3 +387,41 @@ fn panic_messages_name_op_shapes_and_caller_line() {
         "{msg}"
     );
 }
+
+/// Summing leading axes of a large tensor (the bias gradient of a wide
+/// layer): the rows added in order, bit for bit the same on one thread and
+/// on two, and equal to plain loops in f64.
+#[test]
+fn large_sum_to_is_deterministic_and_right() {
+    for (shape, to) in [
+        (vec![5usize, 40_000], vec![40_000usize]),
+        (vec![3, 7, 9_000], vec![7, 9_000]),
+        (vec![16, 64, 512], vec![512]),
+    ] {
+        let n: usize = shape.iter().product();
+        let xs: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 2003) as f32 - 1000.0) * 1e-3)
+            .collect();
+        let t = Tensor::<f32>::from_vec(xs.clone(), &shape).unwrap();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| t.sum_to(&to).to_vec())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(
+            one, two,
+            "{shape:?} → {to:?}: thread count changed the sums"
+        );
+        let m: usize = to.iter().product();
+        for (j, &got) in one.iter().enumerate() {
+            let want: f64 = xs.iter().skip(j).step_by(m).map(|&x| x as f64).sum();
+            assert!(
+                (got as f64 - want).abs() < 1e-4,
+                "{shape:?} → {to:?} at {j}: {got} vs {want}"
+            );
+        }
+    }
+}
