@@ -62,8 +62,19 @@ impl<T: Element> Tensor<T> {
         self.with_layout(l)
     }
 
-    /// The same elements in `shape` (row-major order): a view when the tensor
-    /// is contiguous, a copy otherwise.
+    /// The same elements in `shape` (row-major order): a view whenever the
+    /// strides allow one (as PyTorch's `view`: a contiguous tensor always,
+    /// a narrowed or permuted one when the axes merged or split are laid
+    /// out one after another in memory), a copy otherwise.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let t = Tensor::<f32>::arange(0.0, 12.0, 1.0).reshape(&[2, 6]).unwrap();
+    /// // columns 2..6 of each row, split into [2, 2, 2]: still a view
+    /// let v = t.narrow(1, 2, 4).reshape(&[2, 2, 2]).unwrap();
+    /// assert_eq!(v.storage_id(), t.storage_id());
+    /// assert_eq!(v.to_vec(), vec![2.0, 3.0, 4.0, 5.0, 8.0, 9.0, 10.0, 11.0]);
+    /// ```
     ///
     /// # Errors
     /// [`TensorError::ShapeTooLarge`] when `shape` is too large to exist;
@@ -80,6 +91,13 @@ impl<T: Element> Tensor<T> {
                 from: self.shape().to_vec(),
                 to: shape.to_vec(),
             });
+        }
+        if let Some(strides) = view_strides(&self.layout.shape, &self.layout.strides, shape) {
+            return Ok(self.with_layout(Layout {
+                shape: shape.into(),
+                strides,
+                offset: self.layout.offset,
+            }));
         }
         let base = self.contiguous();
         let l = Layout {
@@ -195,6 +213,54 @@ pub(crate) fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Dims
         s.remove(axis);
     }
     s
+}
+
+/// Strides that show the elements of a tensor with `shape`/`strides` in
+/// `new` shape (same count) without moving any, when there are such.
+///
+/// The old axes fall into runs laid out one after another in memory (axis
+/// `d`'s stride is axis `d+1`'s stride times its size; size-1 axes join
+/// any run). Each run is one block of evenly spaced elements, so any run of
+/// new axes with the same element count can index it, with strides built
+/// up from the run's innermost stride. A new axis that would straddle two
+/// runs has no single stride: then there is no view.
+fn view_strides(shape: &[usize], strides: &[usize], new: &[usize]) -> Option<crate::layout::Dims> {
+    let mut out: crate::layout::Dims = new.iter().map(|_| 0).collect();
+    if shape.contains(&0) {
+        // no elements: any strides do
+        return Some(contiguous_strides(new));
+    }
+    // walk both shapes from the innermost axis out, one old run at a time
+    let mut next_new = new.len();
+    let mut d = shape.len();
+    while d > 0 {
+        let base = strides[d - 1];
+        let mut run = 1usize;
+        // extend the run outwards while the next axis continues it
+        loop {
+            d -= 1;
+            run = run.checked_mul(shape[d])?;
+            if d == 0 || (shape[d - 1] != 1 && strides[d - 1] != run.checked_mul(base)?) {
+                break;
+            }
+        }
+        // new axes (innermost first) cover exactly `run` elements
+        let mut covered = 1usize;
+        while next_new > 0 && (covered < run || new[next_new - 1] == 1) {
+            next_new -= 1;
+            out[next_new] = covered.checked_mul(base)?;
+            covered = covered.checked_mul(new[next_new])?;
+        }
+        if covered != run {
+            return None;
+        }
+    }
+    // leftover new axes can only be of size 1 (the counts are equal)
+    while next_new > 0 {
+        next_new -= 1;
+        out[next_new] = 1;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
