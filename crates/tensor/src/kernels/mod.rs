@@ -57,24 +57,38 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
         }
         return crate::pool::Buf::from_buf_and_len(buf, src.len());
     }
-    let mut out = crate::pool::overwritable(src.len());
-    let fill = |o: &mut [T], s: &[T]| {
-        wide::wide(
-            #[inline(always)]
-            || {
-                for (o, &x) in o.iter_mut().zip(s) {
-                    *o = f(x);
-                }
-            },
-        )
-    };
-    if parallel(src.len()) {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(src.par_chunks(PAR_CHUNK))
-            .for_each(|(o, s)| fill(o, s));
-    } else {
-        fill(&mut out, src);
+    if !parallel(src.len()) {
+        // computed block by block into a small stack buffer (a loop that
+        // vectorises) and appended to an empty vector: no zero fill first
+        let mut out = crate::pool::take(src.len());
+        let mut block = [T::zero(); 256];
+        for s in src.chunks(256) {
+            let block = &mut block[..s.len()];
+            wide::wide(
+                #[inline(always)]
+                || {
+                    for (o, &x) in block.iter_mut().zip(s) {
+                        *o = f(x);
+                    }
+                },
+            );
+            out.extend_from_slice(block);
+        }
+        return crate::pool::Buf::from_vec(out);
     }
+    let mut out = crate::pool::overwritable(src.len());
+    out.par_chunks_mut(PAR_CHUNK)
+        .zip(src.par_chunks(PAR_CHUNK))
+        .for_each(|(o, s)| {
+            wide::wide(
+                #[inline(always)]
+                || {
+                    for (o, &x) in o.iter_mut().zip(s) {
+                        *o = f(x);
+                    }
+                },
+            )
+        });
     crate::pool::Buf::from_vec(out)
 }
 
