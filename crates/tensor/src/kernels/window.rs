@@ -173,8 +173,9 @@ impl<T: Element> Tensor<T> {
         let total = crate::layout::numel_or_panic("unfold2d", &shape);
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
-        let mut out = crate::pool::take(total);
-        out.resize(total, pad);
+        // every element is written below, padding included (one pass over
+        // the columns, not a fill and then the copies)
+        let mut out = crate::pool::overwritable(total);
         let per = c * taps * l;
         let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
         let fill = |(b, dst): (usize, &mut [T])| {
@@ -182,16 +183,22 @@ impl<T: Element> Tensor<T> {
                 let plane = &src[(b * c + ci) * h * w..][..h * w];
                 for (ki, &(r0, r1, i0)) in rows.iter().enumerate() {
                     for (kj, &(c0, c1, j0)) in cols.iter().enumerate() {
-                        if c0 >= c1 {
-                            continue; // every tap of this column is padding
-                        }
                         let row =
                             &mut dst[((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l..][..l];
+                        if c0 >= c1 || r0 >= r1 {
+                            row.fill(pad); // every tap of this row is padding
+                            continue;
+                        }
+                        row[..r0 * ow].fill(pad);
+                        row[r1 * ow..].fill(pad);
                         let j0 = j0 as usize;
                         for (step, oi) in (r0..r1).enumerate() {
                             let ii = (i0 + (step * win.stride[0]) as isize) as usize;
                             let srow = &plane[ii * w..][..w];
-                            let drow = &mut row[oi * ow..][c0..c1];
+                            let drow = &mut row[oi * ow..][..ow];
+                            drow[..c0].fill(pad);
+                            drow[c1..].fill(pad);
+                            let drow = &mut drow[c0..c1];
                             if win.stride[1] == 1 {
                                 copy_short(drow, &srow[j0..j0 + (c1 - c0)]);
                             } else {
