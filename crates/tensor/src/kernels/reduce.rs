@@ -340,6 +340,9 @@ impl<T: Element> Tensor<T> {
             }
             return Tensor::from_parts(out, shape);
         }
+        if let Some(src) = self.as_slice() {
+            return Tensor::from_parts(sum_dense_to(src, self.shape(), shape), shape);
+        }
         let lead = self.rank() - shape.len();
         let mut t = self.clone();
         for _ in 0..lead {
@@ -389,5 +392,67 @@ mod tests {
         let expect: f64 = v.iter().sum();
         let t = Tensor::from_vec(v, &[n]).unwrap();
         assert_eq!(t.sum_all().item(), expect);
+    }
+}
+
+/// `src` (dense, of shape `from`) summed down to `to` (which broadcasts to
+/// `from`) in one pass in memory order: the axes merged into runs that are
+/// all kept or all summed, a summed innermost run added up with
+/// [`lane_sum`], a kept one added element by element into its output row.
+/// Single-threaded, so the order of additions never depends on threads.
+fn sum_dense_to<T: Element>(src: &[T], from: &[usize], to: &[usize]) -> Vec<T> {
+    // (extent, kept) per axis of `from`, adjacent axes of one kind merged
+    let lead = from.len() - to.len();
+    let mut runs: Vec<(usize, bool)> = Vec::new();
+    for (i, &d) in from.iter().enumerate() {
+        let kept = i >= lead && to[i - lead] == d;
+        if d == 1 {
+            continue; // joins any run
+        }
+        match runs.last_mut() {
+            Some((e, k)) if *k == kept => *e *= d,
+            _ => runs.push((d, kept)),
+        }
+    }
+    let m: usize = to.iter().product();
+    let mut out = vec![T::zero(); m];
+    if src.is_empty() {
+        return out;
+    }
+    // output stride of each run: kept runs in row-major order, summed 0
+    let mut ostride = vec![0usize; runs.len()];
+    let mut acc = 1;
+    for (i, &(e, kept)) in runs.iter().enumerate().rev() {
+        if kept {
+            ostride[i] = acc;
+            acc *= e;
+        }
+    }
+    walk_runs(src, &mut out, &runs, &ostride, 0, 0);
+    out
+}
+
+/// Adds the block of `src` spanned by `runs[depth..]` into `out` at `o`.
+fn walk_runs<T: Element>(
+    src: &[T],
+    out: &mut [T],
+    runs: &[(usize, bool)],
+    ostride: &[usize],
+    depth: usize,
+    o: usize,
+) {
+    let (e, kept) = runs[depth];
+    if depth + 1 == runs.len() {
+        if kept {
+            let dst = &mut out[o..o + e];
+            dst.iter_mut().zip(src).for_each(|(d, &x)| *d = *d + x);
+        } else {
+            out[o] = out[o] + lane_sum(src);
+        }
+        return;
+    }
+    let block = src.len() / e;
+    for (i, part) in src.chunks_exact(block).enumerate() {
+        walk_runs(part, out, runs, ostride, depth + 1, o + i * ostride[depth]);
     }
 }
