@@ -357,44 +357,6 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn axis_reductions() {
-        let t = Tensor::<f64>::from_vec(vec![1., 5., 3., 4., 2., 6.], &[2, 3]).unwrap();
-        assert_eq!(t.sum(0, false).to_vec(), vec![5., 7., 9.]);
-        assert_eq!(t.sum(1, true).shape(), &[2, 1]);
-        assert_eq!(t.sum(1, true).to_vec(), vec![9., 12.]);
-        assert_eq!(t.max(1, false).to_vec(), vec![5., 6.]);
-        assert_eq!(t.min(0, false).to_vec(), vec![1., 2., 3.]);
-        assert_eq!(t.mean(0, false).to_vec(), vec![2.5, 3.5, 4.5]);
-        assert_eq!(t.argmax_indices(0), vec![1, 0, 1]);
-        assert_eq!(t.t().sum(0, false).to_vec(), vec![9., 12.]);
-        assert!(t.max_all().item() == 6.0 && t.min_all().item() == 1.0);
-        let e = Tensor::<f64>::zeros(&[0, 3]);
-        assert_eq!(e.sum(0, false).to_vec(), vec![0., 0., 0.]);
-        assert_eq!(e.sum_all().item(), 0.0);
-    }
-
-    #[test]
-    fn nan_propagates_through_max() {
-        let t = Tensor::<f64>::from_vec(vec![1., f64::NAN, 3.], &[3]).unwrap();
-        assert!(t.max(0, false).item().is_nan());
-        assert_eq!(t.argmax_indices(0), vec![1]);
-    }
-
-    #[test]
-    fn long_sums_are_accurate_and_chunk_independent() {
-        let n = 3 * SUM_CHUNK + 17;
-        let v: Vec<f64> = (0..n).map(|i| (i % 7) as f64).collect();
-        let expect: f64 = v.iter().sum();
-        let t = Tensor::from_vec(v, &[n]).unwrap();
-        assert_eq!(t.sum_all().item(), expect);
-    }
-}
-
 /// `src` (dense, of shape `from`) summed down to `to` (which broadcasts to
 /// `from`) in one pass in memory order: the axes merged into runs that are
 /// all kept or all summed, a summed innermost run added up with
@@ -454,5 +416,43 @@ fn walk_runs<T: Element>(
     let block = src.len() / e;
     for (i, part) in src.chunks_exact(block).enumerate() {
         walk_runs(part, out, runs, ostride, depth + 1, o + i * ostride[depth]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_reductions() {
+        let t = Tensor::<f64>::from_vec(vec![1., 5., 3., 4., 2., 6.], &[2, 3]).unwrap();
+        assert_eq!(t.sum(0, false).to_vec(), vec![5., 7., 9.]);
+        assert_eq!(t.sum(1, true).shape(), &[2, 1]);
+        assert_eq!(t.sum(1, true).to_vec(), vec![9., 12.]);
+        assert_eq!(t.max(1, false).to_vec(), vec![5., 6.]);
+        assert_eq!(t.min(0, false).to_vec(), vec![1., 2., 3.]);
+        assert_eq!(t.mean(0, false).to_vec(), vec![2.5, 3.5, 4.5]);
+        assert_eq!(t.argmax_indices(0), vec![1, 0, 1]);
+        assert_eq!(t.t().sum(0, false).to_vec(), vec![9., 12.]);
+        assert!(t.max_all().item() == 6.0 && t.min_all().item() == 1.0);
+        let e = Tensor::<f64>::zeros(&[0, 3]);
+        assert_eq!(e.sum(0, false).to_vec(), vec![0., 0., 0.]);
+        assert_eq!(e.sum_all().item(), 0.0);
+    }
+
+    #[test]
+    fn nan_propagates_through_max() {
+        let t = Tensor::<f64>::from_vec(vec![1., f64::NAN, 3.], &[3]).unwrap();
+        assert!(t.max(0, false).item().is_nan());
+        assert_eq!(t.argmax_indices(0), vec![1]);
+    }
+
+    #[test]
+    fn long_sums_are_accurate_and_chunk_independent() {
+        let n = 3 * SUM_CHUNK + 17;
+        let v: Vec<f64> = (0..n).map(|i| (i % 7) as f64).collect();
+        let expect: f64 = v.iter().sum();
+        let t = Tensor::from_vec(v, &[n]).unwrap();
+        assert_eq!(t.sum_all().item(), expect);
     }
 }
