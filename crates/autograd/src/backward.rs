@@ -11,6 +11,9 @@ use mnemon_tensor::{Element, Tensor};
 pub struct Grads<'t, T: Element = f32> {
     tape: &'t Tape<T>,
     grads: Slots<Tensor<T>>,
+    /// Per tag, a gradient set by [`Grads::set_tagged`] in place of the
+    /// sweep's.
+    replaced: Vec<(u64, Tensor<T>)>,
 }
 
 impl<'t, T: Element> Grads<'t, T> {
@@ -33,6 +36,9 @@ impl<'t, T: Element> Grads<'t, T> {
     /// The sum of the gradients of every leaf lifted with `tag` (see
     /// [`Tape::leaf_tagged`]), or `None` when none of them got one.
     pub fn tagged(&self, tag: u64) -> Option<Tensor<T>> {
+        if let Some((_, g)) = self.replaced.iter().find(|(t, _)| *t == tag) {
+            return Some(g.clone());
+        }
         let tagged = self.tape.tagged.borrow();
         let mut found = tagged
             .iter()
@@ -40,6 +46,39 @@ impl<'t, T: Element> Grads<'t, T> {
             .filter_map(|(_, id)| self.node(*id));
         let first = found.next()?.clone();
         Some(found.fold(first, |acc, g| acc + g))
+    }
+
+    /// Replaces what [`Grads::tagged`] returns for `tag` by `g` (of the
+    /// same shape): the gradient averaged over processes in data-parallel
+    /// training, or any gradient transformed by hand before an optimizer
+    /// reads it. Lookups by Var ([`Grads::wrt`]) are unchanged.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.leaf_tagged(Tensor::scalar(3.0), 7);
+    /// let mut grads = (&w * &w).backward();
+    /// assert_eq!(grads.tagged(7).unwrap().item(), 6.0);
+    /// grads.set_tagged(7, Tensor::scalar(1.5));
+    /// assert_eq!(grads.tagged(7).unwrap().item(), 1.5);
+    /// ```
+    ///
+    /// # Panics
+    /// When the tag has a gradient of another shape.
+    #[track_caller]
+    pub fn set_tagged(&mut self, tag: u64, g: Tensor<T>) {
+        if let Some(old) = self.tagged(tag) {
+            assert!(
+                old.shape() == g.shape(),
+                "Grads::set_tagged: tag {tag} has a gradient of shape {:?}, not {:?}, called at {}",
+                old.shape(),
+                g.shape(),
+                std::panic::Location::caller()
+            );
+        }
+        self.replaced.retain(|(t, _)| *t != tag);
+        self.replaced.push((tag, g));
     }
 
     /// The gradient stored for node `id`.
@@ -81,6 +120,7 @@ impl<'t, T: Element> Var<'t, T> {
         Grads {
             tape,
             grads: slots.map(|v| v.value),
+            replaced: Vec::new(),
         }
     }
 

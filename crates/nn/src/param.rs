@@ -117,10 +117,19 @@ pub trait GradsParamExt<T: Element> {
     /// The gradient of the loss with respect to `p` (summed over every time
     /// it was lifted), `None` when the loss does not depend on it.
     fn param(&self, p: &Param<T>) -> Option<Tensor<T>>;
+    /// Replaces the gradient optimizers read for `p` (see
+    /// [`Grads::set_tagged`]): how data-parallel training hands them the
+    /// gradient averaged over processes.
+    fn set_param(&mut self, p: &Param<T>, g: Tensor<T>);
 }
 
 impl<T: Element> GradsParamExt<T> for Grads<'_, T> {
     fn param(&self, p: &Param<T>) -> Option<Tensor<T>> {
         self.tagged(p.id.get())
+    }
+
+    #[track_caller]
+    fn set_param(&mut self, p: &Param<T>, g: Tensor<T>) {
+        self.set_tagged(p.id.get(), g);
     }
 }
