@@ -41,10 +41,9 @@ impl<'t, T: Element> Var<'t, T> {
             "linear: input {xs:?}, weight {ws:?} and bias {:?} do not fit ([.., in], [out, in], [out]), called at {loc}",
             b.map(|b| b.shape().to_vec())
         );
-        let y = self.value.matmul(&w.value.t());
         let y = match b {
-            Some(b) => y + &b.value,
-            None => y,
+            Some(b) => self.value.linear(&w.value, &b.value),
+            None => self.value.matmul(&w.value.t()),
         };
         match b {
             Some(b) => self.tape.record(

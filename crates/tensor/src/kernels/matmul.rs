@@ -347,6 +347,62 @@ impl<T: Element> Tensor<T> {
 }
 
 impl<T: Element> Tensor<T> {
+    /// `self · weightᵀ + bias` for `self` of shape `[.., in]`, `weight`
+    /// `[out, in]` and `bias` `[out]`: a linear layer's forward pass. The
+    /// bias rows are written first and gemm accumulates the product onto
+    /// them — one pass over the output fewer than a product, then an add
+    /// (the sum per element is the same two terms, `b + Σ x·w`). PyTorch:
+    /// `F.linear`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4.], &[2, 2]).unwrap();
+    /// let w = Tensor::from_vec(vec![1., 0., 1., 1.], &[2, 2]).unwrap();
+    /// let b = Tensor::from_vec(vec![10., 20.], &[2]).unwrap();
+    /// assert_eq!(x.linear(&w, &b).to_vec(), vec![11., 23., 13., 27.]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the shapes do not fit (naming them and the caller's line).
+    #[track_caller]
+    pub fn linear(&self, weight: &Self, bias: &Self) -> Self {
+        let (xs, ws) = (self.shape(), weight.shape());
+        let fits =
+            ws.len() == 2 && !xs.is_empty() && xs[xs.len() - 1] == ws[1] && bias.shape() == [ws[0]];
+        if !fits {
+            panic!(
+                "linear: input {xs:?}, weight {ws:?} and bias {:?} do not fit ([.., in], [out, in], [out]), called at {}",
+                bias.shape(),
+                std::panic::Location::caller()
+            );
+        }
+        let (n_in, n_out) = (ws[1], ws[0]);
+        let rows: usize = xs[..xs.len() - 1].iter().product();
+        let (Some(x), Some(b)) = (self.reshape(&[rows, n_in]).ok(), bias.as_slice()) else {
+            return self.matmul(&weight.t()) + bias;
+        };
+        let total = crate::layout::numel_or_panic("linear", &[rows, n_out]);
+        let mut out = crate::pool::take(total);
+        for _ in 0..rows {
+            out.extend_from_slice(b);
+        }
+        let (lx, lw) = (&x.layout, &weight.layout);
+        gemm_into(
+            &mut out,
+            (rows, n_out, n_in),
+            (&x.data, lx.offset, lx.strides[0], lx.strides[1]),
+            // weightᵀ: row stride of the product's right operand is the
+            // weight's column stride
+            (&weight.data, lw.offset, lw.strides[1], lw.strides[0]),
+            true,
+        );
+        let mut shape: Dims = xs[..xs.len() - 1].iter().copied().collect();
+        shape.push(n_out);
+        Tensor::from_parts(out, &shape)
+    }
+}
+
+impl<T: Element> Tensor<T> {
     /// The sum over the batch axes of the batched product `self @ other`:
     /// `[m, n]`, without the `[batch.., m, n]` products in between (each
     /// product accumulates into one output). What a weight's gradient is

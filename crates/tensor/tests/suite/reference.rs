@@ -226,6 +226,36 @@ proptest! {
         for (g, w) in s.to_vec().iter().zip(&want) { prop_assert!((g - w).abs() < 1e-9); }
     }
 
+    /// `linear` (bias written first, gemm accumulating onto it) against
+    /// plain loops: lead axes of any rank (none too), empty extents, a
+    /// transposed (strided) input, sizes past gemm's blocking.
+    #[test]
+    fn linear_matches_loops(lead in prop::collection::vec(0usize..4, 0..3), n_in in prop_oneof![0usize..6, Just(300usize)],
+                            n_out in 1usize..7, transposed in any::<bool>(), seed in 0u64..50) {
+        let mut xs = lead.clone();
+        xs.push(n_in);
+        let x = if transposed && xs.len() == 2 {
+            tensor(&[xs[1], xs[0]], seed).t()
+        } else {
+            tensor(&xs, seed)
+        };
+        let w = tensor(&[n_out, n_in], seed + 1);
+        let b = tensor(&[n_out], seed + 2);
+        let y = x.linear(&w, &b);
+        let mut want_shape = lead.clone();
+        want_shape.push(n_out);
+        prop_assert_eq!(y.shape(), &want_shape[..]);
+        let (xv, wv, bv) = (x.to_vec(), w.to_vec(), b.to_vec());
+        let rows: usize = lead.iter().product();
+        let got = y.to_vec();
+        for r in 0..rows {
+            for o in 0..n_out {
+                let want = bv[o] + (0..n_in).map(|i| xv[r * n_in + i] * wv[o * n_in + i]).sum::<f64>();
+                prop_assert!((got[r * n_out + o] - want).abs() <= 1e-9 * (1.0 + want.abs()), "row {} out {}: {} vs {}", r, o, got[r * n_out + o], want);
+            }
+        }
+    }
+
     /// Sizes up to 12³ multiply-adds: both the schoolbook path for tiny
     /// products and the gemm path.
     #[test]
