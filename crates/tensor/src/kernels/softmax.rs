@@ -13,10 +13,10 @@ fn exp_lane<T: Element>(x: T) -> T {
     x.exp_vectorised()
 }
 
-/// Softmax of one contiguous lane into `y`: the max, `e^(x − max)` in a
-/// pass that vectorises, their sum in order, then one division each.
+/// Writes `e^(x − max)` of one contiguous lane into `y` (a pass that
+/// vectorises); returns `(max, Σ e^(x − max))`, summed in order.
 #[inline(always)]
-fn softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
+fn shifted_exp_lane<T: Element>(x: &[T], y: &mut [T]) -> (T, T) {
     let m = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
     super::wide::wide(
         #[inline(always)]
@@ -26,7 +26,14 @@ fn softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
             }
         },
     );
-    let z = y.iter().fold(T::zero(), |z, &e| z + e);
+    (m, y.iter().fold(T::zero(), |z, &e| z + e))
+}
+
+/// Softmax of one contiguous lane into `y`: the shifted exponentials,
+/// then one division each by their sum.
+#[inline(always)]
+fn softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
+    let (_, z) = shifted_exp_lane(x, y);
     super::wide::wide(
         #[inline(always)]
         || {
@@ -41,18 +48,10 @@ fn softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
 /// in between).
 #[inline(always)]
 fn log_softmax_lane<T: Element>(x: &[T], y: &mut [T]) {
-    let m = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
-    super::wide::wide(
-        #[inline(always)]
-        || {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = exp_lane(x - m);
-            }
-        },
-    );
+    let (m, z) = shifted_exp_lane(x, y);
     // (x − max) − ln z: both terms small, where x − (max + ln z) would
     // lose the digits of a large max
-    let lz = y.iter().fold(T::zero(), |z, &e| z + e).ln();
+    let lz = z.ln();
     for (y, &x) in y.iter_mut().zip(x) {
         *y = (x - m) - lz;
     }
