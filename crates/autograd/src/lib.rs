@@ -47,6 +47,10 @@ mod custom;
 mod dot;
 mod explain;
 pub mod functional;
+// compile-time sharing of the f32/f64 instances (see the module)
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub mod mono;
 mod ops;
 mod saved;
 mod slots;

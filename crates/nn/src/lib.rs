@@ -47,9 +47,13 @@ mod data;
 mod dropout;
 mod gru;
 pub mod idx;
+// compile-time sharing of the f32/f64 instances (see the module)
 mod linear;
 mod loss;
 mod module;
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub mod mono;
 mod norm;
 mod optim;
 mod param;

@@ -32,6 +32,10 @@ pub mod kernels;
 // runs with -D warnings, so a new unchecked one fails the build).
 #[warn(clippy::arithmetic_side_effects)]
 mod layout;
+// compile-time sharing of the f32/f64 instances (see the module)
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub mod mono;
 mod ops;
 pub mod pool;
 mod random;

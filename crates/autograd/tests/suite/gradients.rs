@@ -64,7 +64,9 @@ macro_rules! check_first {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
+    ))]
 
     #[test]
     fn grad_add((a, b) in pair()) { check_first!(|v| &v[0] + &v[1], vec![a, b]); }

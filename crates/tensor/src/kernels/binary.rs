@@ -1,11 +1,10 @@
 //! Elementwise functions of two (or three) tensors with NumPy broadcasting.
 
-use super::{map_in_place, zip_strided, PAR_CHUNK, PAR_MIN};
+use super::{map_in_place, piece, zip_strided, PAR_CHUNK, PAR_MIN};
 use crate::element::Element;
 use crate::layout::broadcast_shapes;
 use crate::layout::row_repeat;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The broadcast shape of two operands, or a panic naming the op, both
@@ -33,18 +32,20 @@ pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::l
 fn zip_slices<T: Element, F: Fn(T, T) -> T + Sync + Send>(a: &[T], b: &[T], f: F) -> Vec<T> {
     // every element is written below
     let mut out = crate::pool::overwritable(a.len());
-    out.par_chunks_mut(PAR_CHUNK)
-        .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
-        .for_each(|(o, (a, b))| {
-            super::wide::wide(
-                #[inline(always)]
-                || {
-                    for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                        *o = f(x, y);
-                    }
-                },
-            )
-        });
+    super::par_pieces(&mut out, PAR_CHUNK, &|i, o| {
+        let (a, b) = (
+            piece(a, i, PAR_CHUNK, o.len()),
+            piece(b, i, PAR_CHUNK, o.len()),
+        );
+        super::wide::wide(
+            #[inline(always)]
+            || {
+                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y);
+                }
+            },
+        )
+    });
     out
 }
 
@@ -140,9 +141,9 @@ impl<T: Element> Tensor<T> {
             if let Some(b) = other.as_slice().filter(|_| other.shape() == self.shape()) {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 if super::parallel(a.len()) {
-                    a.par_chunks_mut(PAR_CHUNK)
-                        .zip(b.par_chunks(PAR_CHUNK))
-                        .for_each(|(ca, cb)| zip_in_place(ca, cb, &f));
+                    super::par_pieces(a, PAR_CHUNK, &|i, ca| {
+                        zip_in_place(ca, piece(b, i, PAR_CHUNK, ca.len()), &f)
+                    });
                 } else {
                     zip_in_place(a, b, &f);
                 }

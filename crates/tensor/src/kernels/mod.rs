@@ -38,6 +38,33 @@ pub(crate) fn parallel(n: usize) -> bool {
 /// Elements per task when a kernel runs in parallel.
 pub(crate) const PAR_CHUNK: usize = 1 << 14;
 
+/// Calls `f(i, piece)` on each `chunk`-element piece of `out` (the `i`-th
+/// starts at `i * chunk`), the pieces shared among the pool's threads.
+///
+/// The kernels generic over an elementwise closure split their work here,
+/// through one type-erased callback, rather than with rayon's iterators
+/// directly: those are generic over the closure they run, and each
+/// kernel × closure (every unary op, every zip) compiled its own copy of
+/// rayon's splitting and joining — most of this crate's compile time, paid
+/// again by every binary using it. The price is one indirect call per
+/// piece of thousands of elements.
+pub(crate) fn par_pieces<T: Send>(
+    out: &mut [T],
+    chunk: usize,
+    f: &(dyn Fn(usize, &mut [T]) + Sync),
+) {
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, piece)| f(i, piece));
+}
+
+/// The `i`-th `chunk`-element piece of `src`, as long as `like` (the
+/// matching piece of an output that [`par_pieces`] handed out).
+#[inline]
+pub(crate) fn piece<T>(src: &[T], i: usize, chunk: usize, like: usize) -> &[T] {
+    &src[i * chunk..i * chunk + like]
+}
+
 /// Applies `f` to each element of a dense slice into a new vector.
 ///
 /// Each task runs a plain loop over its chunk, so that with `f` inlined
@@ -77,18 +104,17 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
         return crate::pool::Buf::from_vec(out);
     }
     let mut out = crate::pool::overwritable(src.len());
-    out.par_chunks_mut(PAR_CHUNK)
-        .zip(src.par_chunks(PAR_CHUNK))
-        .for_each(|(o, s)| {
-            wide::wide(
-                #[inline(always)]
-                || {
-                    for (o, &x) in o.iter_mut().zip(s) {
-                        *o = f(x);
-                    }
-                },
-            )
-        });
+    par_pieces(&mut out, PAR_CHUNK, &|i, o| {
+        let s = piece(src, i, PAR_CHUNK, o.len());
+        wide::wide(
+            #[inline(always)]
+            || {
+                for (o, &x) in o.iter_mut().zip(s) {
+                    *o = f(x);
+                }
+            },
+        )
+    });
     crate::pool::Buf::from_vec(out)
 }
 
@@ -106,7 +132,7 @@ pub(crate) fn map_in_place<T: Element, F: Fn(T) -> T + Sync + Send>(dst: &mut [T
         )
     };
     if parallel(dst.len()) {
-        dst.par_chunks_mut(PAR_CHUNK).for_each(fill);
+        par_pieces(dst, PAR_CHUNK, &|_, c| fill(c));
     } else {
         fill(dst);
     }
@@ -168,9 +194,9 @@ where
     };
     if parallel(n) {
         let rows_per = PAR_CHUNK.div_ceil(last).max(1);
-        out.par_chunks_mut(rows_per * last)
-            .enumerate()
-            .for_each(|(i, chunk)| fill(chunk, i * rows_per));
+        par_pieces(&mut out, rows_per * last, &|i, chunk| {
+            fill(chunk, i * rows_per)
+        });
     } else {
         fill(&mut out, 0);
     }

@@ -126,7 +126,9 @@ fn strided(shape: &[usize], seed: u64) -> Tensor<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
+    ))]
 
     #[test]
     fn binary_ops_match_reference((sa, sb) in bcast_pair(), seed in 0u64..100, noncontig in any::<bool>()) {

@@ -37,7 +37,9 @@ fn values(n: usize, seed: usize) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+    ))]
 
     #[test]
     fn unfold_matches_loops_and_fold_is_its_adjoint((shape, win) in geometry(), pad in prop_oneof![Just(0.0), Just(-1e9)]) {
@@ -129,7 +131,9 @@ fn pool_loops(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    ))]
 
     /// Both kernels (the 2×2 stride-2 one and the general one) against
     /// the loops, on values with ties, NaNs and -∞.
