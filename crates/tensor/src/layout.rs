@@ -208,6 +208,49 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     Some(out)
 }
 
+/// `shape` and `K` layouts of it with axes of extent 1 dropped and adjacent
+/// axes merged wherever every layout steps through the pair as through one
+/// axis (`stride[i] == stride[i+1] · shape[i+1]`): the same elements in the
+/// same row-major order, in fewer and longer rows. A bias `[1, C, 1, 1]`
+/// against `[N, C, H, W]` becomes rows of `H·W` instead of rows of `W`.
+pub(crate) fn coalesce<const K: usize>(
+    shape: &[usize],
+    layouts: [&Layout; K],
+) -> (Dims, [Layout; K]) {
+    let mut dims: Dims = SmallVec::new();
+    let mut strides: [Dims; K] = std::array::from_fn(|_| SmallVec::new());
+    for (i, &d) in shape.iter().enumerate() {
+        if d == 1 {
+            continue;
+        }
+        let merges = !dims.is_empty()
+            && (0..K).all(|k| {
+                let outer = *strides[k].last().expect("as long as dims");
+                layouts[k].strides[i].checked_mul(d) == Some(outer)
+            });
+        if merges {
+            let last = dims.last_mut().expect("checked");
+            *last = last
+                .checked_mul(d)
+                .expect("within the tensor's checked size");
+            for k in 0..K {
+                *strides[k].last_mut().expect("checked") = layouts[k].strides[i];
+            }
+        } else {
+            dims.push(d);
+            for k in 0..K {
+                strides[k].push(layouts[k].strides[i]);
+            }
+        }
+    }
+    let layouts = std::array::from_fn(|k| Layout {
+        shape: dims.clone(),
+        strides: std::mem::take(&mut strides[k]),
+        offset: layouts[k].offset,
+    });
+    (dims, layouts)
+}
+
 /// Walks the rows (index over every axis but the last) of up to `K` layouts
 /// that share one shape, starting at row `start`, yielding each row's storage
 /// offset in every layout. The caller loops over the last axis itself, so the
@@ -351,6 +394,35 @@ mod tests {
         assert_eq!(&broadcast_shapes(&[], &[5]).unwrap()[..], &[5]);
         assert_eq!(&broadcast_shapes(&[0, 3], &[1, 3]).unwrap()[..], &[0, 3]);
         assert!(broadcast_shapes(&[2, 3], &[4]).is_none());
+    }
+
+    #[test]
+    fn coalesce_merges_only_what_every_layout_steps_through_as_one() {
+        let shape = [64, 6, 28, 28];
+        let dense = Layout::contiguous(&shape);
+        let bias = Layout::contiguous(&[1, 6, 1, 1])
+            .broadcast_to(&shape)
+            .unwrap();
+        let (dims, [a, b]) = coalesce(&shape, [&dense, &bias]);
+        assert_eq!(&dims[..], &[64, 6, 784]);
+        assert_eq!(
+            (&a.strides[..], &b.strides[..]),
+            (&[4704, 784, 1][..], &[0, 1, 0][..])
+        );
+        // a transposed operand keeps its axes apart
+        let t = Layout {
+            shape: dims_of(&[3, 4]),
+            strides: dims_of(&[1, 3]),
+            offset: 5,
+        };
+        let (dims, [t2]) = coalesce(&[3, 4], [&t]);
+        assert_eq!(
+            (&dims[..], &t2.strides[..], t2.offset),
+            (&[3, 4][..], &[1, 3][..], 5)
+        );
+        // extent-1 axes go, dense runs merge to one axis
+        let (dims, [d]) = coalesce(&[1, 2, 1, 3], [&Layout::contiguous(&[1, 2, 1, 3])]);
+        assert_eq!((&dims[..], &d.strides[..]), (&[6][..], &[1][..]));
     }
 
     #[test]

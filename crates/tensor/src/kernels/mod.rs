@@ -155,8 +155,10 @@ where
     if n == 0 {
         return out;
     }
+    // the longest rows the layouts allow (same elements, same order)
+    let (shape, layouts) = crate::layout::coalesce(shape, inputs.map(|(_, l)| l));
+    let (shape, layouts) = (&shape[..], layouts.each_ref());
     let last = *shape.last().unwrap_or(&1);
-    let layouts = inputs.map(|(_, l)| l);
     let steps = layouts.map(|l| *l.strides.last().unwrap_or(&0));
     let fill = |chunk: &mut [T], start_row: usize| {
         let mut walk = RowWalker::new(shape, layouts, start_row);
