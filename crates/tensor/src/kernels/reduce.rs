@@ -18,8 +18,8 @@ pub const SUM_CHUNK: usize = 1 << 13;
 const LANES: usize = 32;
 
 /// Sum of a short run with `LANES` independent accumulators (vectorises).
-#[inline]
-fn lane_sum<T: Element>(xs: &[T]) -> T {
+#[inline(always)]
+pub(crate) fn lane_sum<T: Element>(xs: &[T]) -> T {
     let mut acc = [T::zero(); LANES];
     let mut chunks = xs.chunks_exact(LANES);
     for c in &mut chunks {
@@ -35,6 +35,25 @@ fn lane_sum<T: Element>(xs: &[T]) -> T {
         width /= 2;
     }
     chunks.remainder().iter().fold(acc[0], |a, &x| a + x)
+}
+
+/// The largest element of a slice (NaNs skipped, as `f32::max` does;
+/// `-∞` for an empty one or one of NaNs), over `LANES` independent maxima
+/// updated by a plain comparison (`x > m`, false for a NaN `x`), which
+/// compiles to vector max instructions — `f32::max`'s NaN rules and one
+/// running maximum (every comparison chained on the last) do not.
+#[inline(always)]
+pub(crate) fn lane_max<T: Element>(xs: &[T]) -> T {
+    let bigger = |m: T, x: T| if x > m { x } else { m };
+    let mut acc = [T::neg_infinity(); LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            acc[i] = bigger(acc[i], c[i]);
+        }
+    }
+    let m = acc.iter().fold(T::neg_infinity(), |m, &a| bigger(m, a));
+    chunks.remainder().iter().fold(m, |m, &x| bigger(m, x))
 }
 
 /// Deterministic sum of a dense slice (fixed chunking, parallel when long).
@@ -422,6 +441,20 @@ fn walk_runs<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lane_max_skips_nans_and_finds_the_max_anywhere() {
+        assert_eq!(lane_max::<f32>(&[]), f32::NEG_INFINITY);
+        assert_eq!(lane_max(&[f32::NAN, f32::NAN]), f32::NEG_INFINITY);
+        for n in [1usize, 31, 32, 33, 64, 100] {
+            for at in 0..n {
+                let mut xs: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+                xs[at] = 7.0;
+                xs[(at + 1) % n] = if n > 1 { f32::NAN } else { 7.0 };
+                assert_eq!(lane_max(&xs), 7.0, "n {n}, max at {at}");
+            }
+        }
+    }
 
     #[test]
     fn axis_reductions() {

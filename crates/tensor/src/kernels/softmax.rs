@@ -14,19 +14,21 @@ fn exp_lane<T: Element>(x: T) -> T {
 }
 
 /// Writes `e^(x − max)` of one contiguous lane into `y` (a pass that
-/// vectorises); returns `(max, Σ e^(x − max))`, summed in order.
+/// vectorises); returns `(max, Σ e^(x − max))`. The maximum and the sum
+/// run over independent lanes (`reduce::lane_max`, `lane_sum`): chained
+/// one element at a time they took most of a 64-wide softmax.
 #[inline(always)]
 fn shifted_exp_lane<T: Element>(x: &[T], y: &mut [T]) -> (T, T) {
-    let m = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
     super::wide::wide(
         #[inline(always)]
         || {
+            let m = super::reduce::lane_max(x);
             for (y, &x) in y.iter_mut().zip(x) {
                 *y = exp_lane(x - m);
             }
+            (m, super::reduce::lane_sum(y))
         },
-    );
-    (m, y.iter().fold(T::zero(), |z, &e| z + e))
+    )
 }
 
 /// Softmax of one contiguous lane into `y`: the shifted exponentials,

@@ -152,3 +152,23 @@ fn f32_softmax_matches_f64() {
         check(&[r, 3], 0);
     }
 }
+
+/// A NaN anywhere in a lane makes that lane NaN (PyTorch's result); other
+/// lanes are untouched, and a lane with a large logit past the vector
+/// width still finds its maximum.
+#[test]
+fn softmax_nan_lanes_and_maxima_past_the_vector_width() {
+    use mnemon_tensor::Tensor;
+    for n in [1usize, 5, 33, 64, 70] {
+        let mut xs = vec![0.0f32; 2 * n];
+        xs[n - 1] = f32::NAN;
+        xs[n + n - 1] = 100.0; // the second lane's max, in its last element
+        let t = Tensor::from_vec(xs, &[2, n]).unwrap();
+        for y in [t.softmax(1).to_vec(), t.log_softmax(1).to_vec()] {
+            assert!(y[..n].iter().all(|v| v.is_nan()), "n {n}");
+            assert!(y[n..].iter().all(|v| v.is_finite()), "n {n}");
+        }
+        let y = t.softmax(1).to_vec();
+        assert!((y[2 * n - 1] - 1.0).abs() < 1e-6 && y[n..2 * n - 1].iter().all(|&v| v < 1e-40));
+    }
+}
