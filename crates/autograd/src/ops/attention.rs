@@ -67,8 +67,8 @@ impl<'t, T: Element> Var<'t, T> {
     /// Scaled dot-product attention `softmax(q·kᵀ/√d + mask) · v` over the
     /// last two axes (`q: [.., Lq, d]`, `k: [.., Lk, d]`, `v: [.., Lk, dv]`);
     /// `mask` (broadcast to `[.., Lq, Lk]`) is 1 where attention is
-    /// forbidden. Composed: its gradients of every order come from matmul,
-    /// softmax and `where`. PyTorch: `scaled_dot_product_attention` (with a
+    /// forbidden (added as a bias of −∞ there). Composed: its gradients of
+    /// every order come from matmul, softmax and the add. PyTorch: `scaled_dot_product_attention` (with a
     /// boolean mask meaning "masked", i.e. PyTorch's inverted).
     ///
     /// ```
@@ -106,11 +106,23 @@ impl<'t, T: Element> Var<'t, T> {
                 Location::caller()
             );
         }
-        let scores = self
-            .matmul(&k.transpose(r - 2, r - 1))
-            .mul_scalar(T::one() / T::of_usize(d).sqrt());
+        // the scale goes on q (Lq·d elements, not Lq·Lk scores) and the
+        // mask is added as a bias of 0 / −∞, as PyTorch's reference
+        // implementation does: the add's gradient passes through as is,
+        // where `where` cost a pass over the scores both ways
+        let q = self.mul_scalar(T::one() / T::of_usize(d).sqrt());
+        let scores = q.matmul(&k.transpose(r - 2, r - 1));
         let scores = match mask {
-            Some(m) => scores.masked_fill(m, T::neg_infinity()),
+            Some(m) => {
+                let bias = m.map(|m| {
+                    if m != T::zero() {
+                        T::neg_infinity()
+                    } else {
+                        T::zero()
+                    }
+                });
+                &scores + &bias
+            }
             None => scores,
         };
         let last = scores.shape().len() - 1;
