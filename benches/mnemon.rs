@@ -15,6 +15,10 @@ mod nn_workloads;
 mod tensor_kernels;
 
 fn config() -> Criterion {
+    // the main thread is one of the pool's threads (as a user's program
+    // would set it up; see README, "Threads"), so 2-thread figures do not
+    // pay a hand-over and a wake-up per parallel op
+    mnemon::tensor::threads::use_calling_thread(0).expect("first thing in main");
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))

@@ -40,6 +40,7 @@ mod ops;
 pub mod pool;
 mod random;
 mod tensor;
+pub mod threads;
 mod views;
 
 pub use element::{DType, Element};
