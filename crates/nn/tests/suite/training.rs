@@ -167,6 +167,35 @@ fn adam_first_two_steps_written_out() {
     assert!((p.weight.value.item() - p2).abs() < 1e-12);
 }
 
+/// AdamW over three steps on a weight large enough for the threaded
+/// kernels, against the update written out per element.
+#[test]
+fn adamw_on_a_large_weight_matches_the_formula_per_element() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut p = Linear::<f64>::with_init(300, 300, Init::XavierUniform, false, &mut rng);
+    let mut want = p.weight.value.to_vec();
+    let (mut m, mut v) = (vec![0.0; want.len()], vec![0.0; want.len()]);
+    let mut opt = Adam::adamw(0.01, 0.1);
+    for step in 1..=3 {
+        let g: Vec<f64> = (0..want.len())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        step_with(&mut opt, &mut p, &t(&g, &[300, 300]));
+        let (c1, c2) = (1.0 - 0.9f64.powi(step), 1.0 - 0.999f64.powi(step));
+        for i in 0..want.len() {
+            m[i] = 0.9 * m[i] + 0.1 * g[i];
+            v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+            let update = 0.01 * (m[i] / c1) / ((v[i] / c2).sqrt() + 1e-8);
+            want[i] = want[i] * (1.0 - 0.01 * 0.1) - update;
+        }
+    }
+    let got = p.weight.value.to_vec();
+    assert!(got
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs().max(1.0)));
+}
+
 #[test]
 fn adamw_decays_decoupled_and_sgd_momentum_nesterov() {
     let mut p = one_weight(2.0);
