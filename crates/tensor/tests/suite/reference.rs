@@ -470,3 +470,59 @@ fn large_sum_to_is_deterministic_and_right() {
         }
     }
 }
+
+/// Products whose operands both run along `k` (a convolution's weight
+/// gradient `G·Cᵀ`) are handed to gemm in whichever orientation repacks
+/// less: both orientations, f32 and f64, and `matmul_sum`'s accumulation
+/// over a batch, against the plain triple loop.
+#[test]
+fn matmul_with_both_operands_along_k_in_either_orientation() {
+    fn check<T: mnemon_tensor::Element + Into<f64>>(m: usize, k: usize, n: usize, batch: usize) {
+        let fill = |len: usize, step: usize, modulo: usize| -> Vec<T> {
+            (0..len)
+                .map(|i| T::of_f64(((i * step) % modulo) as f64 - (modulo / 2) as f64))
+                .collect()
+        };
+        let a = Tensor::from_vec(fill(batch * m * k, 7, 11), &[batch, m, k]).unwrap();
+        let c = Tensor::from_vec(fill(batch * n * k, 5, 13), &[batch, n, k]).unwrap();
+        let (av, cv) = (a.to_vec(), c.to_vec());
+        let want = |b: usize, i: usize, j: usize| -> f64 {
+            (0..k)
+                .map(|p| av[(b * m + i) * k + p].into() * cv[(b * n + j) * k + p].into())
+                .sum()
+        };
+        let prod = a.matmul(&c.transpose(1, 2)).to_vec();
+        let summed = a.matmul_sum(&c.transpose(1, 2)).to_vec();
+        for i in 0..m {
+            for j in 0..n {
+                let mut total = 0.0;
+                for b in 0..batch {
+                    let w = want(b, i, j);
+                    assert_eq!(
+                        prod[(b * m + i) * n + j].into(),
+                        w,
+                        "[{m},{k},{n}] batch {b} at ({i},{j})"
+                    );
+                    total += w;
+                }
+                assert_eq!(
+                    summed[i * n + j].into(),
+                    total,
+                    "matmul_sum [{m},{k},{n}] at ({i},{j})"
+                );
+            }
+        }
+    }
+    // small integers: every sum is exact in f32, so equality is the test
+    for (m, k, n) in [
+        (16, 100, 150),
+        (150, 100, 16),
+        (6, 784, 25),
+        (25, 784, 6),
+        (3, 40, 70),
+        (64, 33, 64),
+    ] {
+        check::<f32>(m, k, n, 3);
+        check::<f64>(m, k, n, 2);
+    }
+}
