@@ -263,17 +263,58 @@ impl<T: Element> Tensor<T> {
             return v;
         }
         let n = self.numel();
-        let mut out = crate::pool::take(n);
         if n == 0 {
-            return out;
+            return Vec::new();
         }
-        let last = *self.shape().last().unwrap_or(&1);
-        let step = *self.strides().last().unwrap_or(&0);
-        let rows = n / last;
-        let mut walk = RowWalker::new(&self.layout.shape, [&self.layout], 0);
-        for _ in 0..rows {
+        // fewer, longer rows: axes the view steps through as one are merged
+        // (a head merge [B, L, H, D] becomes rows of D, a transpose a plane)
+        let (dims, [layout]) = crate::layout::coalesce(self.shape(), [&self.layout]);
+        let r = dims.len(); // ≥ 1: some extent exceeds 1, or it was contiguous
+        let (last, step) = (dims[r - 1], layout.strides[r - 1]);
+        if r >= 2 && step != 1 && layout.strides[r - 2] == 1 {
+            return self.transposed_to_vec(&dims, &layout);
+        }
+        let mut out = crate::pool::take(n);
+        let mut walk = RowWalker::new(&dims, [&layout], 0);
+        for _ in 0..n / last {
             let [base] = walk.next_row();
-            out.extend((0..last).map(|j| self.data[base + j * step]));
+            if step == 1 {
+                out.extend_from_slice(&self.data[base..base + last]);
+            } else if step == 0 {
+                out.extend(std::iter::repeat(self.data[base]).take(last)); // broadcast
+            } else {
+                out.extend(self.data[base..].iter().step_by(step).take(last));
+            }
+        }
+        out
+    }
+
+    /// `to_vec` of a coalesced view whose last two axes `[a, b]` are a
+    /// transpose (strides `[1, s]`): tiles of 16 source-contiguous elements,
+    /// each read once and written down a column, instead of one strided
+    /// read per element.
+    fn transposed_to_vec(&self, dims: &[usize], layout: &Layout) -> Vec<T> {
+        let r = dims.len();
+        let (a, b, s) = (dims[r - 2], dims[r - 1], layout.strides[r - 1]);
+        let n = self.numel();
+        let mut out = crate::pool::overwritable(n);
+        let planes = Layout {
+            shape: dims[..r - 1].into(),
+            strides: layout.strides[..r - 1].into(),
+            offset: layout.offset,
+        };
+        let mut walk = RowWalker::new(&planes.shape, [&planes], 0);
+        for plane in out.chunks_exact_mut(a * b) {
+            let [base] = walk.next_row();
+            for i0 in (0..a).step_by(16) {
+                let h = 16.min(a - i0);
+                for j in 0..b {
+                    let src = &self.data[base + i0 + j * s..][..h];
+                    for (t, &v) in src.iter().enumerate() {
+                        plane[(i0 + t) * b + j] = v;
+                    }
+                }
+            }
         }
         out
     }

@@ -526,3 +526,49 @@ fn matmul_with_both_operands_along_k_in_either_orientation() {
         check::<f64>(m, k, n, 2);
     }
 }
+
+proptest! {
+    /// `to_vec` of permuted, narrowed and broadcast views with extents past
+    /// the 16-element tiles of its transpose path, against index arithmetic.
+    #[test]
+    fn to_vec_of_permuted_views_matches_index_arithmetic(
+        shape in prop::collection::vec(1usize..40, 2..=4),
+        perm_seed in 0usize..24, start in 0usize..5, bcast in 0usize..3) {
+        let r = shape.len();
+        let numel: usize = shape.iter().product();
+        prop_assume!(numel <= 12_000);
+        let t = Tensor::<f64>::from_vec((0..numel).map(|i| i as f64).collect(), &shape).unwrap();
+        // a permutation of the axes from the seed (Lehmer code)
+        let (mut axes, mut perm, mut code) = ((0..r).collect::<Vec<_>>(), vec![], perm_seed);
+        for k in (1..=r).rev() {
+            perm.push(axes.remove(code % k));
+            code /= k;
+        }
+        let mut v = t.permute(&perm);
+        let pshape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        // narrow the new first axis
+        let s = start.min(pshape[0] - 1);
+        v = v.narrow(0, s, pshape[0] - s);
+        let mut vshape = pshape.clone();
+        vshape[0] -= s;
+        // none, a leading or a trailing broadcast axis of 3 (stride 0)
+        let lead = usize::from(bcast == 1);
+        if bcast > 0 {
+            let at = if bcast == 1 { 0 } else { r };
+            let mut b = vshape.clone();
+            b.insert(at, 3);
+            v = v.unsqueeze(at).broadcast_to(&b).unwrap();
+        }
+        let got = v.to_vec();
+        prop_assert_eq!(got.len(), v.numel());
+        let vs = v.shape().to_vec();
+        for (i, g) in got.iter().enumerate() {
+            let idx = unravel(i, &vs);
+            let mut orig = vec![0; r];
+            for (k, &p) in perm.iter().enumerate() {
+                orig[p] = idx[lead + k] + if k == 0 { s } else { 0 };
+            }
+            prop_assert_eq!(*g, ravel(&orig, &shape) as f64, "at {:?} of {:?} (perm {:?})", idx, vs, perm);
+        }
+    }
+}
