@@ -10,6 +10,11 @@
 //! 3e-6 relatively above x = −5 and 3e-5 down to −12 — where that formula
 //! has no correct digit at all (it rounds to 0 below x ≈ −5.5).
 //!
+//! The polynomials run in fused multiply-adds (`mul_add`: one rounding a
+//! step, so the same bits on every CPU; inside `wide`'s AVX-512/AVX2 loops
+//! a hardware FMA, which cut GELU's loop from ~85 to ~50 instructions per
+//! 16 elements: gelu 1.2–1.7 → 0.8–1.1 ms on [16, 64, 512]).
+//!
 //! f64 keeps libm's exact functions: gradient checks run in f64.
 
 /// `e^x` in f32: `x = k·ln2 + r` with `|r| ≤ ln2/2`, `e^r` by its Taylor
@@ -30,12 +35,19 @@ pub fn exp_f32(x: f32) -> f32 {
     let shifted = xc * std::f32::consts::LOG2_E + SHIFTER;
     let kf = shifted - SHIFTER;
     let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (1.0 / 2.0
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let p = horner(
+        r,
+        &[
+            1.0,
+            1.0,
+            1.0 / 2.0,
+            1.0 / 6.0,
+            1.0 / 24.0,
+            1.0 / 120.0,
+            1.0 / 720.0,
+            1.0 / 5040.0,
+        ],
+    );
     // k sits in the low bits of the shifted sum (an integer subtraction,
     // where a float-to-int cast would not vectorise without SSE4.1);
     // k is in [-151, 129], so both halves are normal powers of two
@@ -44,6 +56,18 @@ pub fn exp_f32(x: f32) -> f32 {
     let k2 = k - k1;
     let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
     p * pow2(k1) * pow2(k2)
+}
+
+/// `c[0] + c[1]·x + …` by Horner's rule in fused multiply-adds (one
+/// rounding per step; `mul_add` is exact-rounded on every target, so the
+/// result is the same bit for bit whether the CPU fuses in hardware, as
+/// the AVX-512/AVX2 loops of `wide` do, or in software).
+#[inline(always)]
+fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
+    c.iter()
+        .rev()
+        .skip(1)
+        .fold(c[N - 1], |acc, &ci| acc.mul_add(x, ci))
 }
 
 /// The standard normal CDF `Φ(x) = ½·erfc(−x/√2)` in f32, branch-free.
@@ -59,21 +83,34 @@ pub fn exp_f32(x: f32) -> f32 {
 pub fn normal_cdf_f32(x: f32) -> f32 {
     let z = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
     let u = z * z;
-    let erf_z = z
-        * (std::f32::consts::FRAC_2_SQRT_PI
-            + u * (-0.376_126_26
-                + u * (0.112_836
-                    + u * (-0.026_854_444
-                        + u * (0.005_189_535 + u * (-0.000_802_084 + u * 7.889_118e-5))))));
+    let erf_z = z * horner(
+        u,
+        &[
+            std::f32::consts::FRAC_2_SQRT_PI,
+            -0.376_126_26,
+            0.112_836,
+            -0.026_854_444,
+            0.005_189_535,
+            -0.000_802_084,
+            7.889_118e-5,
+        ],
+    );
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_204
-                                + t * (1.488_515_9 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let poly = horner(
+        t,
+        &[
+            -1.265_512_2,
+            1.000_023_7,
+            0.374_091_96,
+            0.096_784_18,
+            -0.186_288_06,
+            0.278_868_07,
+            -1.135_204,
+            1.488_515_9,
+            -0.822_152_23,
+            0.170_872_77,
+        ],
+    );
     // Φ(−|x|): the mass below −|x|, from whichever formula is accurate
     let lower = if z < 1.0 {
         0.5 - 0.5 * erf_z

@@ -4,9 +4,12 @@
 //! a loop over a long elementwise function — GELU's polynomials and `exp`
 //! — vectorises only 4 wide. [`wide`] runs a loop body compiled again with
 //! AVX-512F (16 lanes) or AVX2 (8 lanes) when the running CPU has them,
-//! detected at run time (cached by the standard library). Results are the
-//! same bit for bit: the same IEEE operations in the same order, only more
-//! lanes at a time (no FMA contraction: Rust never fuses `a * b + c`).
+//! detected at run time (cached by the standard library), with FMA (every
+//! such CPU has it). Results are the same bit for bit: the same IEEE
+//! operations in the same order, only more lanes at a time. Rust never
+//! fuses `a * b + c` by itself; the `mul_add`s written out in `approx`
+//! are exact-rounded on every path (a hardware instruction here, a call
+//! to the C library's `fmaf` outside these loops).
 
 /// Runs `body`, compiled for AVX-512F or AVX2 when the CPU has it (the
 /// plain build otherwise). `body` must be a loop the compiler can inline
@@ -15,12 +18,15 @@
 pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: `avx512` only requires the CPU to have AVX-512F,
             // which was detected on the line above.
             return unsafe { avx512(body) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: as above, for AVX2.
             return unsafe { avx2(body) };
         }
@@ -29,13 +35,13 @@ pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,fma")]
 fn avx512<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn avx2<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
