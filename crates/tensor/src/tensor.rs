@@ -281,7 +281,7 @@ impl<T: Element> Tensor<T> {
             if step == 1 {
                 out.extend_from_slice(&self.data[base..base + last]);
             } else if step == 0 {
-                out.extend(std::iter::repeat(self.data[base]).take(last)); // broadcast
+                out.resize(out.len() + last, self.data[base]); // broadcast
             } else {
                 out.extend(self.data[base..].iter().step_by(step).take(last));
             }

@@ -1,6 +1,11 @@
-//! Layer normalization, composed from reductions and elementwise ops (so
-//! its gradient and its gradient's gradient need no rule of its own).
+//! Layer normalization: the normalization of each row one primitive (one
+//! pass forward, one backward, see `mnemon_tensor::kernels::norm`), weight
+//! and bias applied by `mul` and `add`. Its rule, when gradients of
+//! gradients are being built, is written in `Var` ops, so every order
+//! works.
 
+use crate::saved::Keep;
+use crate::tape::{Ctx, InputGrads};
 use crate::var::Var;
 use mnemon_tensor::Element;
 use std::panic::Location;
@@ -49,12 +54,10 @@ impl<'t, T: Element> Var<'t, T> {
         let lead = &s[..s.len() - dims];
         let n: usize = tail.iter().product();
         let rows: usize = lead.iter().product();
-        let flat = self.reshape_to(&[rows, n]);
-        let mu = flat.mean(1, true);
-        let centered = &flat - &mu;
-        let var = centered.powi(2).mean(1, true);
-        let inv = var.add_scalar(T::of_f64(eps)).sqrt().recip();
-        let mut y = (&centered * &inv).reshape_to(&s);
+        let mut y = self
+            .reshape_to(&[rows, n])
+            .normalize_rows(eps)
+            .reshape_to(&s);
         if let Some(w) = weight {
             y = &y * w;
         }
@@ -63,4 +66,55 @@ impl<'t, T: Element> Var<'t, T> {
         }
         y
     }
+
+    /// Each row of a `[rows, n]` Var normalized (`layer_norm` without
+    /// weight and bias), one recorded op.
+    #[track_caller]
+    fn normalize_rows(&self, eps: f64) -> Self {
+        let v = self.value.layer_norm_last(eps);
+        let loc = Location::caller();
+        self.tape.record(
+            "layer_norm",
+            v,
+            &[self],
+            normalize_rule,
+            Keep::Values,
+            loc,
+            |f, _| f.scalar = eps,
+        )
+    }
+}
+
+/// With `x̂` the normalized row and `inv = 1/√(σ² + eps)`:
+/// `dx = inv·(g − mean(g) − x̂·mean(g·x̂))`. Building gradients of
+/// gradients, the formula is recorded in `Var` ops of `x` and `g` (so its
+/// own gradient is exact); in a plain backward one pass computes it.
+fn normalize_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let eps = c.saved.scalar;
+    if !c.tape.recording.get() {
+        let v = c.input_value(0).layer_norm_last_backward(&g.value, eps);
+        let loc = Location::caller();
+        let dx = c.tape.record(
+            "layer_norm_backward",
+            v,
+            &[],
+            normalize_rule,
+            Keep::Shapes,
+            loc,
+            |_, _| {},
+        );
+        return super::one(dx);
+    }
+    let x = c.input(0);
+    let centered = &x - &x.mean(1, true);
+    let inv = centered
+        .powi(2)
+        .mean(1, true)
+        .add_scalar(T::of_f64(eps))
+        .sqrt()
+        .recip();
+    let xhat = &centered * &inv;
+    let mean_g = g.mean(1, true);
+    let mean_gx = (&g * &xhat).mean(1, true);
+    super::one(&inv * &(&(&g - &mean_g) - &(&xhat * &mean_gx)))
 }

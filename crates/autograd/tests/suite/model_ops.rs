@@ -79,6 +79,22 @@ proptest! {
         both(|v| v[0].layer_norm(1, Some(&v[1]), Some(&v[2]), 1e-5), &[x, w, b])?;
     }
 
+    /// layer_norm's rule computes in one pass in a plain backward and in
+    /// `Var` ops when building gradients of gradients: the two agree.
+    #[test]
+    fn layer_norm_plain_and_recorded_gradients_agree(x in rank_at_least(1), eps in prop_oneof![Just(1e-5), Just(0.5)]) {
+        let tape = Tape::<f64>::new();
+        let xv = tape.leaf(x.clone());
+        let n = x.numel().max(1) as f64;
+        let seed = Tensor::from_vec((0..x.numel()).map(|i| (i as f64 * 0.37).sin() * n).collect(), x.shape()).unwrap();
+        let y = xv.layer_norm(1, None, None, eps);
+        let plain = y.backward_with(&seed).wrt(&xv).unwrap().to_vec();
+        let recorded = y.grad_graph_with(&tape.constant(seed), &[&xv])[0].value().to_vec();
+        for (p, r) in plain.iter().zip(&recorded) {
+            prop_assert!((p - r).abs() <= 1e-9 * (1.0 + r.abs()), "{} vs {}", p, r);
+        }
+    }
+
     #[test]
     fn attention_with_a_causal_mask(l in 1usize..4, d in 1usize..4, batch in 1usize..3, seed in 0u64..50) {
         let t = |shape: &[usize], s: u64| {

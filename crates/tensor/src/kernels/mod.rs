@@ -7,6 +7,7 @@ pub mod binary;
 #[warn(clippy::arithmetic_side_effects)]
 pub mod index;
 pub mod matmul;
+pub mod norm;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

@@ -20,13 +20,46 @@ const LANES: usize = 32;
 /// Sum of a short run with `LANES` independent accumulators (vectorises).
 #[inline(always)]
 pub(crate) fn lane_sum<T: Element>(xs: &[T]) -> T {
+    lane_sum_by(
+        xs,
+        #[inline(always)]
+        |x| x,
+    )
+}
+
+/// `Σ f(x)` over a short run, in the order of [`lane_sum`].
+#[inline(always)]
+pub(crate) fn lane_sum_by<T: Element>(xs: &[T], f: impl Fn(T) -> T) -> T {
     let mut acc = [T::zero(); LANES];
     let mut chunks = xs.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            acc[i] = acc[i] + c[i];
+            acc[i] = acc[i] + f(c[i]);
         }
     }
+    chunks
+        .remainder()
+        .iter()
+        .fold(fold_lanes(acc), |a, &x| a + f(x))
+}
+
+/// `Σ f(a, b)` over two runs of one length, in the order of [`lane_sum`].
+#[inline(always)]
+pub(crate) fn lane_sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..LANES {
+            acc[i] = acc[i] + f(x[i], y[i]);
+        }
+    }
+    let rest = ca.remainder().iter().zip(cb.remainder());
+    rest.fold(fold_lanes(acc), |s, (&x, &y)| s + f(x, y))
+}
+
+/// The lanes of [`lane_sum`] added pairwise, halving each step.
+#[inline(always)]
+fn fold_lanes<T: Element>(mut acc: [T; LANES]) -> T {
     let mut width = LANES / 2;
     while width > 0 {
         for i in 0..width {
@@ -34,7 +67,7 @@ pub(crate) fn lane_sum<T: Element>(xs: &[T]) -> T {
         }
         width /= 2;
     }
-    chunks.remainder().iter().fold(acc[0], |a, &x| a + x)
+    acc[0]
 }
 
 /// The largest element of a slice (NaNs skipped, as `f32::max` does;

@@ -5,6 +5,7 @@
 
 mod approx;
 mod hardening;
+mod norm;
 mod reference;
 mod stale;
 mod view_chains;

@@ -1,0 +1,119 @@
+//! Layer normalization over the last axis, forward and backward, against
+//! plain loops in f64: values, constant rows (zero variance), rows of
+//! one element, and tensors large enough to split over threads.
+
+use mnemon_tensor::Tensor;
+
+/// `(x − μ)/√(σ² + eps)` and its gradient for `g`, by the textbook loops.
+fn reference(x: &[f64], g: &[f64], n: usize, eps: f64) -> (Vec<f64>, Vec<f64>) {
+    let (mut y, mut dx) = (vec![], vec![]);
+    for (row, grow) in x.chunks(n).zip(g.chunks(n)) {
+        let mu = row.iter().sum::<f64>() / n as f64;
+        let var = row.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / n as f64;
+        let inv = 1.0 / (var + eps).sqrt();
+        let xhat: Vec<f64> = row.iter().map(|v| (v - mu) * inv).collect();
+        let mg = grow.iter().sum::<f64>() / n as f64;
+        let mgx = grow.iter().zip(&xhat).map(|(g, h)| g * h).sum::<f64>() / n as f64;
+        y.extend(&xhat);
+        dx.extend(
+            grow.iter()
+                .zip(&xhat)
+                .map(|(g, h)| inv * (g - mg - h * mgx)),
+        );
+    }
+    (y, dx)
+}
+
+fn data(len: usize, seed: u64) -> Vec<f64> {
+    (0..len)
+        .map(|i| (((i as u64 * 37 + seed * 11) % 101) as f64 - 50.0) / 17.0)
+        .collect()
+}
+
+#[test]
+fn layer_norm_rows_match_the_loops_in_f64_and_f32() {
+    // row lengths around the 32 lanes, one row and many (split over
+    // threads: 3000 × 128 is past the parallel threshold)
+    for (rows, n) in [
+        (1, 1),
+        (3, 1),
+        (2, 5),
+        (4, 31),
+        (5, 32),
+        (3, 33),
+        (7, 128),
+        (3000, 128),
+    ] {
+        let (x, g) = (data(rows * n, 1), data(rows * n, 2));
+        let eps = 1e-5;
+        let (want_y, want_dx) = reference(&x, &g, n, eps);
+        let xt = Tensor::from_vec(x.clone(), &[rows, n]).unwrap();
+        let gt = Tensor::from_vec(g.clone(), &[rows, n]).unwrap();
+        let y = xt.layer_norm_last(eps).to_vec();
+        let dx = xt.layer_norm_last_backward(&gt, eps).to_vec();
+        for i in 0..rows * n {
+            assert!(
+                (y[i] - want_y[i]).abs() < 1e-12,
+                "[{rows},{n}] y[{i}]: {} vs {}",
+                y[i],
+                want_y[i]
+            );
+            assert!(
+                (dx[i] - want_dx[i]).abs() < 1e-10,
+                "[{rows},{n}] dx[{i}]: {} vs {}",
+                dx[i],
+                want_dx[i]
+            );
+        }
+        // f32: within a few f32 roundings of the f64 loops
+        let x32 = Tensor::from_vec(x.iter().map(|&v| v as f32).collect(), &[rows, n]).unwrap();
+        let g32 = Tensor::from_vec(g.iter().map(|&v| v as f32).collect(), &[rows, n]).unwrap();
+        let y32 = x32.layer_norm_last(eps).to_vec();
+        let dx32 = x32.layer_norm_last_backward(&g32, eps).to_vec();
+        let scale = want_dx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for i in 0..rows * n {
+            assert!((y32[i] as f64 - want_y[i]).abs() < 1e-5, "f32 y[{i}]");
+            assert!(
+                (dx32[i] as f64 - want_dx[i]).abs() < 1e-5 * scale,
+                "f32 dx[{i}]"
+            );
+        }
+    }
+}
+
+#[test]
+fn layer_norm_rows_edges() {
+    // a constant row has zero variance: x̂ = 0 and dx = (g − mean g)/√eps
+    let x = Tensor::<f64>::from_vec(vec![2.0; 4], &[1, 4]).unwrap();
+    let g = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[1, 4]).unwrap();
+    assert_eq!(x.layer_norm_last(1e-4).to_vec(), vec![0.0; 4]);
+    let dx = x.layer_norm_last_backward(&g, 1e-4).to_vec();
+    for (d, w) in dx.iter().zip([-2.0, -1.0, 0.0, 3.0]) {
+        assert!((d - w * 100.0).abs() < 1e-9, "{d} vs {}", w * 100.0);
+    }
+    // higher rank (rows are every axis but the last), an empty tensor, a
+    // strided input (read through a contiguous copy)
+    let x3 = Tensor::<f64>::from_vec(data(24, 3), &[2, 3, 4]).unwrap();
+    let flat = x3.reshape(&[6, 4]).unwrap().layer_norm_last(1e-5).to_vec();
+    assert_eq!(x3.layer_norm_last(1e-5).to_vec(), flat);
+    assert_eq!(
+        Tensor::<f64>::zeros(&[0, 3]).layer_norm_last(1e-5).shape(),
+        &[0, 3]
+    );
+    let t = Tensor::<f64>::from_vec(data(12, 4), &[4, 3]).unwrap().t();
+    assert_eq!(
+        t.layer_norm_last(1e-5).to_vec(),
+        t.contiguous().layer_norm_last(1e-5).to_vec()
+    );
+    // NaN in a row poisons that row only
+    let xn = Tensor::<f64>::from_vec(vec![1.0, f64::NAN, 3.0, 4.0], &[2, 2]).unwrap();
+    let yn = xn.layer_norm_last(1e-5).to_vec();
+    assert!(yn[0].is_nan() && yn[1].is_nan() && yn[2].is_finite() && yn[3].is_finite());
+}
+
+#[test]
+#[should_panic(expected = "layer_norm backward")]
+fn layer_norm_backward_shape_mismatch_panics() {
+    let x = Tensor::<f64>::zeros(&[2, 3]);
+    x.layer_norm_last_backward(&Tensor::zeros(&[3, 2]), 1e-5);
+}
