@@ -142,6 +142,8 @@ fn tensor_ops<T: Element>(x: &Tensor<T>, c: T) {
         x.softmax(-1),
         x.log_softmax(0),
         x.log_softmax(-1),
+        x.layer_norm_last(1e-5),
+        x.layer_norm_last_backward(x, 1e-5),
     );
     let _ = (
         x.unfold2d(w, c),
