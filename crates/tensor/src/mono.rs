@@ -108,6 +108,7 @@ fn tensor_ops<T: Element>(x: &Tensor<T>, c: T) {
         x.erf(),
         x.gelu(),
         x.gelu_grad(),
+        x.clone().gelu_backward(x),
     );
     let _ = (
         x.softplus(),

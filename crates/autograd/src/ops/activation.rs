@@ -101,8 +101,23 @@ fn erf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t,
     one(&g * &d)
 }
 
+/// `g·gelu'(x)`: recorded as `Var` ops when gradients of gradients are
+/// being built, else one pass into `g`'s buffer.
 fn gelu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    one(&g * &c.input(0).gelu_grad())
+    if c.tape.recording.get() {
+        return one(&g * &c.input(0).gelu_grad());
+    }
+    let (tape, loc) = (c.tape, Location::caller());
+    let v = g.value.gelu_backward(&c.input_value(0));
+    one(tape.record(
+        "gelu_backward",
+        v,
+        &[],
+        gelu_rule,
+        Keep::Shapes,
+        loc,
+        |_, _| {},
+    ))
 }
 
 /// d/dx [Φ(x) + x·φ(x)] = φ(x) + φ(x) − x²·φ(x) = φ(x)·(2 − x²).

@@ -90,6 +90,30 @@ unary_ops! {
 }
 
 impl<T: Element> Tensor<T> {
+    /// GELU's backward: this incoming gradient times [`Tensor::gelu_grad`]
+    /// of `x` (same shape or broadcast to this one), in one pass, written
+    /// into this tensor's buffer when no other tensor shares it.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let g = Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2]).unwrap();
+    /// let x = Tensor::<f64>::from_vec(vec![0.0, 1.5], &[2]).unwrap();
+    /// let want = (&g * &x.gelu_grad()).to_vec();
+    /// assert_eq!(g.gelu_backward(&x).to_vec(), want);
+    /// ```
+    ///
+    /// # Panics
+    /// When `x` cannot be broadcast to this tensor's shape.
+    #[track_caller]
+    pub fn gelu_backward(self, x: &Self) -> Self {
+        self.zip_with_owned(
+            x,
+            "gelu_backward",
+            #[inline(always)]
+            |g: T, x: T| g * gelu_grad_scalar(x),
+        )
+    }
+
     /// `x^p` for a real exponent. An integer-valued `p` gives the real result
     /// for a negative base: `powf(-4, 3) = -64`. PyTorch: `pow(x, p)`.
     ///

@@ -98,6 +98,32 @@ fn tensor_gelu_is_the_scalar_function_everywhere() {
         assert_eq!(g[i].to_bits(), want.to_bits(), "gelu({x})");
         assert_eq!(gg[i].to_bits(), want_grad.to_bits(), "gelu_grad({x})");
     }
+    // GELU's backward in one pass: g·gelu_grad(x) bit for bit, in g's own
+    // buffer and in a new one (g shared)
+    let gin =
+        Tensor::from_vec((0..n).map(|i| 1.0 + (i % 7) as f32 * 0.25).collect(), &[n]).unwrap();
+    let want: Vec<u32> = (&gin * &t.gelu_grad())
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    let kept = gin.clone();
+    let shared: Vec<u32> = gin
+        .gelu_backward(&t)
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    let owned: Vec<u32> = kept
+        .gelu_backward(&t)
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert!(
+        shared == want && owned == want,
+        "gelu_backward differs from g·gelu_grad(x)"
+    );
     // and against the exact GELU in f64: Φ within 1.2e-7, plus the final
     // product's rounding; in the lower tail (x < -√2, down to where Φ
     // turns subnormal) within 3e-5 relatively
