@@ -143,6 +143,7 @@ fn tensor_ops<T: Element>(x: &Tensor<T>, c: T) {
         x.softmax(-1),
         x.log_softmax(0),
         x.log_softmax(-1),
+        x.softmax_backward(x, -1),
         x.layer_norm_last(1e-5),
         x.layer_norm_last_backward(x, 1e-5),
     );

@@ -54,7 +54,23 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
+/// `y·(g − Σ g·y)` with `y` the saved output: recorded in `Var` ops when
+/// gradients of gradients are being built, else one pass over each row.
 fn softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    if !c.tape.recording.get() {
+        let v = c.with_output_value(|y| y.softmax_backward(&g.value, c.saved.axis));
+        let loc = Location::caller();
+        let dx = c.tape.record(
+            "softmax_backward",
+            v,
+            &[],
+            softmax_rule,
+            Keep::Shapes,
+            loc,
+            |_, _| {},
+        );
+        return one(dx);
+    }
     let g = &g;
     let y = c.output();
     let dot = (g * &y).sum(c.saved.axis, true);

@@ -28,7 +28,11 @@ impl<T: Element> Tensor<T> {
     /// (and of `other`'s, when given, same shape), in parallel over blocks
     /// of rows when the tensor is large. Each row is independent, so the
     /// result does not depend on the thread count.
-    fn rows_map(&self, other: Option<&Self>, f: impl Fn(&[T], &[T], &mut [T]) + Sync) -> Self {
+    pub(crate) fn rows_map(
+        &self,
+        other: Option<&Self>,
+        f: impl Fn(&[T], &[T], &mut [T]) + Sync,
+    ) -> Self {
         let shape = self.shape();
         let n = *shape.last().unwrap_or(&1);
         if self.numel() == 0 || n == 0 {
@@ -72,12 +76,16 @@ impl<T: Element> Tensor<T> {
     /// ```
     pub fn layer_norm_last(&self, eps: f64) -> Self {
         let eps = T::of_f64(eps);
-        self.rows_map(None, |x, _, y| {
-            let (mu, inv) = row_stats(x, eps);
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = (x - mu) * inv;
-            }
-        })
+        self.rows_map(
+            None,
+            #[inline(always)]
+            |x, _, y| {
+                let (mu, inv) = row_stats(x, eps);
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = (x - mu) * inv;
+                }
+            },
+        )
     }
 
     /// The gradient of [`Tensor::layer_norm_last`] at this input for the
@@ -95,20 +103,24 @@ impl<T: Element> Tensor<T> {
             std::panic::Location::caller()
         );
         let eps = T::of_f64(eps);
-        self.rows_map(Some(g), |x, g, dx| {
-            let n = T::of_usize(x.len());
-            let (mu, inv) = row_stats(x, eps);
-            let mean_g = lane_sum(g) / n;
-            let dot = lane_sum_zip(
-                x,
-                g,
-                #[inline(always)]
-                |x, g| g * ((x - mu) * inv),
-            );
-            let mean_gx = dot / n;
-            for ((d, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-                *d = ((g - mean_g) - ((x - mu) * inv) * mean_gx) * inv;
-            }
-        })
+        self.rows_map(
+            Some(g),
+            #[inline(always)]
+            |x, g, dx| {
+                let n = T::of_usize(x.len());
+                let (mu, inv) = row_stats(x, eps);
+                let mean_g = lane_sum(g) / n;
+                let dot = lane_sum_zip(
+                    x,
+                    g,
+                    #[inline(always)]
+                    |x, g| g * ((x - mu) * inv),
+                );
+                let mean_gx = dot / n;
+                for ((d, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+                    *d = ((g - mean_g) - ((x - mu) * inv) * mean_gx) * inv;
+                }
+            },
+        )
     }
 }

@@ -109,6 +109,50 @@ impl<T: Element> Tensor<T> {
         Tensor::from_parts(out, shape)
     }
 
+    /// Softmax's backward at its output `y` (this tensor) for the
+    /// incoming gradient `g`: `y·(g − Σ g·y)` along `axis`, one pass over
+    /// each row when `axis` is the last.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let y = Tensor::<f64>::from_vec(vec![0.25, 0.75], &[1, 2]).unwrap();
+    /// let g = Tensor::<f64>::from_vec(vec![1.0, 3.0], &[1, 2]).unwrap();
+    /// // Σ g·y = 2.5: [0.25·(1 − 2.5), 0.75·(3 − 2.5)]
+    /// assert_eq!(y.softmax_backward(&g, -1).to_vec(), vec![-0.375, 0.375]);
+    /// ```
+    ///
+    /// # Panics
+    /// When `axis` is out of range or `g`'s shape differs from this one's.
+    #[track_caller]
+    pub fn softmax_backward(&self, g: &Self, axis: impl Axis) -> Self {
+        let axis = resolve_axis("softmax_backward", self.shape(), axis);
+        check_axis("softmax_backward", self.shape(), axis);
+        assert_eq!(
+            self.shape(),
+            g.shape(),
+            "softmax_backward: gradient shape differs from the output's, called at {}",
+            std::panic::Location::caller()
+        );
+        if axis + 1 != self.rank() {
+            return self * &(g - &(g * self).sum(axis, true));
+        }
+        self.rows_map(
+            Some(g),
+            #[inline(always)]
+            |y, g, dx| {
+                let dot = super::reduce::lane_sum_zip(
+                    y,
+                    g,
+                    #[inline(always)]
+                    |y, g| g * y,
+                );
+                for ((d, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                    *d = y * (g - dot);
+                }
+            },
+        )
+    }
+
     /// `exp(x - max) / sum(exp(x - max))` along `axis`: finite for any
     /// finite input (±1e4 included). PyTorch: `softmax(dim)`. In f32 the
     /// exponentials are the vectorising `exp` (within 2 ulp of libm's).

@@ -117,3 +117,33 @@ fn layer_norm_backward_shape_mismatch_panics() {
     let x = Tensor::<f64>::zeros(&[2, 3]);
     x.layer_norm_last_backward(&Tensor::zeros(&[3, 2]), 1e-5);
 }
+
+/// Softmax's backward `y·(g − Σ g·y)`, one pass per row on the last axis
+/// (the other axes through the composed ops), against the loops.
+#[test]
+fn softmax_backward_matches_the_loops() {
+    for (rows, n) in [(1, 1), (3, 7), (2, 33), (5, 64), (3000, 64)] {
+        let x = Tensor::<f64>::from_vec(data(rows * n, 5), &[rows, n]).unwrap();
+        let g = Tensor::<f64>::from_vec(data(rows * n, 6), &[rows, n]).unwrap();
+        let y = x.softmax(-1);
+        let got = y.softmax_backward(&g, -1).to_vec();
+        let (yv, gv) = (y.to_vec(), g.to_vec());
+        for r in 0..rows {
+            let row = r * n..(r + 1) * n;
+            let dot: f64 = row.clone().map(|i| yv[i] * gv[i]).sum();
+            for i in row {
+                let want = yv[i] * (gv[i] - dot);
+                assert!((got[i] - want).abs() < 1e-12, "[{rows},{n}] at {i}: {} vs {want}", got[i]);
+            }
+        }
+        // along the first axis: the same as the last axis of the transpose
+        let t = x.t().contiguous().softmax(0);
+        let gt = g.t().contiguous();
+        let along0 = t.softmax_backward(&gt, 0).t().contiguous().to_vec();
+        let yt = t.t().contiguous();
+        let via_last = yt.softmax_backward(&gt.t().contiguous(), -1).to_vec();
+        for (a, b) in along0.iter().zip(&via_last) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+}
