@@ -289,7 +289,26 @@ fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> Inp
     smallvec![d_g, d_t]
 }
 
+/// `g · [x > 0]` (0 at the kink, as PyTorch): one pass into `g`'s buffer
+/// in a plain backward; a recorded product with the constant mask when
+/// gradients of gradients are being built.
 fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    if !c.tape.recording.get() {
+        let step = |g: T, x: T| g * if x > T::zero() { T::one() } else { T::zero() };
+        let v = g
+            .value
+            .zip_with_owned(&c.input_value(0), "relu_backward", step);
+        let loc = Location::caller();
+        return one(c.tape.record(
+            "relu_backward",
+            v,
+            &[],
+            relu_rule,
+            Keep::Shapes,
+            loc,
+            |_, _| {},
+        ));
+    }
     let g = &g;
     let mask = c
         .input_value(0)

@@ -235,6 +235,21 @@ fn kinks_and_ties_take_pytorchs_subgradient() {
         grad_of(|x| x.abs(), &[-1.0, 0.0, 2.0]),
         vec![-1.0, 0.0, 1.0]
     );
+    // relu's one-pass backward (plain) and its recorded form (gradients of
+    // gradients) agree bit for bit, kink, NaN input and non-finite seeds
+    // included (g·0 is NaN for an infinite g in both, as g·mask is)
+    let xs = t(&[-1.0, 0.0, 2.0, f64::NAN, -3.0, 4.0]);
+    let seed = t(&[1.5, 2.0, -3.0, 5.0, f64::INFINITY, f64::NAN]);
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(xs);
+    let y = x.relu();
+    let plain = y.backward_with(&seed).wrt(&x).unwrap().to_vec();
+    let recorded = y.grad_graph_with(&tape.constant(seed), &[&x])[0]
+        .value()
+        .to_vec();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&plain), bits(&recorded), "{plain:?} vs {recorded:?}");
+    assert_eq!(plain[..4], [0.0, 0.0, -3.0, 0.0]);
     assert_eq!(
         grad_of(|x| x.clamp(-1.0, 1.0), &[-2.0, -1.0, 0.0, 1.0, 2.0]),
         vec![0.0, 1.0, 1.0, 1.0, 0.0]
