@@ -176,10 +176,15 @@ where
         for row in chunk.chunks_mut(last) {
             let base = walk.next_row();
             for k in 0..K {
-                if steps[k] != 1 {
-                    let src = inputs[k].0;
-                    for (j, s) in scratch[k].iter_mut().enumerate() {
-                        *s = src[base[k] + j * steps[k]];
+                let src = inputs[k].0;
+                match steps[k] {
+                    1 => {}
+                    // one value along the row (a bias over an image plane)
+                    0 => scratch[k].fill(src[base[k]]),
+                    step => {
+                        for (j, s) in scratch[k].iter_mut().enumerate() {
+                            *s = src[base[k] + j * step];
+                        }
                     }
                 }
             }
@@ -187,12 +192,27 @@ where
                 if steps[k] == 1 {
                     &inputs[k].0[base[k]..base[k] + last]
                 } else {
-                    &scratch[k][..]
+                    &scratch[k][..last]
                 }
             });
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = f(std::array::from_fn(|k| rows[k][j]));
-            }
+            let row = &mut row[..last];
+            wide::wide(
+                #[inline(always)]
+                || {
+                    if K == 2 {
+                        // binary ops: two zipped slices (no indexing), which
+                        // vectorises where the general form does not
+                        let pairs = row.iter_mut().zip(rows[0]).zip(rows[K - 1]);
+                        for ((o, &a), &b) in pairs {
+                            *o = f(std::array::from_fn(|k| if k == 0 { a } else { b }));
+                        }
+                        return;
+                    }
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o = f(std::array::from_fn(|k| rows[k][j]));
+                    }
+                },
+            );
         }
     };
     if parallel(n) {

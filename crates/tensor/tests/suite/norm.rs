@@ -133,7 +133,11 @@ fn softmax_backward_matches_the_loops() {
             let dot: f64 = row.clone().map(|i| yv[i] * gv[i]).sum();
             for i in row {
                 let want = yv[i] * (gv[i] - dot);
-                assert!((got[i] - want).abs() < 1e-12, "[{rows},{n}] at {i}: {} vs {want}", got[i]);
+                assert!(
+                    (got[i] - want).abs() < 1e-12,
+                    "[{rows},{n}] at {i}: {} vs {want}",
+                    got[i]
+                );
             }
         }
         // along the first axis: the same as the last axis of the transpose
