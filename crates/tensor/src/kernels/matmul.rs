@@ -5,6 +5,7 @@ use crate::element::Element;
 use crate::layout::{broadcast_shapes, Dims, Layout};
 use crate::tensor::Tensor;
 use gemm_common::Parallelism;
+use rayon::prelude::*;
 use std::any::TypeId;
 
 /// Below this many multiply-adds (`m·n·k`) one gemm call runs on the calling
@@ -233,6 +234,33 @@ fn loops_into<T: Element>(
     }
 }
 
+/// Products of a batched `matmul_sum` accumulated in order into one
+/// partial sum before the partials are added (fixed, so the result does
+/// not depend on the thread count).
+const SUM_RUN: usize = 8;
+
+/// Whether `count` independent products of `m·n·k` multiply-adds should
+/// run one per thread: more than one thread, more than one product, and
+/// each below gemm's own parallel threshold.
+fn small_batch(count: usize, (m, n, k): (usize, usize, usize)) -> bool {
+    count > 1
+        && rayon::current_num_threads() > 1
+        && m.saturating_mul(n).saturating_mul(k) < GEMM_PAR_MIN
+}
+
+/// The storage offsets of batch entry `i` (row-major over `batch`) in two
+/// layouts whose leading axes are the batch axes.
+fn batch_offsets(batch: &[usize], (la, lb): (&Layout, &Layout), i: usize) -> (usize, usize) {
+    let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
+    for d in (0..batch.len()).rev() {
+        let ix = rem % batch[d];
+        rem /= batch[d];
+        oa += ix * la.strides[d];
+        ob += ix * lb.strides[d];
+    }
+    (oa, ob)
+}
+
 fn last_index(offset: usize, (i, si): (usize, usize), (j, sj): (usize, usize)) -> Option<usize> {
     offset
         .checked_add(i.checked_mul(si)?)?
@@ -350,14 +378,8 @@ impl<T: Element> Tensor<T> {
                 false,
             );
         } else if nb > 0 {
-            for (i, dst) in out.chunks_mut((m * n).max(1)).enumerate().take(nb) {
-                let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
-                for d in (0..r).rev() {
-                    let ix = rem % batch[d];
-                    rem /= batch[d];
-                    oa += ix * la.strides[d];
-                    ob += ix * lb.strides[d];
-                }
+            let product = |(i, dst): (usize, &mut [T])| {
+                let (oa, ob) = batch_offsets(&batch, (&la, &lb), i);
                 gemm_into(
                     dst,
                     (m, n, k),
@@ -365,6 +387,15 @@ impl<T: Element> Tensor<T> {
                     (&b.data, ob, lb.strides[r], lb.strides[r + 1]),
                     false,
                 );
+            };
+            let blocks = out.chunks_mut((m * n).max(1)).enumerate().take(nb);
+            if small_batch(nb, (m, n, k)) {
+                // products too small for gemm to split (attention heads,
+                // a convolution's images): one per thread instead
+                let blocks: Vec<_> = blocks.collect();
+                blocks.into_par_iter().for_each(product);
+            } else {
+                blocks.for_each(product);
             }
         }
         if self.rank() == 1 {
@@ -484,24 +515,37 @@ impl<T: Element> Tensor<T> {
             .layout
             .broadcast_to(&sb)
             .expect("batch broadcast checked");
-        let mut out = crate::pool::zeroed(crate::layout::numel_or_panic("matmul_sum", &[m, n]));
+        let size = crate::layout::numel_or_panic("matmul_sum", &[m, n]);
         let r = batch.len();
         let nb: usize = batch.iter().product();
-        for i in 0..nb {
-            let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
-            for d in (0..r).rev() {
-                let ix = rem % batch[d];
-                rem /= batch[d];
-                oa += ix * la.strides[d];
-                ob += ix * lb.strides[d];
+        // the batch in fixed runs of SUM_RUN products, each accumulated in
+        // order into its own partial, the partials then added in order: the
+        // same sums whatever the thread count, and the runs spread over
+        // threads when the products are too small for gemm to split
+        let run = |j: usize| {
+            let mut part = crate::pool::zeroed(size);
+            for i in j * SUM_RUN..((j + 1) * SUM_RUN).min(nb) {
+                let (oa, ob) = batch_offsets(&batch, (&la, &lb), i);
+                gemm_into(
+                    &mut part,
+                    (m, n, k),
+                    (&self.data, oa, la.strides[r], la.strides[r + 1]),
+                    (&other.data, ob, lb.strides[r], lb.strides[r + 1]),
+                    true,
+                );
             }
-            gemm_into(
-                &mut out,
-                (m, n, k),
-                (&self.data, oa, la.strides[r], la.strides[r + 1]),
-                (&other.data, ob, lb.strides[r], lb.strides[r + 1]),
-                true,
-            );
+            part
+        };
+        let runs = nb.div_ceil(SUM_RUN);
+        let parts: Vec<Vec<T>> = if small_batch(runs, (m, n, k)) {
+            (0..runs).into_par_iter().map(run).collect()
+        } else {
+            (0..runs).map(run).collect()
+        };
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().unwrap_or_else(|| crate::pool::zeroed(size));
+        for p in parts {
+            out.iter_mut().zip(&p).for_each(|(o, &x)| *o = *o + x);
         }
         Tensor::from_parts(out, &[m, n])
     }

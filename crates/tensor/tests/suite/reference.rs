@@ -380,6 +380,37 @@ fn sums_are_bit_identical_across_thread_counts() {
     );
 }
 
+/// Batched products small enough to run one per thread (attention heads,
+/// a convolution's images) and `matmul_sum`'s partial sums over runs of
+/// the batch: the same bits on one thread and on three, and the sum equal
+/// to the summed products.
+#[test]
+fn batched_products_are_bit_identical_across_thread_counts() {
+    let vals = |len: usize, s: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i * 2654435761usize + s) % 1000) as f32 / 997.0) - 0.5)
+            .collect()
+    };
+    let a = Tensor::from_vec(vals(21 * 16 * 30, 1), &[21, 16, 30]).unwrap();
+    let b = Tensor::from_vec(vals(21 * 30 * 12, 2), &[21, 30, 12]).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| (a.matmul(&b).to_vec(), a.matmul_sum(&b).to_vec()))
+    };
+    let (p1, s1) = run(1);
+    let (p3, s3) = run(3);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&p1), bits(&p3));
+    assert_eq!(bits(&s1), bits(&s3));
+    for i in 0..16 * 12 {
+        let want: f64 = (0..21).map(|j| p1[j * 16 * 12 + i] as f64).sum();
+        assert!((s1[i] as f64 - want).abs() < 1e-4, "{} vs {want}", s1[i]);
+    }
+}
+
 #[test]
 fn edge_cases_rank0_and_empty() {
     let s = Tensor::<f64>::scalar(3.0);
