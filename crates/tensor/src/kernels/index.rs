@@ -6,6 +6,7 @@ use crate::element::Element;
 use crate::error::TensorError;
 use crate::layout::{check_axis, Dims, Layout, RowWalker};
 use crate::tensor::Tensor;
+use rayon::prelude::*;
 
 /// The element count of `shape` when a tensor of it may exist (and its
 /// bytes be addressed), else [`TensorError::ShapeTooLarge`] for `op`.
@@ -304,7 +305,35 @@ impl<T: Element> Tensor<T> {
             });
         }
         let vals = self.to_vec();
-        let mut out = crate::pool::zeroed(fits::<T>("scatter_add", shape)?);
+        let total = fits::<T>("scatter_add", shape)?;
+        if let ([rows, width], [index_rows, per], 1) = (shape, index_shape, axis) {
+            if super::parallel(total) && index_rows == rows && *per > 0 && *width > 0 {
+                // rows of a matrix (a max-pool's gradient, one row per
+                // image plane): each row is its own, so blocks of rows are
+                // zeroed and filled in parallel, every row in index order
+                // as below (the same sums)
+                let (width, per) = (*width, *per);
+                let block = (super::PAR_CHUNK / width).max(1);
+                let mut out = crate::pool::overwritable(total);
+                let pieces = out
+                    .par_chunks_mut(block * width)
+                    .zip(indices.par_chunks(block * per));
+                pieces
+                    .zip(vals.par_chunks(block * per))
+                    .for_each(|((dst, ix), v)| {
+                        dst.fill(T::zero());
+                        let rows = dst.chunks_mut(width).zip(ix.chunks(per)).zip(v.chunks(per));
+                        for ((drow, irow), vrow) in rows {
+                            for (&i, &x) in irow.iter().zip(vrow) {
+                                drow[i] = drow[i] + x;
+                            }
+                        }
+                    });
+                debug_assert_eq!(out.len(), rows * width);
+                return Ok(Tensor::from_parts(out, shape));
+            }
+        }
+        let mut out = crate::pool::zeroed(total);
         if !indices.is_empty() {
             let last = *index_shape.last().unwrap_or(&1);
             let step = *walk.strides.last().unwrap_or(&0);

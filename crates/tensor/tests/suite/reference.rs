@@ -411,6 +411,44 @@ fn batched_products_are_bit_identical_across_thread_counts() {
     }
 }
 
+/// scatter_add along the rows of a large matrix (a max-pool's gradient)
+/// runs blocks of rows in parallel: the same bits as on one thread, and
+/// the loop's sums (repeated indices accumulate), with fewer index rows
+/// than output rows (the rest stay zero).
+#[test]
+fn large_row_scatter_add_matches_the_loop_on_any_thread_count() {
+    let (rows, width, per) = (600, 196, 49);
+    let idx: Vec<usize> = (0..rows * per).map(|i| (i * 7919) % width).collect();
+    let vals: Vec<f32> = (0..rows * per)
+        .map(|i| ((i % 13) as f32 - 6.0) / 7.0)
+        .collect();
+    let src = Tensor::from_vec(vals.clone(), &[rows, per]).unwrap();
+    let run = |threads: usize, out_rows: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            src.scatter_add(1, &idx, &[rows, per], &[out_rows, width])
+                .unwrap()
+                .to_vec()
+        })
+    };
+    let mut want = vec![0.0f32; (rows + 300) * width];
+    for r in 0..rows {
+        for j in 0..per {
+            want[r * width + idx[r * per + j]] += vals[r * per + j];
+        }
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&run(2, rows)), bits(&want[..rows * width]));
+    assert_eq!(bits(&run(1, rows)), bits(&want[..rows * width]));
+    // a recycled buffer of the output's size full of NaN waits in the
+    // pool: every output element must be written
+    drop(Tensor::<f32>::full(&[rows + 300, width], f32::NAN).map(|x| x));
+    assert_eq!(bits(&run(2, rows + 300)), bits(&want));
+}
+
 #[test]
 fn edge_cases_rank0_and_empty() {
     let s = Tensor::<f64>::scalar(3.0);
