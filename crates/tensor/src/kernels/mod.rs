@@ -79,10 +79,17 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
     if src.len() <= crate::pool::INLINE {
         // filled as a fixed-size array: SmallVec's generic `extend` costs
         // more than the op itself on one element
+        // (inside `wide` too: f32's exp and GELU use fused multiply-adds,
+        // a call into the C library per step outside it)
         let mut buf = [T::zero(); crate::pool::INLINE];
-        for (o, &x) in buf.iter_mut().zip(src) {
-            *o = f(x);
-        }
+        wide::wide(
+            #[inline(always)]
+            || {
+                for (o, &x) in buf.iter_mut().zip(src) {
+                    *o = f(x);
+                }
+            },
+        );
         return crate::pool::Buf::from_buf_and_len(buf, src.len());
     }
     if !parallel(src.len()) {

@@ -100,12 +100,17 @@ impl<T: Element> Tensor<T> {
             }
             return Tensor::from_parts(out, shape);
         }
-        for o in 0..outer {
-            let block = o * r * inner;
-            for j in 0..inner {
-                f(&src[block + j..], &mut out[block + j..], r, inner);
-            }
-        }
+        super::wide::wide(
+            #[inline(always)]
+            || {
+                for o in 0..outer {
+                    let block = o * r * inner;
+                    for j in 0..inner {
+                        f(&src[block + j..], &mut out[block + j..], r, inner);
+                    }
+                }
+            },
+        );
         Tensor::from_parts(out, shape)
     }
 
