@@ -107,17 +107,8 @@ fn gelu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
     if c.tape.recording.get() {
         return one(&g * &c.input(0).gelu_grad());
     }
-    let (tape, loc) = (c.tape, Location::caller());
     let v = g.value.gelu_backward(&c.input_value(0));
-    one(tape.record(
-        "gelu_backward",
-        v,
-        &[],
-        gelu_rule,
-        Keep::Shapes,
-        loc,
-        |_, _| {},
-    ))
+    super::one_computed(c, "gelu_backward", v, gelu_rule)
 }
 
 /// d/dx [Φ(x) + x·φ(x)] = φ(x) + φ(x) − x²·φ(x) = φ(x)·(2 − x²).

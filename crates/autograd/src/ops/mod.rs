@@ -19,12 +19,30 @@ pub mod squared_error;
 pub mod unary;
 pub mod window;
 
-use crate::tape::InputGrads;
+use crate::tape::{Ctx, InputGrads, Keep, Rule};
 use crate::var::Var;
-use mnemon_tensor::Element;
+use mnemon_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 /// Input gradients for a one-input op.
 pub(crate) fn one<'t, T: Element>(g: Var<'t, T>) -> InputGrads<'t, T> {
     smallvec![Some(g)]
+}
+
+/// A one-input rule's gradient `v`, computed by a one-pass kernel in a
+/// plain backward (nothing records, so the result is an untracked Var
+/// named `op`; `rule` is the rule that computed it). Used where the rule
+/// records the same formula in `Var` ops when gradients of gradients are
+/// being built.
+#[track_caller]
+pub(crate) fn one_computed<'t, T: Element>(
+    c: &Ctx<'t, '_, T>,
+    op: &'static str,
+    v: Tensor<T>,
+    rule: Rule<T>,
+) -> InputGrads<'t, T> {
+    let loc = std::panic::Location::caller();
+    one(c
+        .tape
+        .record(op, v, &[], rule, Keep::Shapes, loc, |_, _| {}))
 }

@@ -93,17 +93,7 @@ fn normalize_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGra
     let eps = c.saved.scalar;
     if !c.tape.recording.get() {
         let v = c.input_value(0).layer_norm_last_backward(&g.value, eps);
-        let loc = Location::caller();
-        let dx = c.tape.record(
-            "layer_norm_backward",
-            v,
-            &[],
-            normalize_rule,
-            Keep::Shapes,
-            loc,
-            |_, _| {},
-        );
-        return super::one(dx);
+        return super::one_computed(c, "layer_norm_backward", v, normalize_rule);
     }
     let x = c.input(0);
     let centered = &x - &x.mean(1, true);

@@ -59,17 +59,7 @@ impl<'t, T: Element> Var<'t, T> {
 fn softmax_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     if !c.tape.recording.get() {
         let v = c.with_output_value(|y| y.softmax_backward(&g.value, c.saved.axis));
-        let loc = Location::caller();
-        let dx = c.tape.record(
-            "softmax_backward",
-            v,
-            &[],
-            softmax_rule,
-            Keep::Shapes,
-            loc,
-            |_, _| {},
-        );
-        return one(dx);
+        return super::one_computed(c, "softmax_backward", v, softmax_rule);
     }
     let g = &g;
     let y = c.output();

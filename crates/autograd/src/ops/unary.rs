@@ -298,16 +298,7 @@ fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
         let v = g
             .value
             .zip_with_owned(&c.input_value(0), "relu_backward", step);
-        let loc = Location::caller();
-        return one(c.tape.record(
-            "relu_backward",
-            v,
-            &[],
-            relu_rule,
-            Keep::Shapes,
-            loc,
-            |_, _| {},
-        ));
+        return super::one_computed(c, "relu_backward", v, relu_rule);
     }
     let g = &g;
     let mask = c
