@@ -46,15 +46,22 @@ impl<'t, T: Element> Var<'t, T> {
     /// a constant, so the gradient is exactly the softmax). PyTorch:
     /// `logsumexp(dim, keepdim)`.
     ///
+    /// Over an empty axis the result is `ln 0 = −∞`, as in PyTorch.
+    ///
     /// # Panics
-    /// When `axis` is out of range or empty.
+    /// When `axis` is out of range.
     #[track_caller]
     pub fn logsumexp(&self, axis: impl mnemon_tensor::Axis, keepdim: bool) -> Self {
         let axis = mnemon_tensor::resolve_axis("logsumexp", self.shape(), axis);
-        let m = self
-            .value
-            .max(axis, true)
-            .map(|v| if v.is_finite() { v } else { T::zero() });
+        let m = if self.shape()[axis] == 0 {
+            let mut shape = self.shape().to_vec();
+            shape[axis] = 1;
+            Tensor::zeros(&shape)
+        } else {
+            self.value
+                .max(axis, true)
+                .map(|v| if v.is_finite() { v } else { T::zero() })
+        };
         let m = self.lift(m);
         let s = (self - &m).exp().sum(axis, true).log() + &m;
         if keepdim {
@@ -67,7 +74,9 @@ impl<'t, T: Element> Var<'t, T> {
     /// Scaled dot-product attention `softmax(q·kᵀ/√d + mask) · v` over the
     /// last two axes (`q: [.., Lq, d]`, `k: [.., Lk, d]`, `v: [.., Lk, dv]`);
     /// `mask` (broadcast to `[.., Lq, Lk]`) is 1 where attention is
-    /// forbidden (added as a bias of −∞ there). Composed: its gradients of
+    /// forbidden (added as a bias of −∞ there); a query with every key
+    /// masked gets output 0 and gradient 0, as PyTorch's SDPA does (its
+    /// `_safe_softmax`), rather than NaN. Composed: its gradients of
     /// every order come from matmul, softmax and the add. PyTorch: `scaled_dot_product_attention` (with a
     /// boolean mask meaning "masked", i.e. PyTorch's inverted).
     ///
@@ -112,20 +121,33 @@ impl<'t, T: Element> Var<'t, T> {
         // where `where` cost a pass over the scores both ways
         let q = self.mul_scalar(T::one() / T::of_usize(d).sqrt());
         let scores = q.matmul(&k.transpose(r - 2, r - 1));
-        let scores = match mask {
-            Some(m) => {
-                let bias = m.map(|m| {
-                    if m != T::zero() {
-                        T::neg_infinity()
-                    } else {
-                        T::zero()
-                    }
-                });
-                &scores + &bias
-            }
-            None => scores,
+        let Some(m) = mask else {
+            let last = scores.shape().len() - 1;
+            return scores.softmax(last).matmul(v);
         };
         let last = scores.shape().len() - 1;
-        scores.softmax(last).matmul(v)
+        // a query row whose every key is masked attends to nothing: its
+        // output and gradients are 0 (PyTorch's `_safe_softmax`), not the
+        // NaN of a softmax over −∞ only
+        let is_masked = m.map(|m| if m != T::zero() { T::one() } else { T::zero() });
+        let dead = match m.rank() {
+            0 => is_masked.clone(),
+            r => is_masked.min(r - 1, true),
+        };
+        let any_dead = dead.to_vec().iter().any(|&d| d != T::zero());
+        let bias = is_masked.zip_with(&dead, "scaled_dot_product_attention", |m, d| {
+            if m != T::zero() && d == T::zero() {
+                T::neg_infinity()
+            } else {
+                T::zero()
+            }
+        });
+        let weights = (&scores + &bias).softmax(last);
+        let weights = if any_dead {
+            weights.mul_const(&dead.map(|d| T::one() - d))
+        } else {
+            weights
+        };
+        weights.matmul(v)
     }
 }

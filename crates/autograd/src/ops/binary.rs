@@ -167,15 +167,37 @@ fn div_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t,
     smallvec![c.wants(0).then(|| ga.sum_to(&c.input_shape(0))), gb]
 }
 
+/// 1 where `b` holds, else 0 (a mask for `masked_fill`/`where_`).
+fn indicator<T: Element>(b: bool) -> T {
+    if b {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+
 fn pow_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     let g = &g;
     let (a, b) = (c.input(0), c.input(1));
-    let ga = c
-        .wants(0)
-        .then(|| (g * &(&b * &a.pow(&b.add_scalar(-T::one())))).sum_to(&c.input_shape(0)));
-    let gb = c
-        .wants(1)
-        .then(|| (g * &(&c.output() * &a.log())).sum_to(&c.input_shape(1)));
+    // PyTorch's conventions where the formulas are 0·∞: d/da is 0 where
+    // b = 0 (b·a^(b−1) at a = 0), d/db is 0 where a = 0 and b >= 0
+    // (a^b·ln a). Both are selects, so no NaN leaks from the unused
+    // branch; for d/db the log reads 1 in place of such an a, so that its
+    // own derivatives stay finite too (d²/db² is then 0 there, the true
+    // value, where the select alone would give 0·∞)
+    let ga = c.wants(0).then(|| {
+        let b_zero = b.value().map(|y| indicator(y == T::zero()));
+        let d = (&b * &a.pow(&b.add_scalar(-T::one()))).masked_fill(&b_zero, T::zero());
+        (g * &d).sum_to(&c.input_shape(0))
+    });
+    let gb = c.wants(1).then(|| {
+        let base_zero = a.value().zip_with(b.value(), "pow", |x, y| {
+            indicator(x == T::zero() && y >= T::zero())
+        });
+        let one = a.lift(Tensor::ones(&[]));
+        let d = &c.output() * &Var::where_(&base_zero, &one, &a).log();
+        (g * &d).sum_to(&c.input_shape(1))
+    });
     smallvec![ga, gb]
 }
 

@@ -42,11 +42,14 @@ impl<'t, T: Element> Var<'t, T> {
             other.clone()
         };
         let mut out = a.matmul(&b);
+        // the axes the vectors were given, found before either goes (for
+        // two vectors the product is [1, 1] and both go: a dot product)
+        let r = out.value.rank();
         if other.value.rank() == 1 {
-            out = out.squeeze(out.value.rank() - 1);
+            out = out.squeeze(r - 1);
         }
         if self.value.rank() == 1 {
-            out = out.squeeze(out.value.rank() - 2);
+            out = out.squeeze(r - 2);
         }
         out
     }

@@ -53,7 +53,9 @@ impl<'t, T: Element> Var<'t, T> {
         /// `tanh x`; derivative `1 − t²` from the saved output. PyTorch: `tanh`.
         tanh, true, Shapes, tanh_rule);
     unary!(
-        /// `max(x, 0)`; derivative 1 where `x > 0`, else 0. PyTorch: `relu`.
+        /// `max(x, 0)` (NaN stays NaN); the gradient passes where `x` is
+        /// not `<= 0` and is 0 elsewhere (a select: 0 even for an infinite
+        /// incoming gradient). PyTorch: `relu` (`threshold_backward`).
         relu, false, Values, relu_rule);
     unary!(
         /// `sin x`; derivative `cos x`. PyTorch: `sin`.
@@ -294,17 +296,19 @@ fn tanh_backward_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, gg: Var<'t, T>) -> Inp
 /// gradients of gradients are being built.
 fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     if !c.tape.recording.get() {
-        let step = |g: T, x: T| g * if x > T::zero() { T::one() } else { T::zero() };
+        // PyTorch's threshold_backward: zero where x <= 0, so a NaN input
+        // passes its gradient on
+        let step = |g: T, x: T| if x <= T::zero() { T::zero() } else { g };
         let v = g
             .value
             .zip_with_owned(&c.input_value(0), "relu_backward", step);
         return super::one_computed(c, "relu_backward", v, relu_rule);
     }
-    let g = &g;
-    let mask = c
+    // a select, not g·mask: an infinite g at x <= 0 gives 0, not NaN
+    let off = c
         .input_value(0)
-        .map(|x| if x > T::zero() { T::one() } else { T::zero() });
-    one(g.mul_const(&mask))
+        .map(|x| if x <= T::zero() { T::one() } else { T::zero() });
+    one(g.masked_fill(&off, T::zero()))
 }
 
 fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {

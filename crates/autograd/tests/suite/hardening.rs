@@ -237,7 +237,8 @@ fn kinks_and_ties_take_pytorchs_subgradient() {
     );
     // relu's one-pass backward (plain) and its recorded form (gradients of
     // gradients) agree bit for bit, kink, NaN input and non-finite seeds
-    // included (g·0 is NaN for an infinite g in both, as g·mask is)
+    // included; both select as PyTorch's threshold_backward does (0 where
+    // x <= 0 whatever g is, g where x is NaN)
     let xs = t(&[-1.0, 0.0, 2.0, f64::NAN, -3.0, 4.0]);
     let seed = t(&[1.5, 2.0, -3.0, 5.0, f64::INFINITY, f64::NAN]);
     let tape = Tape::<f64>::new();
@@ -249,7 +250,9 @@ fn kinks_and_ties_take_pytorchs_subgradient() {
         .to_vec();
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&plain), bits(&recorded), "{plain:?} vs {recorded:?}");
-    assert_eq!(plain[..4], [0.0, 0.0, -3.0, 0.0]);
+    assert_eq!(plain[..5], [0.0, 0.0, -3.0, 5.0, 0.0]);
+    assert!(plain[5].is_nan());
+    assert!(x.relu().value().to_vec()[3].is_nan(), "relu(NaN) is NaN");
     assert_eq!(
         grad_of(|x| x.clamp(-1.0, 1.0), &[-2.0, -1.0, 0.0, 1.0, 2.0]),
         vec![0.0, 1.0, 1.0, 1.0, 0.0]
@@ -332,4 +335,102 @@ fn size_zero_dims_give_empty_gradients() {
     let g = y.backward();
     assert_eq!(g.wrt(&x).unwrap().shape(), &[0, 3]);
     assert_eq!(g.wrt(&w).unwrap().to_vec(), vec![0.0; 6]);
+}
+
+/// Found by comparing every op with JAX (float64) on edge inputs, with
+/// PyTorch's conventions where the two differ: each of these gave a value
+/// PyTorch does not.
+#[test]
+fn nan_passes_through_relu_and_clamp() {
+    let x = t(&[f64::NAN, -2.0, 0.5, 3.0]);
+    let r = x.relu().to_vec();
+    assert!(r[0].is_nan(), "{r:?}");
+    assert_eq!(r[1..], [0.0, 0.5, 3.0]);
+    let c = x.clamp(-1.0, 1.0).to_vec();
+    assert!(c[0].is_nan(), "{c:?}");
+    assert_eq!(c[1..], [-1.0, 0.5, 1.0]);
+    // lo > hi: every element becomes hi (PyTorch's documented rule), with
+    // no gradient anywhere
+    assert_eq!(x.clamp(2.0, 1.0).to_vec()[1..], [1.0, 1.0, 1.0]);
+    assert_eq!(
+        grad_of(|v| v.clamp(2.0, 1.0), &[0.0, 1.5, 3.0]),
+        vec![0.0; 3]
+    );
+    // clamp's gradient at NaN is 0 (x is not inside [lo, hi])
+    assert_eq!(grad_of(|v| v.clamp(-1.0, 1.0), &[f64::NAN]), vec![0.0]);
+}
+
+#[test]
+fn pow_gradients_at_a_zero_base_take_pytorchs_values() {
+    // d(a^b)/db = a^b·ln a is 0·(−∞) at a = 0: PyTorch gives 0 for b >= 0
+    // and the formula's value for b < 0; d(a^b)/da = b·a^(b−1) is 0·∞ at
+    // a = 0, b = 0: PyTorch gives 0
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(t(&[0.0, 0.0, 0.0, 0.0, 2.0]));
+    let b = tape.leaf(t(&[2.0, 0.0, 0.5, -1.0, 3.0]));
+    let y = a.pow(&b);
+    let g = y.sum_all().backward();
+    let (ga, gb) = (g.wrt(&a).unwrap().to_vec(), g.wrt(&b).unwrap().to_vec());
+    assert_eq!(gb[..3], [0.0, 0.0, 0.0]);
+    assert_eq!(gb[3], f64::NEG_INFINITY, "∞ · ln 0");
+    assert!((gb[4] - 8.0 * 2f64.ln()).abs() < 1e-12);
+    assert_eq!(ga[..3], [0.0, 0.0, f64::INFINITY]);
+    assert_eq!(ga[4], 12.0);
+    // second order keeps the selects: d²(a^b)/db² = a^b·ln²a away from 0
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(t(&[0.0, 1.5]));
+    let b = tape.leaf(t(&[2.0, 2.0]));
+    let gb = &a.pow(&b).sum_all().grad_graph(&[&b])[0];
+    let h = gb.sum_all().grad_graph(&[&b])[0].value().to_vec();
+    assert_eq!(h[0], 0.0);
+    assert!((h[1] - 2.25 * 1.5f64.ln().powi(2)).abs() < 1e-12);
+}
+
+#[test]
+fn logsumexp_over_an_empty_axis_is_minus_infinity() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[0, 3]));
+    let y = x.logsumexp(0, false);
+    assert_eq!(y.value().to_vec(), vec![f64::NEG_INFINITY; 3]);
+    let g = y.sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().shape(), &[0, 3]);
+    let y = tape.leaf(Tensor::zeros(&[2, 0])).logsumexp(-1, true);
+    assert_eq!(y.shape(), &[2, 1]);
+    assert_eq!(y.value().to_vec(), vec![f64::NEG_INFINITY; 2]);
+}
+
+#[test]
+fn matmul_of_two_vectors_is_their_dot_product() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(t(&[1.0, 2.0, 3.0]));
+    let b = tape.leaf(t(&[4.0, -5.0, 6.0]));
+    let y = a.matmul(&b);
+    assert_eq!((y.shape(), y.item()), (&[][..], 12.0));
+    let g = y.backward();
+    assert_eq!(g.wrt(&a).unwrap().to_vec(), vec![4.0, -5.0, 6.0]);
+    assert_eq!(g.wrt(&b).unwrap().to_vec(), vec![1.0, 2.0, 3.0]);
+    assert_eq!(a.value().matmul(b.value()).shape(), &[] as &[usize]);
+}
+
+#[test]
+fn attention_rows_with_every_key_masked_give_zero_not_nan() {
+    // PyTorch's SDPA (`_safe_softmax`): such a query's output and every
+    // gradient through it are 0; other rows are untouched
+    let tape = Tape::<f64>::new();
+    let q = tape.leaf(Tensor::from_vec(vec![0.3, -1.0, 2.0, 0.5], &[2, 2]).unwrap());
+    let k = tape.leaf(Tensor::from_vec(vec![1.0, 0.0, -0.5, 2.0], &[2, 2]).unwrap());
+    let v = tape.leaf(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+    let mask = Tensor::from_vec(vec![1.0, 1.0, 0.0, 1.0], &[2, 2]).unwrap();
+    let y = q.scaled_dot_product_attention(&k, &v, Some(&mask));
+    assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 1.0, 2.0]);
+    let seed = Tensor::from_vec(vec![1.0, -2.0, 0.5, 1.5], &[2, 2]).unwrap();
+    let g = y.backward_with(&seed);
+    assert_eq!(g.wrt(&q).unwrap().to_vec(), vec![0.0; 4]);
+    assert_eq!(g.wrt(&k).unwrap().to_vec(), vec![0.0; 4]);
+    assert_eq!(g.wrt(&v).unwrap().to_vec(), vec![0.5, 1.5, 0.0, 0.0]);
+    // the same inputs with the dead row's mask lifted change only that row
+    let open = Tensor::from_vec(vec![0.0, 0.0, 0.0, 1.0], &[2, 2]).unwrap();
+    let y2 = q.scaled_dot_product_attention(&k, &v, Some(&open));
+    assert_eq!(y2.value().to_vec()[2..], [1.0, 2.0]);
+    assert!(y2.value().to_vec()[0] > 1.0);
 }

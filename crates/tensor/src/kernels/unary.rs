@@ -67,8 +67,8 @@ unary_ops! {
     sigmoid => #[inline(always)] |x: T| sigmoid_scalar(x);
     /// Hyperbolic tangent. PyTorch: `tanh`.
     tanh => |x: T| x.tanh();
-    /// `max(x, 0)`. PyTorch: `relu`.
-    relu => |x: T| if x > T::zero() { x } else { T::zero() };
+    /// `max(x, 0)`; NaN stays NaN. PyTorch: `relu`.
+    relu => |x: T| if x <= T::zero() { T::zero() } else { x };
     /// Sine. PyTorch: `sin`.
     sin => |x: T| x.sin();
     /// The error function. PyTorch: `erf`.
@@ -141,9 +141,18 @@ impl<T: Element> Tensor<T> {
         }
     }
 
-    /// Clamps every element into `[lo, hi]`. PyTorch: `clamp`.
+    /// Clamps every element into `[lo, hi]`; NaN stays NaN, and `hi` wins
+    /// when `lo > hi`. PyTorch: `clamp`.
     pub fn clamp(&self, lo: T, hi: T) -> Self {
-        self.map(move |x| x.max(lo).min(hi))
+        // comparisons, not `max`/`min`, which would replace a NaN by a bound
+        self.map(move |x| {
+            let y = if x < lo { lo } else { x };
+            if y > hi {
+                hi
+            } else {
+                y
+            }
+        })
     }
 }
 
