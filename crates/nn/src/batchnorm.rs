@@ -98,7 +98,10 @@ impl<T: Element> Clone for BatchNorm<T> {
 
 impl<T: Element> Module<T> for BatchNorm<T> {
     /// # Panics
-    /// When the input has no channel axis of this layer's size.
+    /// When the input has no channel axis of this layer's size, or (in
+    /// training) holds one value per channel, whose variance is undefined
+    /// (PyTorch refuses it too). An input with no values passes through
+    /// and leaves the running statistics as they were.
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         let s = x.shape().to_vec();
@@ -110,6 +113,18 @@ impl<T: Element> Module<T> for BatchNorm<T> {
             );
         }
         let rest: usize = s[2..].iter().product();
+        if s[0] * rest == 0 {
+            // nothing to normalize: the (empty) input as is, and the running
+            // statistics untouched, as PyTorch does (a mean over no values
+            // would write NaN into them)
+            return x.clone();
+        }
+        if self.training && s[0] * rest == 1 {
+            panic!(
+                "BatchNorm: expected more than 1 value per channel when training, got input {s:?}, called at {}",
+                std::panic::Location::caller()
+            );
+        }
         let x3 = x.reshape(&[s[0], c, rest]).expect("same count");
         let tape = x.tape();
         let (mean, var) = if self.training {
@@ -117,11 +132,7 @@ impl<T: Element> Module<T> for BatchNorm<T> {
             let var = (&x3 - &mean).powi(2).mean(2, true).mean(0, true);
             let count = (s[0] * rest) as f64;
             let m = T::of_f64(self.momentum);
-            let unbias = T::of_f64(if count > 1.0 {
-                count / (count - 1.0)
-            } else {
-                1.0
-            });
+            let unbias = T::of_f64(count / (count - 1.0));
             let (bm, bv) = (
                 mean.value().reshape(&[c]).expect("c"),
                 var.value().reshape(&[c]).expect("c"),

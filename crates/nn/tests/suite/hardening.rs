@@ -259,3 +259,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn batch_norm_refuses_one_value_per_channel_and_skips_empty_batches() {
+    let bn = BatchNorm1d::<f64>::new(3);
+    let tape = Tape::<f64>::new();
+    // one sample of [N, C]: no variance to normalize by (PyTorch refuses)
+    let one = tape.constant(Tensor::ones(&[1, 3]));
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bn.forward(&one)))
+        .expect_err("one value per channel");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("more than 1 value per channel"), "{msg}");
+    // an empty batch passes through; the running statistics stay finite
+    let empty = tape.constant(Tensor::zeros(&[0, 3]));
+    assert_eq!(bn.forward(&empty).shape(), &[0, 3]);
+    assert_eq!(bn.running_mean().to_vec(), vec![0.0; 3]);
+    assert_eq!(bn.running_var().to_vec(), vec![1.0; 3]);
+    // in eval mode one sample is fine: the running statistics normalize it
+    let mut bn = bn;
+    bn.set_training(false);
+    assert_eq!(bn.forward(&one).shape(), &[1, 3]);
+}
