@@ -299,13 +299,15 @@ fn sweep<'t, T: Element>(
         // a copy stays here only when explain mode or `keep` needs it
         let kept_g = (explain || keep.keeps(id, false)).then(|| g.clone());
         let outer_rule = tape.in_rule_of.replace(Some((op, location)));
-        let input_grads = rule(&ctx, g);
+        let mut input_grads = rule(&ctx, g);
         tape.in_rule_of.set(outer_rule);
         if let Some(g) = kept_g.as_ref().filter(|_| explain) {
             explain_step(tape, id, op, location, &ctx, g, &input_grads);
         }
-        for (i, ig) in input_grads.into_iter().enumerate() {
-            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i], ig) else {
+        // taken out one by one: `into_iter` moved the whole list (two
+        // Vars, ~250 bytes) through a memcpy call per node
+        for (i, ig) in input_grads.iter_mut().enumerate() {
+            let (Some(iid), Some(ig)) = (ctx.saved.inputs[i], ig.take()) else {
                 continue;
             };
             debug_assert_eq!(
