@@ -1,0 +1,125 @@
+"""The cases: random inputs and edge values for every op."""
+from reference import *
+E = [0.0, -0.0, 1e-300, -1e-300, 1e-8, -1e-8, 0.5, -0.5, 3.0, -3.0, 30.0, -30.0, 700.0, -700.0, 1e4, -1e4]
+SP = [np.inf, -np.inf, np.nan]
+for op in ["neg","exp","log","sqrt","abs","recip","sigmoid","tanh","relu","sin","cos","erf","softplus","gelu","gelu_tanh","square"]:
+    add(op+"_rand", op, [], [R(3, 4)])
+    add(op+"_pos", op, [], [R(7, lo=0.1, hi=5)])
+    add(op+"_edge", op, [], [E], hvp=False)
+    add(op+"_spec", op, [], [SP], hvp=False)
+for pp in [0, 1, 2, 0.5, -1, 3, 2.5, -2, 1.5]:
+    add(f"powf_{pp}", "powf", [pp], [[0.0, -0.0, 1.5, -2.0, 4.0, -1e-3, 1e-3]], hvp=(pp not in (0.5,2.5,1.5)))
+for n in [0, 1, 2, 3, -1, -2, 5]:
+    add(f"powi_{n}", "powi", [n], [[0.0, 1.5, -2.0, 4.0, -1e-3]])
+add("clamp_edges", "clamp", [-1, 2], [[-1.0, 2.0, -1.5, 2.5, 0.0, -0.999999, np.nan]], hvp=False)
+add("clamp_rand", "clamp", [-0.5, 0.5], [R(10)])
+add("clamp_eq", "clamp", [0.3, 0.3], [[0.3, 0.2, 0.4]], hvp=False)
+shapes = [((2,3),(3,)), ((2,1),(1,3)), ((),(2,2)), ((2,2),()), ((4,1,3),(2,1)), ((0,3),(3,)), ((2,3),(2,3))]
+for op in ["add","sub","mul","div","maximum","minimum"]:
+    for sa, sb in shapes:
+        add(f"{op}_{sa}_{sb}", op, [], [R(*sa), R(*sb)])
+    add(op+"_ties", op, [], [[1.0, 2.0, -0.0, 0.0, np.inf, np.nan, 3.0], [1.0, 3.0, 0.0, -0.0, np.inf, 1.0, np.nan]], hvp=False)
+add("div_zero", "div", [], [[1.0, -1.0, 0.0, 2.0], [0.0, 0.0, 0.0, -0.0]], hvp=False)
+add("pow_rand", "pow", [], [R(5, lo=0.2, hi=3), R(5)])
+add("pow_edges", "pow", [], [[0.0, 0.0, 0.0, -2.0, -2.0, 2.0, 0.0], [2.0, 0.0, 0.5, 2.0, 3.0, 0.0, -1.0]], hvp=False)
+add("pow_bcast", "pow", [], [R(2, 3, lo=0.5, hi=2), R(3)])
+tie = [[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0], [-1.0, np.nan, 2.0, np.nan]]
+for op in ["sum","mean","max","min","logsumexp"]:
+    for axv in [0, 1, -1, -2]:
+        for k in [0, 1]:
+            add(f"{op}_{axv}_{k}", op, [axv, k], [R(3, 4)])
+    add(f"{op}_3d", op, [1, 0], [R(2, 3, 4)])
+    add(f"{op}_ties", op, [-1, 0], [tie], hvp=False)
+    add(f"{op}_empty0", op, [0, 0], [np.zeros((0, 3))], hvp=False)
+    add(f"{op}_emptykeep", op, [1, 1], [np.zeros((2, 0))], hvp=False)
+    add(f"{op}_len1", op, [1, 0], [R(3, 1)])
+for op in ["sum_all","mean_all","max_all","min_all"]:
+    add(op, op, [], [R(3, 4)])
+    add(op+"_ties", op, [], [[[1.0, 3.0], [3.0, -1.0]]], hvp=False)
+    add(op+"_nan", op, [], [[[1.0, np.nan], [3.0, np.nan]]], hvp=False)
+    add(op+"_inf", op, [], [[[np.inf, 1.0], [-np.inf, 2.0]]], hvp=False)
+    add(op+"_empty", op, [], [np.zeros((0, 2))], hvp=False)
+inf_rows = [[0.0, -np.inf, 1.0], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0], [1e308, 1e308, -1e308]]
+for op in ["softmax","log_softmax","logsumexp"]:
+    ps = [1] if op != "logsumexp" else [1, 0]
+    add(op+"_inf", op, ps, [inf_rows], hvp=False)
+    add(op+"_big", op, ps, [R(3, 5) * 1e3])
+    if op != "logsumexp":
+        for axv in [0, 1, -1, 2]:
+            add(f"{op}_ax{axv}", op, [axv], [R(2, 3, 4)])
+for sa, sb in [((3,),(3,)), ((2,3),(3,)), ((3,),(3,4)), ((2,3),(3,4)), ((2,1,3,4),(5,4,2)), ((2,0),(0,3)), ((0,3),(3,2)), ((5,4,3),(3,)), ((1,),(1,1))]:
+    add(f"matmul_{sa}_{sb}", "matmul", [], [R(*sa), R(*sb)])
+add("bce_rand", "bce", [], [R(6, lo=0.05, hi=0.95), R(6, lo=0, hi=1)])
+add("bce_edges", "bce", [], [[0.0, 1.0, 0.0, 1.0, 1e-50, 1 - 1e-16], [1.0, 0.0, 0.0, 1.0, 0.5, 0.3]], hvp=False)
+add("bce_logits_rand", "bce_logits", [], [R(6), R(6, lo=0, hi=1)])
+add("bce_logits_edges", "bce_logits", [], [[800.0, -800.0, 0.0, 40.0, -40.0], [0.3, 0.7, 0.5, 1.0, 0.0]], hvp=False)
+add("mse_mean", "mse", [1], [R(3, 2), R(3, 2)])
+add("mse_sum", "mse", [0], [R(3, 2), R(3, 2)])
+import itertools
+convs = [
+ ((1,1,5,5),(1,1,3,3),True,(1,1,0,0,1,1,1)),
+ ((2,3,7,6),(4,3,3,2),True,(2,1,1,0,1,1,1)),
+ ((1,4,8,8),(4,2,3,3),False,(1,1,2,2,2,2,2)),
+ ((2,6,5,7),(6,1,3,3),True,(1,2,1,3,1,2,6)),
+ ((1,2,4,4),(2,2,5,5),True,(3,3,2,2,1,1,1)),
+ ((1,1,3,3),(1,1,1,1),False,(2,2,0,0,1,1,1)),
+ ((1,2,3,3),(3,2,3,3),True,(1,1,4,4,1,1,1)),
+ ((2,2,6,6),(2,2,2,2),True,(3,3,0,0,3,3,1)),
+]
+for i, (sx, sw, bias, ps) in enumerate(convs):
+    ins = [R(*sx), R(*sw)] + ([R(sw[0])] if bias else [])
+    add(f"conv2d_{i}", "conv2d", list(ps), ins)
+conv1 = [((2,3,9),(4,3,3),True,(1,0,1,1)), ((1,4,10),(6,2,2),False,(2,3,2,2)), ((1,2,5),(2,1,3),True,(3,1,1,2)), ((1,1,4),(1,1,4),True,(1,0,1,1))]
+for i, (sx, sw, bias, ps) in enumerate(conv1):
+    ins = [R(*sx), R(*sw)] + ([R(sw[0])] if bias else [])
+    add(f"conv1d_{i}", "conv1d", list(ps), ins)
+pools = [((2,2,6,6),(2,2,2,2,0,0,1,1)), ((1,3,7,5),(3,2,2,1,1,1,1,1)), ((1,1,5,5),(3,3,1,1,1,1,1,1)), ((1,1,8,8),(3,3,2,2,1,1,2,2)), ((2,1,4,4),(4,4,4,4,2,2,1,1)), ((1,1,6,6),(2,2,3,3,0,0,1,1))]
+for i, (sx, ps) in enumerate(pools):
+    add(f"max_pool2d_{i}", "max_pool2d", list(ps), [R(*sx)], hvp=False)
+    if ps[6] == 1:
+        add(f"avg_pool2d_{i}", "avg_pool2d", list(ps), [R(*sx)])
+add("max_pool2d_ties", "max_pool2d", [2,2,1,1,0,0,1,1], [np.round(R(1,2,4,4))], hvp=False)
+add("max_pool2d_const", "max_pool2d", [3,3,2,2,1,1,1,1], [np.full((1,1,5,5), 2.0)], hvp=False)
+add("max_pool2d_negpad", "max_pool2d", [2,2,2,2,1,1,1,1], [-np.abs(R(1,1,4,4)) - 5], hvp=False)
+add("adaptive", "adaptive", [], [R(2, 3, 4, 5)])
+add("ln_plain", "layer_norm", [1, 1e-5], [R(3, 5)])
+add("ln_affine", "layer_norm", [1, 1e-5], [R(2, 3, 4), R(4), R(4)])
+add("ln_2dims", "layer_norm", [2, 1e-5], [R(2, 3, 4), R(3, 4), R(3, 4)])
+add("ln_const", "layer_norm", [1, 1e-5], [[[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]]], hvp=True)
+add("ln_one", "layer_norm", [1, 1e-5], [R(3, 1)])
+add("ln_bigeps", "layer_norm", [1, 10.0], [R(2, 6)])
+add("ln_large", "layer_norm", [1, 1e-5], [R(2, 6) * 1e6 + 1e8], hvp=False)
+add("sdpa_nomask", "sdpa", [0], [R(2, 3, 4), R(2, 5, 4), R(2, 5, 2)])
+add("sdpa_causal", "causal_sdpa", [], [R(2, 2, 4, 3), R(2, 2, 4, 3), R(2, 2, 4, 3)])
+add("sdpa_mask", "sdpa", [1], [R(3, 4), R(3, 4), R(3, 2)], masks=[[[0, 1, 0], [1, 1, 0], [0, 0, 0]]])
+add("sdpa_fullmask", "sdpa", [1], [R(2, 4), R(2, 4), R(2, 2)], masks=[[[1, 1], [0, 1]]])
+add("sdpa_fullmask_b", "sdpa", [1], [R(2, 3, 4), R(2, 3, 4), R(2, 3, 2)], masks=[[[1], [0], [1]]])
+add("masked_fill", "masked_fill", [-1e9], [R(3, 3)], masks=[[[0, 1, 0], [1, 0, 0], [0, 0, 1]]])
+add("masked_fill_bcast", "masked_fill", [2.5], [R(2, 3, 3)], masks=[[0, 1, 1]])
+
+add("index_select_dup", "index_select", [1, 2, 0, 2, 2], [R(3, 4)])
+add("index_select_empty", "index_select", [0], [R(3, 4)])
+add("gather_dup", "gather", [1, "2x3", 0, 0, 3, 1, 1, 1], [R(2, 4)])
+add("gather_ax0", "gather", [0, "1x3", 2, 0, 1], [R(3, 3)])
+add("scatter_add_dup", "scatter_add", [1, "2x5", 0, 0, 4, 1, 1, 1], [R(2, 3)])
+add("index_add_dup", "index_add", [0, "4x2", 3, 3, 0], [R(3, 2)])
+add("ce", "cross_entropy", [0, 2, 1], [R(3, 4)])
+add("ce_big", "cross_entropy", [0, 2, 1], [R(3, 4) * 1e4], hvp=False)
+add("ce_neginf", "cross_entropy", [0, 1], [[[0.0, -np.inf, 1.0], [2.0, 0.5, -np.inf]]], hvp=False)
+add("linear_b", "linear", [], [R(4, 3), R(5, 3), R(5)])
+add("linear_3d", "linear", [], [R(2, 4, 3), R(5, 3)])
+add("where", "where", [], [R(2, 3), R(3)], masks=[[[1, 0, 1], [0, 0, 1]]])
+add("concat1", "concat", [1], [R(2, 3), R(2, 1), R(2, 0)])
+add("stack0", "stack", [0], [R(2, 3), R(2, 3)])
+add("stack2", "stack", [2], [R(2, 3), R(2, 3)])
+add("permute", "permute", [2, 0, 1], [R(2, 3, 4)])
+add("matmul_sum", "matmul_sum", [], [R(3, 2, 4), R(3, 4, 5)])
+add("sum_to", "sum_to", ["3x1"], [R(2, 3, 4)])
+add("broadcast_to", "broadcast_to", ["2x3x4"], [R(3, 1)])
+for op, ps, ins in [("softmax", [0], [R(3, 4)]), ("log_softmax", [1], [R(3, 4)]), ("logsumexp", [0, 0], [R(3, 4)]),
+                    ("max", [1, 0], [R(3, 4)]), ("sum", [0, 1], [R(3, 4)]), ("matmul", [], [R(3, 4), R(3, 2)]),
+                    ("layer_norm", [1, 1e-5], [R(3, 4)]), ("exp", [], [R(3, 4)]), ("mul", [], [R(3, 4), R(4, 3)]),
+                    ("gelu", [], [R(3, 4)]), ("relu", [], [R(3, 4)]), ("sigmoid", [], [R(3, 4)]), ("cross_entropy", [0, 1, 2, 0], [R(3, 4)]),
+                    ("linear", [], [R(3, 4), R(2, 3), R(2)]), ("mse", [1], [R(3, 4), R(4, 3)]), ("conv2d", [1,1,0,0,1,1,1], [R(1, 1, 4, 5), R(2, 1, 2, 2)])]:
+    add("T_" + op, "T_" + op, ps, ins, hvp=(op not in ("max", "relu")))
+    add("N_" + op, "N_" + op, ps, [np.concatenate([R(1, *np.shape(ins[0])[1:]), ins[0]])] + ins[1:], hvp=(op not in ("max", "relu")))

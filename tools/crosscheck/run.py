@@ -1,0 +1,70 @@
+"""Runs every case of cases.py through mnemon (the crosscheck example) and
+JAX, and prints the ones that differ. Usage: run.py SEED [BINARY]."""
+import sys
+from reference import *
+import cases as C  # noqa: registers the cases
+inp = []
+for name, op, ps, ins, masks, hvp in cases:
+    try: shp = np.shape(ref(op, ps, [jnp.asarray(x) for x in ins], [jnp.asarray(m) for m in masks]))
+    except Exception: shp = ()
+    cot = rng.standard_normal(shp)
+    inp.append(f"case {name} {op} {' '.join(ps)}\n" + "".join(f"in {fmt(x)}\n" for x in ins) + "".join(f"mask {fmt(m)}\n" for m in masks) + f"cot {fmt(cot)}\n" + ("".join(f"v {fmt(rng.standard_normal(x.shape))}\n" for x in ins) if hvp else "") + "end\n")
+binary = sys.argv[2] if len(sys.argv) > 2 else "target/release/examples/crosscheck"
+pr = subprocess.run([binary], input="".join(inp), capture_output=True, text=True)
+out = pr.stdout
+if pr.returncode:
+    print(pr.stderr[-3000:])
+res = {}
+for blk in out.split("end\n"):
+    if not blk.strip(): continue
+    ls = blk.strip().split("\n"); nm = ls[0].split()[1]; d = {}
+    for l in ls[1:]:
+        if l == "panic": d["panic"] = True; continue
+        k, rest = l.split(" ", 1)
+        if k in ("grad", "hvp"): i, rest = rest.split(" ", 1); k = f"{k}{i}"
+        sh, vals = rest.split(":")
+        d[k] = np.array([float(v) for v in vals.split()], dtype=np.float64).reshape([int(s) for s in sh.split()])
+    res[nm] = d
+def close(a, b):
+    a = np.asarray(a, np.float64); b = np.asarray(b, np.float64)
+    if a.shape != b.shape: return f"shape {a.shape} vs {b.shape}"
+    if a.size == 0: return None
+    na, nb = np.isnan(a), np.isnan(b)
+    if (na != nb).any(): return f"nan mismatch at {np.argwhere(na != nb)[:3].tolist()}"
+    fa = np.isfinite(a) & np.isfinite(b)
+    if ((~np.isfinite(a)) & ~na != (~np.isfinite(b)) & ~nb).any() or (a[~fa & ~na] != b[~fa & ~nb]).any(): return "inf mismatch"
+    scale = max(np.abs(b[fa]).max(initial=0), 1e-300)
+    err = np.abs(a[fa] - b[fa]).max(initial=0)
+    return None if err <= 1e-9 * scale + 1e-300 else f"err {err:.3g} (scale {scale:.3g})"
+bad = 0
+for (name, op, ps, ins, masks, hvp), text in zip(cases, inp):
+    r = res.get(name, {})
+    if not r: print(f"{name}: no result from mnemon"); bad += 1; continue
+    xs = [jnp.asarray(x) for x in ins]; ms = [jnp.asarray(m) for m in masks]
+    try:
+        f = lambda *a: ref(op, ps, list(a), ms)
+        y, vjp = jax.vjp(f, *xs)
+    except Exception as e:
+        if "panic" not in r: print(f"{name}: jax error {type(e).__name__} but mnemon gave a result"); bad += 1
+        continue
+    if "panic" in r: print(f"{name}: mnemon panicked; jax gives {np.asarray(y).ravel()[:6]}"); bad += 1; continue
+    cot = r and None
+    cotv = np.array([float(v) for v in text.split("cot ")[1].split("\n")[0].split(":")[1].split()]).reshape(np.shape(y))
+    msgs = []
+    e = close(r["out"], y)
+    if e: msgs.append(f"out {e}: mn {r['out'].ravel()[:8]} jx {np.asarray(y).ravel()[:8]}")
+    gs = vjp(jnp.asarray(cotv))
+    for i, g in enumerate(gs):
+        e = close(r[f"grad{i}"], g)
+        if e: msgs.append(f"grad{i} {e}: mn {r[f'grad{i}'].ravel()[:8]} jx {np.asarray(g).ravel()[:8]}")
+    if hvp and "hvp0" in r:
+        vs = [np.array([float(v) for v in seg.split("\n")[0].split(":")[1].split()]).reshape(x.shape) for seg, x in zip(text.split("\nv ")[1:], ins)]
+        def gdot(*a):
+            _, vj = jax.vjp(f, *a); g = vj(jnp.asarray(cotv))
+            return sum((gi * vi).sum() for gi, vi in zip(g, vs))
+        hs = jax.grad(gdot, argnums=tuple(range(len(xs))))(*xs)
+        for i, h in enumerate(hs):
+            e = close(r[f"hvp{i}"], h)
+            if e: msgs.append(f"hvp{i} {e}: mn {r[f'hvp{i}'].ravel()[:6]} jx {np.asarray(h).ravel()[:6]}")
+    if msgs: bad += 1; print(f"== {name}:"); [print("   ", m) for m in msgs]
+print(f"{len(cases)} cases, {bad} differ")
