@@ -80,7 +80,10 @@ impl<T: Element> Tensor<T> {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
             if self.shape() == other.shape() {
-                if super::parallel(a.len()) {
+                // large: written in place inside the AVX-512 region, on
+                // every thread count (on one thread the loop below ran
+                // outside it; W5 1 thread 104 -> 89 ms, median of 8)
+                if a.len() >= PAR_MIN {
                     return Tensor::from_parts(zip_slices(a, b, f), &shape);
                 }
                 if a.len() <= crate::pool::INLINE {

@@ -92,8 +92,8 @@ pub(crate) fn map_slice<T: Element, F: Fn(T) -> T + Sync + Send>(
         );
         return crate::pool::Buf::from_buf_and_len(buf, src.len());
     }
-    if !parallel(src.len()) {
-        // computed block by block into a small stack buffer (a loop that
+    if src.len() < PAR_MIN {
+        // small: computed block by block into a small stack buffer (a loop that
         // vectorises) and appended to an empty vector: no zero fill first
         let mut out = crate::pool::take(src.len());
         let mut block = [T::zero(); 256];
