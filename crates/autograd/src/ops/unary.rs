@@ -138,7 +138,9 @@ impl<'t, T: Element> Var<'t, T> {
         )
     }
 
-    /// Clamps into `[lo, hi]`; derivative 1 inside, 0 outside. PyTorch: `clamp`.
+    /// Clamps into `[lo, hi]` (NaN stays NaN; `hi` wins when `lo > hi`);
+    /// derivative 1 inside, bounds included, 0 outside and at NaN.
+    /// PyTorch: `clamp`.
     #[track_caller]
     pub fn clamp(&self, lo: T, hi: T) -> Self {
         let v = self.value.clamp(lo, hi);
