@@ -104,7 +104,7 @@ impl<T: Element> Tape<T> {
             Keep::Values,
             Location::caller(),
             |s, y| {
-                s.custom = Some(op);
+                s.custom = Some(Box::new(op));
                 s.output = Some(y.clone());
             },
         )

@@ -22,13 +22,14 @@ impl<T: Element> Tape<T> {
     /// ```
     pub fn to_dot(&self) -> String {
         let nodes = self.nodes.borrow();
+        let shapes = self.shapes.borrow();
         let norms = self.grad_norms.borrow();
         let mut s = String::from("digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
         for (id, n) in nodes.iter().enumerate() {
             let mut label = format!(
                 "#{id} {}\\n{:?}\\n{}:{}",
                 self.display_name(id, n.op),
-                &n.shape[..],
+                &shapes[id][..],
                 n.location.file(),
                 n.location.line()
             );

@@ -35,8 +35,11 @@ pub(crate) struct Params<T: Element> {
     pub axis2: usize,
     pub flag: bool,
     /// Index lists: gather/scatter/index indices, permute's permutation.
-    pub indices: Option<Rc<[usize]>>,
-    pub custom: Option<Rc<dyn crate::custom::CustomOp<T>>>,
+    /// Boxed (as `custom`), so that each is one pointer wide: every node
+    /// carries these fields and few ops use them, and a node of at most
+    /// 128 bytes is moved onto the tape without a call to `memcpy`.
+    pub indices: Option<Box<Rc<[usize]>>>,
+    pub custom: Option<Box<Rc<dyn crate::custom::CustomOp<T>>>>,
 }
 
 /// What an op's forward hands to [`Tape::record`] for its rule: a tensor
@@ -67,12 +70,14 @@ impl<T: Element> std::ops::DerefMut for Fill<T> {
 /// A node keeps, in this order: its input values (all of them when its
 /// rule reads them, else only the constants', for their shapes), then its
 /// output (or mask) when the op saved one. The tensors live in one list on
-/// the tape rather than in the node, so a node is small (~180 bytes, not
+/// the tape rather than in the node, so a node is small (128 bytes, not
 /// ~470) and recording one writes little memory.
 #[derive(Clone, Default)]
 pub(crate) struct Saved<T: Element> {
     pub inputs: SmallVec<[Option<NodeId>; 2]>,
-    pub kept: usize,
+    /// Where the kept tensors start in the tape's list (u32 keeps the
+    /// node small; a tape holding 2^32 tensors would not fit in memory).
+    pub kept: u32,
     pub values: bool,
     pub has_output: bool,
     pub params: Params<T>,
@@ -140,19 +145,19 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// `f` applied to the kept output, read in place (no clone).
     pub fn with_output_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
         let k = self.saved.output_slot().expect("rule saved its output");
-        f(&self.tape.kept.borrow()[self.saved.kept + k])
+        f(&self.tape.kept.borrow()[self.saved.kept as usize + k])
     }
 
     /// The tensor the op kept as its output (or mask).
     pub fn output_value(&self) -> Tensor<T> {
         let k = self.saved.output_slot().expect("rule saved its output");
-        self.tape.kept.borrow()[self.saved.kept + k].clone()
+        self.tape.kept.borrow()[self.saved.kept as usize + k].clone()
     }
 
     /// The shape of input `i` (from its node, or from a constant's value).
     pub fn input_shape(&self, i: usize) -> Dims {
         match self.saved.inputs[i] {
-            Some(id) => self.tape.nodes.borrow()[id].shape.clone(),
+            Some(id) => self.tape.shapes.borrow()[id].clone(),
             None => dims_of(self.input_value(i).shape()),
         }
     }

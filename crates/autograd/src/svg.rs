@@ -90,7 +90,7 @@ impl<T: Element> Tape<T> {
                 format!("#{id} {}", self.display_name(id, node.op)),
                 format!(
                     "{:?}{}",
-                    &node.shape[..],
+                    &self.shapes.borrow()[id][..],
                     if consts > 0 {
                         format!(" (+{consts} const)")
                     } else {

@@ -27,7 +27,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Rc::from(indices));
+                s.indices = Some(Box::new(Rc::from(indices)));
             },
         ))
     }
@@ -54,7 +54,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Rc::from(indices));
+                s.indices = Some(Box::new(Rc::from(indices)));
             },
         ))
     }
@@ -81,7 +81,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Rc::from(indices));
+                s.indices = Some(Box::new(Rc::from(indices)));
             },
         ))
     }
@@ -108,7 +108,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Rc::from(indices));
+                s.indices = Some(Box::new(Rc::from(indices)));
             },
         ))
     }
@@ -134,7 +134,7 @@ impl<'t, T: Element> Var<'t, T> {
             location,
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Rc::from(indices));
+                s.indices = Some(Box::new(Rc::from(indices)));
             },
         )
     }
@@ -143,7 +143,8 @@ impl<'t, T: Element> Var<'t, T> {
 fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<[usize]> {
     c.saved
         .indices
-        .clone()
+        .as_deref()
+        .cloned()
         .expect("indexing op saved its indices")
 }
 

@@ -111,7 +111,7 @@ impl<'t, T: Element> Var<'t, T> {
             Keep::Shapes,
             loc,
             |s, _| {
-                s.indices = Some(pack(&win, size));
+                s.indices = Some(Box::new(pack(&win, size)));
             },
         )
     }
@@ -134,7 +134,7 @@ impl<'t, T: Element> Var<'t, T> {
             Keep::Shapes,
             loc,
             |s, _| {
-                s.indices = Some(pack(&win, size));
+                s.indices = Some(Box::new(pack(&win, size)));
             },
         )
     }
