@@ -54,6 +54,14 @@ pub(crate) fn par_pieces<T: Send>(
     chunk: usize,
     f: &(dyn Fn(usize, &mut [T]) + Sync),
 ) {
+    if rayon::current_num_threads() == 1 {
+        // on one thread, in place: handing the work to rayon's one worker
+        // and waiting for it cost ~0.3 ms of a 2 ms W3 step (1 thread)
+        out.chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, piece)| f(i, piece));
+        return;
+    }
     out.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(i, piece)| f(i, piece));
