@@ -433,4 +433,15 @@ fn attention_rows_with_every_key_masked_give_zero_not_nan() {
     let y2 = q.scaled_dot_product_attention(&k, &v, Some(&open));
     assert_eq!(y2.value().to_vec()[2..], [1.0, 2.0]);
     assert!(y2.value().to_vec()[0] > 1.0);
+    // the dead-row path against finite differences, first and second order
+    let ins = [q.value().clone(), k.value().clone(), v.value().clone()];
+    fn f<'t>(x: &[Var<'t, f64>]) -> Var<'t, f64> {
+        // the same mask: query 0 sees no key
+        let mask = Tensor::from_vec(vec![1.0, 1.0, 0.0, 1.0], &[2, 2]).unwrap();
+        x[0].scaled_dot_product_attention(&x[1], &x[2], Some(&mask))
+            .square()
+            .sum_all()
+    }
+    gradcheck(f, &ins, tol()).unwrap();
+    gradgradcheck(f, &ins, tol()).unwrap();
 }
