@@ -12,40 +12,40 @@ macro_rules! binary_operator {
             type Output = Tensor<T>;
             #[track_caller]
             fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
-                self.zip_with(rhs, $name, |a, b| a $op b)
+                self.zip_fused(rhs, $name, |a, b| a $op b)
             }
         }
         impl<T: Element> $Trait<Tensor<T>> for &Tensor<T> {
             type Output = Tensor<T>;
             #[track_caller]
             fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
-                self.zip_with(&rhs, $name, |a, b| a $op b)
+                self.zip_fused(&rhs, $name, |a, b| a $op b)
             }
         }
         impl<T: Element> $Trait<&Tensor<T>> for Tensor<T> {
             type Output = Tensor<T>;
             #[track_caller]
             fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
-                self.zip_with_owned(rhs, $name, |a, b| a $op b)
+                self.zip_fused_owned(rhs, $name, |a, b| a $op b)
             }
         }
         impl<T: Element> $Trait<Tensor<T>> for Tensor<T> {
             type Output = Tensor<T>;
             #[track_caller]
             fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
-                self.zip_with_owned(&rhs, $name, |a, b| a $op b)
+                self.zip_fused_owned(&rhs, $name, |a, b| a $op b)
             }
         }
         impl<T: Element> $Trait<T> for &Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, rhs: T) -> Tensor<T> {
-                self.map(move |a| a $op rhs)
+                self.map_fused(move |a| a $op rhs)
             }
         }
         impl<T: Element> $Trait<T> for Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, rhs: T) -> Tensor<T> {
-                self.map_owned(move |a| a $op rhs)
+                self.map_fused_owned(move |a| a $op rhs)
             }
         }
         scalar_lhs!($Trait, $method, $op, f32);
@@ -58,13 +58,13 @@ macro_rules! scalar_lhs {
         impl $Trait<&Tensor<$t>> for $t {
             type Output = Tensor<$t>;
             fn $method(self, rhs: &Tensor<$t>) -> Tensor<$t> {
-                rhs.map(move |b| self $op b)
+                rhs.map_fused(move |b| self $op b)
             }
         }
         impl $Trait<Tensor<$t>> for $t {
             type Output = Tensor<$t>;
             fn $method(self, rhs: Tensor<$t>) -> Tensor<$t> {
-                rhs.map_owned(move |b| self $op b)
+                rhs.map_fused_owned(move |b| self $op b)
             }
         }
     };
@@ -78,14 +78,14 @@ binary_operator!(Div, div, "div", /);
 impl<T: Element> Neg for &Tensor<T> {
     type Output = Tensor<T>;
     fn neg(self) -> Tensor<T> {
-        self.map(|a| -a)
+        self.map_fused(|a| -a)
     }
 }
 
 impl<T: Element> Neg for Tensor<T> {
     type Output = Tensor<T>;
     fn neg(self) -> Tensor<T> {
-        self.map_owned(|a| -a)
+        self.map_fused_owned(|a| -a)
     }
 }
 

@@ -9,9 +9,10 @@
 //! recycles them cheaply.
 
 use crate::element::Element;
+use crate::kernels::fuse::Expr;
 use smallvec::SmallVec;
 use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Buffers smaller than this are not pooled. 128 KiB is glibc's default
 /// threshold above which `malloc` maps fresh pages: with 1 MiB here, W3's
@@ -122,14 +123,140 @@ pub(crate) fn take_buf<T: Element>(n: usize) -> Buf<T> {
     }
 }
 
-/// Tensor storage: a buffer that returns to the pool when dropped.
-#[derive(Default)]
-pub(crate) struct Storage<T: Element>(pub Buf<T>);
+/// Tensor storage: a buffer that returns to the pool when dropped — or,
+/// for the result of a deferred elementwise op on a large tensor (see
+/// [`fuse`](crate::kernels::fuse)), the expression that computes it,
+/// evaluated once, on first read.
+///
+/// Every read goes through `Deref`, which evaluates a deferred expression
+/// first: no kernel can see storage that is not there yet.
+pub(crate) struct Storage<T: Element> {
+    buf: OnceLock<Buf<T>>,
+    /// Present only while the storage is (or was) deferred.
+    lazy: Option<Box<Deferred<T>>>,
+}
+
+/// What a deferred storage still has to compute.
+struct Deferred<T: Element> {
+    /// Its element count (known before it is computed).
+    len: usize,
+    /// The expression's op count bound.
+    nodes: u32,
+    /// The expression; taken out (releasing its operands) when evaluated.
+    expr: Mutex<Option<Arc<Expr<T>>>>,
+}
+
+impl<T: Element> Storage<T> {
+    /// Storage holding `buf`.
+    #[inline]
+    pub(crate) fn new(buf: Buf<T>) -> Self {
+        Storage {
+            buf: OnceLock::from(buf),
+            lazy: None,
+        }
+    }
+
+    /// Storage of `len` elements that `expr` computes when first read.
+    pub(crate) fn deferred(len: usize, expr: Expr<T>) -> Self {
+        Storage {
+            buf: OnceLock::new(),
+            lazy: Some(Box::new(Deferred {
+                len,
+                nodes: expr.nodes(),
+                expr: Mutex::new(Some(Arc::new(expr))),
+            })),
+        }
+    }
+
+    /// A bound on the ops a deferred storage's expression holds (0 once
+    /// evaluated, or never deferred).
+    #[inline]
+    pub(crate) fn nodes(&self) -> u32 {
+        match (self.buf.get(), &self.lazy) {
+            (None, Some(d)) => d.nodes,
+            _ => 0,
+        }
+    }
+
+    /// The element count, without evaluating a deferred expression.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        match (self.buf.get(), &self.lazy) {
+            (Some(b), _) => b.len(),
+            (None, Some(d)) => d.len,
+            (None, None) => unreachable!("storage is either a buffer or deferred"),
+        }
+    }
+
+    /// The elements when they exist already (evaluated or never deferred).
+    #[inline]
+    pub(crate) fn ready(&self) -> Option<&[T]> {
+        self.buf.get().map(|b| &b[..])
+    }
+
+    /// The expression of a storage not evaluated yet (None once it is).
+    pub(crate) fn pending(&self) -> Option<Arc<Expr<T>>> {
+        let d = self.lazy.as_ref()?;
+        if self.buf.get().is_some() {
+            return None;
+        }
+        d.expr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The buffer, evaluating the deferred expression first if needed.
+    #[inline]
+    fn get(&self) -> &Buf<T> {
+        match self.buf.get() {
+            Some(b) => b,
+            None => self.evaluate(),
+        }
+    }
+
+    /// Evaluates the deferred expression into the buffer. Nothing waits
+    /// here: two threads reading an unevaluated storage at once (or a
+    /// thread that meets it again inside the parallel work it started)
+    /// both compute it, the same values, and the first result is kept —
+    /// a lock held across the evaluation would deadlock the second case.
+    #[cold]
+    #[inline(never)]
+    fn evaluate(&self) -> &Buf<T> {
+        let d = self
+            .lazy
+            .as_ref()
+            .expect("storage without a buffer is deferred");
+        let expr = d.expr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(expr) = expr {
+            let v = crate::kernels::fuse::materialize(&expr, d.len);
+            let _ = self.buf.set(Buf::from_vec(v));
+            // the buffer is set before the expression goes: a reader that
+            // finds no expression finds the buffer
+            d.expr.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
+        self.buf
+            .get()
+            .expect("set above or by the thread that took the expression")
+    }
+
+    /// The buffer by value (evaluated first if deferred).
+    pub(crate) fn into_buf(mut self) -> Buf<T> {
+        self.get();
+        self.buf.take().expect("evaluated above")
+    }
+
+    /// True when the elements live on the heap (not inline).
+    #[cfg(test)]
+    pub(crate) fn spilled(&self) -> bool {
+        self.get().spilled()
+    }
+}
 
 impl<T: Element> Drop for Storage<T> {
     fn drop(&mut self) {
-        let bytes = self.0.capacity() * std::mem::size_of::<T>();
-        if bytes < POOL_MIN_BYTES || !self.0.spilled() {
+        let Some(buf) = self.buf.get_mut() else {
+            return; // never evaluated: nothing was allocated
+        };
+        let bytes = buf.capacity() * std::mem::size_of::<T>();
+        if bytes < POOL_MIN_BYTES || !buf.spilled() {
             return;
         }
         if let Ok(mut list) = T::free_list().lock() {
@@ -138,7 +265,7 @@ impl<T: Element> Drop for Storage<T> {
                 .map(|v| v.capacity() * std::mem::size_of::<T>())
                 .sum();
             if list.len() < MAX_BUFFERS && held + bytes <= MAX_BYTES {
-                list.push(std::mem::take(&mut self.0).into_vec());
+                list.push(std::mem::take(buf).into_vec());
             }
         }
     }
@@ -146,14 +273,17 @@ impl<T: Element> Drop for Storage<T> {
 
 impl<T: Element> Deref for Storage<T> {
     type Target = [T];
+    #[inline]
     fn deref(&self) -> &[T] {
-        &self.0
+        self.get()
     }
 }
 
 impl<T: Element> DerefMut for Storage<T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        &mut self.0
+        self.get();
+        self.buf.get_mut().expect("evaluated above")
     }
 }
 
@@ -168,16 +298,16 @@ mod tests {
         let n = POOL_MIN_BYTES / 8 * 3 + 12_345;
         let v: Vec<f64> = Vec::with_capacity(n);
         let p = v.as_ptr();
-        drop(Storage(Buf::from_vec(v)));
+        drop(Storage::new(Buf::from_vec(v)));
         let w: Vec<f64> = take(n);
         assert_eq!(w.as_ptr(), p, "the returned buffer is reused");
         assert!(w.is_empty() && w.capacity() >= n);
         // a request more than twice smaller does not take it
-        drop(Storage(Buf::from_vec(w)));
+        drop(Storage::new(Buf::from_vec(w)));
         let small: Vec<f64> = take(n / 3);
         assert_ne!(small.as_ptr(), p);
         let before = pooled_bytes::<f64>();
-        drop(Storage(Buf::from_vec(vec![0.0f64; 16])));
+        drop(Storage::new(Buf::from_vec(vec![0.0f64; 16])));
         assert_eq!(
             pooled_bytes::<f64>(),
             before,

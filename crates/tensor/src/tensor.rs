@@ -35,7 +35,7 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn from_buf(data: crate::pool::Buf<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(Some(data.len()), crate::layout::checked_numel(shape));
         Tensor {
-            data: Arc::new(Storage(data)),
+            data: Arc::new(Storage::new(data)),
             layout: Layout::contiguous(shape),
         }
     }
@@ -325,7 +325,7 @@ impl<T: Element> Tensor<T> {
         let n = self.numel();
         if self.layout.offset == 0 && self.data.len() == n && self.is_contiguous() {
             match Arc::try_unwrap(self.data) {
-                Ok(mut s) => std::mem::take(&mut s.0).into_vec(),
+                Ok(s) => s.into_buf().into_vec(),
                 Err(shared) => shared.to_vec(),
             }
         } else {
@@ -439,10 +439,10 @@ mod tests {
     #[test]
     fn tiny_tensors_hold_their_elements_inline() {
         let t = Tensor::<f64>::scalar(2.0).map(|x| x + 1.0);
-        assert!(!t.data.0.spilled());
+        assert!(!t.data.spilled());
         assert_eq!(t.item(), 3.0);
         let big = Tensor::<f64>::ones(&[5]).map(|x| x * 2.0);
-        assert!(big.data.0.spilled());
+        assert!(big.data.spilled());
         assert_eq!(big.into_vec(), vec![2.0; 5]);
     }
 }

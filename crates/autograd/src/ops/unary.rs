@@ -197,16 +197,16 @@ impl<'t, T: Element> Var<'t, T> {
         c: &Ctx<'t, '_, T>,
         op: &'static str,
         rule: crate::tape::Rule<T>,
-        f: impl Fn(T, T) -> T + Sync + Send,
+        f: impl Fn(T, T) -> T + Copy + Sync + Send + 'static,
     ) -> Self {
         let (tape, loc) = (g.tape, Location::caller());
         if tape.recording.get() {
             // y is this node's output, a tracked Var: the op is recorded
             let y = c.output();
-            let v = g.value.zip_with(&y.value, op, f);
+            let v = g.value.zip_fused(&y.value, op, f);
             return tape.record(op, v, &[&g, &y], rule, Keep::Values, loc, |_, _| {});
         }
-        let v = c.with_output_value(|y| g.value.zip_with_owned(y, op, f));
+        let v = c.with_output_value(|y| g.value.zip_fused_owned(y, op, f));
         tape.record(op, v, &[], rule, Keep::Values, loc, |_, _| {})
     }
 
@@ -218,7 +218,7 @@ impl<'t, T: Element> Var<'t, T> {
             return self.mul_scalar(c);
         }
         let (tape, loc) = (self.tape, Location::caller());
-        let v = self.value.map_owned(move |x| x * c);
+        let v = self.value.map_fused_owned(move |x| x * c);
         tape.record(
             "mul_scalar",
             v,
@@ -303,7 +303,7 @@ fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
         let step = |g: T, x: T| if x <= T::zero() { T::zero() } else { g };
         let v = g
             .value
-            .zip_with_owned(&c.input_value(0), "relu_backward", step);
+            .zip_fused_owned(&c.input_value(0), "relu_backward", step);
         return super::one_computed(c, "relu_backward", v, relu_rule);
     }
     // a select, not g·mask: an infinite g at x <= 0 gives 0, not NaN

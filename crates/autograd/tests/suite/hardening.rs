@@ -445,3 +445,36 @@ fn attention_rows_with_every_key_masked_give_zero_not_nan() {
     gradcheck(f, &ins, tol()).unwrap();
     gradgradcheck(f, &ins, tol()).unwrap();
 }
+
+/// Large tensors' elementwise ops are deferred and fused (W5): their
+/// gradients, and gradients of gradients, are the bits the same ops give
+/// one by one on a small tensor, and the closed forms.
+#[test]
+fn fused_elementwise_gradients_match_the_unfused_ones_bit_for_bit() {
+    use mnemon_tensor::kernels::fuse::FUSE_MIN;
+    fn f<'t>(x: &Var<'t, f64>) -> Var<'t, f64> {
+        (&(&(&x.sigmoid() * x) + x) - &(&x.tanh() * 0.25)).sum_all()
+    }
+    let n = FUSE_MIN + 100;
+    let big = Tensor::<f64>::linspace(-9.0, 9.0, n);
+    let small = big.narrow(0, 0, 1000).contiguous();
+    let (gb, gs) = (functional::grad(f, &big), functional::grad(f, &small));
+    let ones = |t: &Tensor<f64>| Tensor::ones(t.shape());
+    let (hb, hs) = (
+        functional::hvp(f, &big, &ones(&big)),
+        functional::hvp(f, &small, &ones(&small)),
+    );
+    let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(gb.narrow(0, 0, 1000).to_vec()), bits(gs.to_vec()));
+    assert_eq!(bits(hb.narrow(0, 0, 1000).to_vec()), bits(hs.to_vec()));
+    for ((x, g), h) in big.to_vec().iter().zip(gb.to_vec()).zip(hb.to_vec()) {
+        let (s, t) = (1.0 / (1.0 + (-x).exp()), x.tanh());
+        let dg = s + x * s * (1.0 - s) + 1.0 - 0.25 * (1.0 - t * t);
+        let dh = s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s)) + 0.5 * t * (1.0 - t * t);
+        assert!(
+            (g - dg).abs() <= 1e-13 * (1.0 + dg.abs()),
+            "x = {x}: {g} vs {dg}"
+        );
+        assert!((h - dh).abs() <= 1e-12, "x = {x}: {h} vs {dh}");
+    }
+}

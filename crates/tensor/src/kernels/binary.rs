@@ -192,7 +192,7 @@ impl<T: Element> Tensor<T> {
     /// `a + b` with broadcasting. PyTorch: `add`.
     #[track_caller]
     pub fn add(&self, other: &Self) -> Self {
-        self.zip_with(other, "add", |a, b| a + b)
+        self.zip_fused(other, "add", |a, b| a + b)
     }
 
     /// `a + b` for two owned tensors: the sum is written into whichever
@@ -209,6 +209,11 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn add_owned(mut self, mut other: Self) -> Self {
         let shape = broadcast_or_panic("add", self.shape(), other.shape());
+        if self.is_deferred() || other.is_deferred() {
+            // a contribution still to compute joins its chain; two
+            // computed ones are added at once, in place
+            return self.zip_fused_owned(&other, "add", |a, b| a + b);
+        }
         let self_fits = shape[..] == *self.shape() && self.is_unique_dense();
         if !self_fits && shape[..] == *other.shape() && other.is_unique_dense() {
             return other.zip_with_owned(&self, "add", |b, a| a + b);
@@ -219,26 +224,26 @@ impl<T: Element> Tensor<T> {
     /// `a - b` with broadcasting. PyTorch: `sub`.
     #[track_caller]
     pub fn sub(&self, other: &Self) -> Self {
-        self.zip_with(other, "sub", |a, b| a - b)
+        self.zip_fused(other, "sub", |a, b| a - b)
     }
 
     /// `a * b` with broadcasting. PyTorch: `mul`.
     #[track_caller]
     pub fn mul(&self, other: &Self) -> Self {
-        self.zip_with(other, "mul", |a, b| a * b)
+        self.zip_fused(other, "mul", |a, b| a * b)
     }
 
     /// `a / b` with broadcasting. PyTorch: `div`.
     #[track_caller]
     pub fn div(&self, other: &Self) -> Self {
-        self.zip_with(other, "div", |a, b| a / b)
+        self.zip_fused(other, "div", |a, b| a / b)
     }
 
     /// The larger of `a` and `b`, elementwise with broadcasting (NaN wins).
     /// PyTorch: `maximum`.
     #[track_caller]
     pub fn maximum(&self, other: &Self) -> Self {
-        self.zip_with(
+        self.zip_fused(
             other,
             "maximum",
             |a, b| if a.is_nan() || a >= b { a } else { b },
@@ -249,7 +254,7 @@ impl<T: Element> Tensor<T> {
     /// PyTorch: `minimum`.
     #[track_caller]
     pub fn minimum(&self, other: &Self) -> Self {
-        self.zip_with(
+        self.zip_fused(
             other,
             "minimum",
             |a, b| if a.is_nan() || a <= b { a } else { b },
@@ -260,44 +265,44 @@ impl<T: Element> Tensor<T> {
     /// the real result for negative bases. PyTorch: `pow`.
     #[track_caller]
     pub fn pow(&self, other: &Self) -> Self {
-        self.zip_with(other, "pow", |a, b| a.powf(b))
+        self.zip_fused(other, "pow", |a, b| a.powf(b))
     }
 
     /// Mask (1 where true, 0 where false) of `a > b`. PyTorch: `gt`.
     #[track_caller]
     pub fn gt(&self, other: &Self) -> Self {
-        self.zip_with(other, "gt", |a, b| mask(a > b))
+        self.zip_fused(other, "gt", |a, b| mask(a > b))
     }
 
     /// Mask of `a < b`. PyTorch: `lt`.
     #[track_caller]
     pub fn lt(&self, other: &Self) -> Self {
-        self.zip_with(other, "lt", |a, b| mask(a < b))
+        self.zip_fused(other, "lt", |a, b| mask(a < b))
     }
 
     /// Mask of `a >= b`. PyTorch: `ge`.
     #[track_caller]
     pub fn ge(&self, other: &Self) -> Self {
-        self.zip_with(other, "ge", |a, b| mask(a >= b))
+        self.zip_fused(other, "ge", |a, b| mask(a >= b))
     }
 
     /// Mask of `a <= b`. PyTorch: `le`.
     #[track_caller]
     pub fn le(&self, other: &Self) -> Self {
-        self.zip_with(other, "le", |a, b| mask(a <= b))
+        self.zip_fused(other, "le", |a, b| mask(a <= b))
     }
 
     /// Mask of `a == b` (a tensor, as PyTorch's `eq`; `==` on two tensors
     /// is the `PartialEq` comparison of whole tensors).
     #[track_caller]
     pub fn eq(&self, other: &Self) -> Self {
-        self.zip_with(other, "eq", |a, b| mask(a == b))
+        self.zip_fused(other, "eq", |a, b| mask(a == b))
     }
 
     /// Mask of `a != b`. PyTorch: `ne`.
     #[track_caller]
     pub fn ne(&self, other: &Self) -> Self {
-        self.zip_with(other, "ne", |a, b| mask(a != b))
+        self.zip_fused(other, "ne", |a, b| mask(a != b))
     }
 
     /// `a` where `mask` is non-zero, `b` elsewhere; all three broadcast

@@ -3,6 +3,7 @@
 
 pub mod approx;
 pub mod binary;
+pub mod fuse;
 // index arithmetic reviewed as in `layout` (see lib.rs)
 #[warn(clippy::arithmetic_side_effects)]
 pub mod index;

@@ -210,6 +210,9 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(t.sum_all().shape(), &[] as &[usize]);
     /// ```
     pub fn sum_all(&self) -> Self {
+        if let Some(s) = super::fuse::fused_sum(self) {
+            return Tensor::scalar(s);
+        }
         let c = self.contiguous();
         Tensor::scalar(det_sum(c.as_slice().expect("contiguous")))
     }
@@ -217,6 +220,9 @@ impl<T: Element> Tensor<T> {
     /// Mean of all elements, as a rank-0 tensor (NaN when empty).
     pub fn mean_all(&self) -> Self {
         let n = T::of_usize(self.numel());
+        if let Some(s) = super::fuse::fused_sum(self) {
+            return Tensor::scalar(s / n);
+        }
         let c = self.contiguous();
         Tensor::scalar(det_sum(c.as_slice().expect("contiguous")) / n)
     }

@@ -43,7 +43,7 @@ macro_rules! unary_ops {
             $(
                 $(#[$doc])*
                 pub fn $name(&self) -> Self {
-                    self.map($f)
+                    self.map_fused($f)
                 }
             )*
         }
@@ -106,7 +106,7 @@ impl<T: Element> Tensor<T> {
     /// When `x` cannot be broadcast to this tensor's shape.
     #[track_caller]
     pub fn gelu_backward(self, x: &Self) -> Self {
-        self.zip_with_owned(
+        self.zip_fused_owned(
             x,
             "gelu_backward",
             #[inline(always)]
@@ -126,7 +126,7 @@ impl<T: Element> Tensor<T> {
         if p == T::of_f64(2.0) {
             return self.square();
         }
-        self.map(move |x| x.powf(p))
+        self.map_fused(move |x| x.powf(p))
     }
 
     /// `x^n` for an integer exponent. PyTorch: `pow(x, n)`.
@@ -134,10 +134,10 @@ impl<T: Element> Tensor<T> {
         // the common small powers inline (`powi` is a library call per
         // element); the same IEEE products `powi` computes for them
         match n {
-            1 => self.map(|x| x),
-            2 => self.map(|x| x * x),
-            3 => self.map(|x| x * x * x),
-            _ => self.map(move |x| x.powi(n)),
+            1 => self.map_fused(|x| x),
+            2 => self.map_fused(|x| x * x),
+            3 => self.map_fused(|x| x * x * x),
+            _ => self.map_fused(move |x| x.powi(n)),
         }
     }
 
@@ -145,7 +145,7 @@ impl<T: Element> Tensor<T> {
     /// when `lo > hi`. PyTorch: `clamp`.
     pub fn clamp(&self, lo: T, hi: T) -> Self {
         // comparisons, not `max`/`min`, which would replace a NaN by a bound
-        self.map(move |x| {
+        self.map_fused(move |x| {
             let y = if x < lo { lo } else { x };
             if y > hi {
                 hi

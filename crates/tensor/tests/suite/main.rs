@@ -4,6 +4,7 @@
 //! several times faster.
 
 mod approx;
+mod fuse;
 mod hardening;
 mod norm;
 mod reference;
