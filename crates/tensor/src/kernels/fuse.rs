@@ -61,8 +61,9 @@ pub(crate) enum Src<'a, T> {
     Const(T),
 }
 
-/// An op over blocks: writes `out[i] = f(src_0[i], ..)`.
-pub(crate) type Kernel<T> = Arc<dyn Fn(&[Src<'_, T>], &mut [T]) + Send + Sync>;
+/// An op over blocks: writes `out[i] = f(a[i], b[i])` (a function of one
+/// element ignores `b`).
+pub(crate) type Kernel<T> = Arc<dyn Fn(Src<'_, T>, Src<'_, T>, &mut [T]) + Send + Sync>;
 
 /// An operand of a deferred op.
 pub(crate) enum Arg<T: Element> {
@@ -91,7 +92,7 @@ fn unary_kernel<T: Element, F>(f: F) -> Kernel<T>
 where
     F: Fn(T) -> T + Copy + Send + Sync + 'static,
 {
-    Arc::new(move |src: &[Src<'_, T>], out: &mut [T]| match src[0] {
+    Arc::new(move |a: Src<'_, T>, _: Src<'_, T>, out: &mut [T]| match a {
         Src::Run(a) => wide(
             #[inline(always)]
             || {
@@ -110,7 +111,7 @@ where
     F: Fn(T, T) -> T + Copy + Send + Sync + 'static,
 {
     Arc::new(
-        move |src: &[Src<'_, T>], out: &mut [T]| match (src[0], src[1]) {
+        move |a: Src<'_, T>, b: Src<'_, T>, out: &mut [T]| match (a, b) {
             (Src::Run(a), Src::Run(b)) => wide(
                 #[inline(always)]
                 || {
@@ -223,10 +224,11 @@ enum Ref<T> {
     Step(usize),
 }
 
-/// One op of a flattened chain.
+/// One op of a flattened chain (a function of one element has a
+/// constant second operand it ignores).
 struct Step<T: Element> {
     kernel: Kernel<T>,
-    args: SmallVec<[Ref<T>; 2]>,
+    args: [Ref<T>; 2],
 }
 
 /// A chain flattened into steps in evaluation order (each shared operand
@@ -248,14 +250,13 @@ impl<T: Element> Plan<T> {
 
     /// Appends `e`'s operands' steps, then `e`'s; returns its index.
     fn push(&mut self, e: &Expr<T>, seen: &mut Vec<(usize, Ref<T>)>) -> usize {
-        let args = e
-            .args
-            .iter()
-            .map(|a| match a {
+        let mut args = [Ref::Const(T::zero()); 2];
+        for (r, a) in args.iter_mut().zip(&e.args) {
+            *r = match a {
                 Arg::Const(c) => Ref::Const(*c),
                 Arg::Tensor(t) => self.operand(t, seen),
-            })
-            .collect();
+            };
+        }
         self.steps.push(Step {
             kernel: e.kernel.clone(),
             args,
@@ -296,17 +297,14 @@ impl<T: Element> Plan<T> {
             let (at, len) = (start + b * BLOCK, o.len());
             for (i, step) in self.steps.iter().enumerate() {
                 let (done, rest) = scratch.split_at_mut(i.min(last) * BLOCK);
-                let src: SmallVec<[Src<'_, T>; 2]> = step
-                    .args
-                    .iter()
-                    .map(|r| match *r {
-                        Ref::Leaf(j) => Src::Run(&leaves[j][at..at + len]),
-                        Ref::Const(c) => Src::Const(c),
-                        Ref::Step(j) => Src::Run(&done[j * BLOCK..j * BLOCK + len]),
-                    })
-                    .collect();
+                let src = |r: Ref<T>| match r {
+                    Ref::Leaf(j) => Src::Run(&leaves[j][at..at + len]),
+                    Ref::Const(c) => Src::Const(c),
+                    Ref::Step(j) => Src::Run(&done[j * BLOCK..j * BLOCK + len]),
+                };
+                let (a, b) = (src(step.args[0]), src(step.args[1]));
                 let dst = if i == last { &mut *o } else { &mut rest[..len] };
-                (step.kernel)(&src, dst);
+                (step.kernel)(a, b, dst);
             }
         }
     }
