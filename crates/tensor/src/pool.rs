@@ -129,20 +129,25 @@ pub(crate) fn take_buf<T: Element>(n: usize) -> Buf<T> {
 /// evaluated once, on first read.
 ///
 /// Every read goes through `Deref`, which evaluates a deferred expression
-/// first: no kernel can see storage that is not there yet.
-pub(crate) struct Storage<T: Element> {
-    buf: OnceLock<Buf<T>>,
-    /// Present only while the storage is (or was) deferred.
-    lazy: Option<Box<Deferred<T>>>,
+/// first: no kernel can see storage that is not there yet. A plain
+/// buffer is a variant of its own, so that the many small tensors pay
+/// nothing for the deferred ones (no synchronised cell to build or check).
+pub(crate) enum Storage<T: Element> {
+    /// The elements.
+    Ready(Buf<T>),
+    /// An expression for them, and once evaluated, the elements.
+    Deferred(Box<Deferred<T>>),
 }
 
-/// What a deferred storage still has to compute.
-struct Deferred<T: Element> {
-    /// Its element count (known before it is computed).
+/// A deferred storage.
+pub(crate) struct Deferred<T: Element> {
+    /// The element count (known before it is computed).
     len: usize,
     /// The expression's op count bound.
     nodes: u32,
-    /// The expression; taken out (releasing its operands) when evaluated.
+    /// The elements, once evaluated.
+    buf: OnceLock<Buf<T>>,
+    /// The expression; taken out (releasing its operands) once evaluated.
     expr: Mutex<Option<Arc<Expr<T>>>>,
 }
 
@@ -150,30 +155,25 @@ impl<T: Element> Storage<T> {
     /// Storage holding `buf`.
     #[inline]
     pub(crate) fn new(buf: Buf<T>) -> Self {
-        Storage {
-            buf: OnceLock::from(buf),
-            lazy: None,
-        }
+        Storage::Ready(buf)
     }
 
     /// Storage of `len` elements that `expr` computes when first read.
     pub(crate) fn deferred(len: usize, expr: Expr<T>) -> Self {
-        Storage {
+        Storage::Deferred(Box::new(Deferred {
+            len,
+            nodes: expr.nodes(),
             buf: OnceLock::new(),
-            lazy: Some(Box::new(Deferred {
-                len,
-                nodes: expr.nodes(),
-                expr: Mutex::new(Some(Arc::new(expr))),
-            })),
-        }
+            expr: Mutex::new(Some(Arc::new(expr))),
+        }))
     }
 
     /// A bound on the ops a deferred storage's expression holds (0 once
     /// evaluated, or never deferred).
     #[inline]
     pub(crate) fn nodes(&self) -> u32 {
-        match (self.buf.get(), &self.lazy) {
-            (None, Some(d)) => d.nodes,
+        match self {
+            Storage::Deferred(d) if d.buf.get().is_none() => d.nodes,
             _ => 0,
         }
     }
@@ -181,29 +181,52 @@ impl<T: Element> Storage<T> {
     /// The element count, without evaluating a deferred expression.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        match (self.buf.get(), &self.lazy) {
-            (Some(b), _) => b.len(),
-            (None, Some(d)) => d.len,
-            (None, None) => unreachable!("storage is either a buffer or deferred"),
+        match self {
+            Storage::Ready(b) => b.len(),
+            Storage::Deferred(d) => d.len,
         }
     }
 
     /// The elements when they exist already (evaluated or never deferred).
     #[inline]
     pub(crate) fn ready(&self) -> Option<&[T]> {
-        self.buf.get().map(|b| &b[..])
+        match self {
+            Storage::Ready(b) => Some(b),
+            Storage::Deferred(d) => d.buf.get().map(|b| &b[..]),
+        }
     }
 
     /// The expression of a storage not evaluated yet (None once it is).
     pub(crate) fn pending(&self) -> Option<Arc<Expr<T>>> {
-        let d = self.lazy.as_ref()?;
-        if self.buf.get().is_some() {
-            return None;
+        match self {
+            Storage::Deferred(d) if d.buf.get().is_none() => {
+                d.expr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            }
+            _ => None,
         }
-        d.expr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The buffer, evaluating the deferred expression first if needed.
+    /// The buffer by value (evaluated first if deferred).
+    pub(crate) fn into_buf(mut self) -> Buf<T> {
+        let _ = &self[..];
+        match &mut self {
+            Storage::Ready(b) => std::mem::take(b),
+            Storage::Deferred(d) => d.buf.take().expect("evaluated above"),
+        }
+    }
+
+    /// True when the elements live on the heap (not inline).
+    #[cfg(test)]
+    pub(crate) fn spilled(&self) -> bool {
+        match self {
+            Storage::Ready(b) => b.spilled(),
+            Storage::Deferred(d) => d.get().spilled(),
+        }
+    }
+}
+
+impl<T: Element> Deferred<T> {
+    /// The buffer, evaluating the expression first if needed.
     #[inline]
     fn get(&self) -> &Buf<T> {
         match self.buf.get() {
@@ -212,60 +235,53 @@ impl<T: Element> Storage<T> {
         }
     }
 
-    /// Evaluates the deferred expression into the buffer. Nothing waits
-    /// here: two threads reading an unevaluated storage at once (or a
-    /// thread that meets it again inside the parallel work it started)
-    /// both compute it, the same values, and the first result is kept —
-    /// a lock held across the evaluation would deadlock the second case.
+    /// Evaluates the expression into the buffer. Nothing waits here: two
+    /// threads reading an unevaluated storage at once (or a thread that
+    /// meets it again inside the parallel work it started) both compute
+    /// it, the same values, and the first result is kept — a lock held
+    /// across the evaluation would deadlock the second case.
     #[cold]
     #[inline(never)]
     fn evaluate(&self) -> &Buf<T> {
-        let d = self
-            .lazy
-            .as_ref()
-            .expect("storage without a buffer is deferred");
-        let expr = d.expr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let expr = self.expr.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(expr) = expr {
-            let v = crate::kernels::fuse::materialize(&expr, d.len);
+            let v = crate::kernels::fuse::materialize(&expr, self.len);
             let _ = self.buf.set(Buf::from_vec(v));
             // the buffer is set before the expression goes: a reader that
             // finds no expression finds the buffer
-            d.expr.lock().unwrap_or_else(|e| e.into_inner()).take();
+            self.expr.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
         self.buf
             .get()
             .expect("set above or by the thread that took the expression")
     }
+}
 
-    /// The buffer by value (evaluated first if deferred).
-    pub(crate) fn into_buf(mut self) -> Buf<T> {
-        self.get();
-        self.buf.take().expect("evaluated above")
+/// Gives a large heap buffer back to the pool.
+fn recycle<T: Element>(buf: &mut Buf<T>) {
+    let bytes = buf.capacity() * std::mem::size_of::<T>();
+    if bytes < POOL_MIN_BYTES || !buf.spilled() {
+        return;
     }
-
-    /// True when the elements live on the heap (not inline).
-    #[cfg(test)]
-    pub(crate) fn spilled(&self) -> bool {
-        self.get().spilled()
+    if let Ok(mut list) = T::free_list().lock() {
+        let held: usize = list
+            .iter()
+            .map(|v| v.capacity() * std::mem::size_of::<T>())
+            .sum();
+        if list.len() < MAX_BUFFERS && held + bytes <= MAX_BYTES {
+            list.push(std::mem::take(buf).into_vec());
+        }
     }
 }
 
 impl<T: Element> Drop for Storage<T> {
     fn drop(&mut self) {
-        let Some(buf) = self.buf.get_mut() else {
-            return; // never evaluated: nothing was allocated
-        };
-        let bytes = buf.capacity() * std::mem::size_of::<T>();
-        if bytes < POOL_MIN_BYTES || !buf.spilled() {
-            return;
-        }
-        if let Ok(mut list) = T::free_list().lock() {
-            let held: usize = list
-                .iter()
-                .map(|v| v.capacity() * std::mem::size_of::<T>())
-                .sum();
-            if list.len() < MAX_BUFFERS && held + bytes <= MAX_BYTES {
-                list.push(std::mem::take(buf).into_vec());
+        match self {
+            Storage::Ready(b) => recycle(b),
+            Storage::Deferred(d) => {
+                if let Some(b) = d.buf.get_mut() {
+                    recycle(b);
+                }
             }
         }
     }
@@ -275,15 +291,23 @@ impl<T: Element> Deref for Storage<T> {
     type Target = [T];
     #[inline]
     fn deref(&self) -> &[T] {
-        self.get()
+        match self {
+            Storage::Ready(b) => b,
+            Storage::Deferred(d) => d.get(),
+        }
     }
 }
 
 impl<T: Element> DerefMut for Storage<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        self.get();
-        self.buf.get_mut().expect("evaluated above")
+        match self {
+            Storage::Ready(b) => b,
+            Storage::Deferred(d) => {
+                d.get();
+                d.buf.get_mut().expect("evaluated above")
+            }
+        }
     }
 }
 

@@ -188,11 +188,14 @@ fn defer<T: Element>(shape: &[usize], kernel: Kernel<T>, args: SmallVec<[Arg<T>;
 }
 
 /// `f` over `t`, deferred when `t` is large and dense (None: run it now).
+/// The test on the storage's length comes first and inline: it is all a
+/// small tensor's op pays (W2).
+#[inline(always)]
 fn defer_map<T: Element, F>(t: &Tensor<T>, f: F) -> Option<Tensor<T>>
 where
     F: Fn(T) -> T + Copy + Send + Sync + 'static,
 {
-    if t.numel() < FUSE_MIN || !dense(t) {
+    if t.data.len() < FUSE_MIN || !dense(t) {
         return None;
     }
     let args = smallvec::smallvec![Arg::Tensor(t.clone())];
@@ -201,12 +204,15 @@ where
 
 /// `f` over `a` and `b`, deferred when the result is large and each
 /// operand is dense with the result's shape or a single value (None: run
-/// it now, where a shape mismatch panics).
+/// it now, where a shape mismatch panics). An operand that joins is
+/// dense with the result's shape, so one of them stores at least
+/// [`FUSE_MIN`] elements: that test comes first, inline.
+#[inline(always)]
 fn defer_zip<T: Element, F>(a: &Tensor<T>, b: &Tensor<T>, f: F) -> Option<Tensor<T>>
 where
     F: Fn(T, T) -> T + Copy + Send + Sync + 'static,
 {
-    if a.numel() < FUSE_MIN && b.numel() < FUSE_MIN {
+    if a.data.len() < FUSE_MIN && b.data.len() < FUSE_MIN {
         return None;
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
