@@ -65,7 +65,7 @@ pub fn w5_elementwise(c: &mut Criterion) {
             let ones = Tensor::<f32>::ones(&[]).broadcast_to(&[n]).expect("scalar");
             let gs = &ones * &x0;
             let gx = &ones * &s;
-            let gsig = gs.zip_with_owned(&s, "sigmoid_backward", |g, s| g * s * (1.0 - s));
+            let gsig = gs.zip_fused_owned(&s, "sigmoid_backward", |g, s| g * s * (1.0 - s));
             let gx = ones.add_owned(gx).add_owned(gsig);
             black_box((loss.item(), gx.as_slice().map(|s| s[n - 1])))
         })

@@ -138,9 +138,9 @@ impl<T: Element> Module<T> for BatchNorm<T> {
                 var.value().reshape(&[c]).expect("c"),
             );
             let mut rm = lock(&self.running_mean);
-            rm.value = &(&rm.value * (T::one() - m)) + &(&bm * m);
+            rm.value = (&(&rm.value * (T::one() - m)) + &(&bm * m)).evaluated();
             let mut rv = lock(&self.running_var);
-            rv.value = &(&rv.value * (T::one() - m)) + &(&bv * (m * unbias));
+            rv.value = (&(&rv.value * (T::one() - m)) + &(&bv * (m * unbias))).evaluated();
             (mean, var)
         } else {
             let rm = tape.constant(self.running_mean().reshape(&[1, c, 1]).expect("c"));

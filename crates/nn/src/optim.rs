@@ -165,9 +165,11 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
                 } else {
                     v.clone()
                 };
-                self.velocity.insert(p.id(), v);
+                // evaluated: kept across steps, a deferred chain would
+                // hold every earlier step's gradient
+                self.velocity.insert(p.id(), v.evaluated());
             }
-            p.value = old - &(d * lr);
+            p.value = (old - &(d * lr)).evaluated();
         });
     }
 }

@@ -68,7 +68,8 @@ impl<T: Element> Param<T> {
             std::panic::Location::caller()
         );
         let old = std::mem::replace(&mut self.value, delta.clone());
-        self.value = old - delta;
+        // evaluated now: a parameter is kept across steps
+        self.value = (old - delta).evaluated();
     }
 }
 

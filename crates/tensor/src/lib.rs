@@ -14,9 +14,15 @@
 //! assert_eq!(y.to_vec(), vec![7.5, 16.5]);
 //! ```
 //!
-//! What this crate is *not*: a GPU library, a lazy or compiled array
-//! language, or a home for integer/boolean dtypes (masks are 0/1 floats and
-//! indices are `usize` slices).
+//! Elementwise ops on large tensors (at least
+//! [`FUSE_MIN`](kernels::fuse::FUSE_MIN) elements) are deferred and run
+//! fused when their result is first read, a chain of them in one pass over
+//! cache-sized blocks ([`kernels::fuse`]); the values are the same bits as
+//! running them one by one, and nothing about it shows in the API.
+//!
+//! What this crate is *not*: a GPU library, a compiled array language, or
+//! a home for integer/boolean dtypes (masks are 0/1 floats and indices are
+//! `usize` slices).
 //!
 //! Conventions: shape mistakes in model code panic with the op, both shapes
 //! and the caller's line; data from outside (vectors, runtime shapes,

@@ -289,3 +289,25 @@ fn two_moons_reach_97_percent() {
     let acc = pred.iter().zip(&ys).filter(|(p, y)| p == y).count() as f64 / n as f64;
     assert!(acc >= 0.97, "accuracy {acc}");
 }
+
+/// Large elementwise results are deferred (`kernels::fuse`); what the
+/// optimizers keep across steps is evaluated when stored, so no chain
+/// holds the gradients of earlier steps, and the values are the ones the
+/// update rule gives.
+#[test]
+fn optimizer_state_of_large_params_is_evaluated_when_stored() {
+    let n = 1 << 17;
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut p = Linear::with_init(n, 1, Init::XavierUniform, false, &mut rng);
+    let w0 = p.weight.value.to_vec();
+    let g = Tensor::<f64>::full(&[1, n], 0.5);
+    let mut opt = Sgd::new(0.1).momentum(0.9);
+    for _ in 0..3 {
+        step_with(&mut opt, &mut p, &g);
+        assert!(!p.weight.value.is_deferred());
+    }
+    // v = 0.5, 0.95, 1.355: p = w0 − 0.1·(0.5 + 0.95 + 1.355)
+    let want: Vec<f64> = w0.iter().map(|w| w - 0.1 * (0.5 + 0.95 + 1.355)).collect();
+    let got = p.weight.value.to_vec();
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+}

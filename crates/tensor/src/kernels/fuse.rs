@@ -24,6 +24,12 @@
 //! ops recomputes them), so chains are capped at [`MAX_NODES`] ops, beyond
 //! which the operands are evaluated first.
 //!
+//! A value kept across iterations and updated by elementwise ops (an
+//! optimizer's state, a running mean) should be [evaluated](Tensor::evaluated)
+//! when stored: deferred, each update's chain would hold the operands of
+//! the updates before it (up to [`MAX_NODES`] ops' worth). mnemon's
+//! optimizers and layers do so.
+//!
 //! Only ops whose function is a plain `Copy + 'static` closure (every
 //! named elementwise op and operator, and the autograd crate's fused rules)
 //! defer; [`Tensor::map`] and [`Tensor::zip_with`], which take any closure,
