@@ -258,6 +258,7 @@ impl<T: Element> Deferred<T> {
 }
 
 /// Gives a large heap buffer back to the pool.
+#[inline(never)]
 fn recycle<T: Element>(buf: &mut Buf<T>) {
     let bytes = buf.capacity() * std::mem::size_of::<T>();
     if bytes < POOL_MIN_BYTES || !buf.spilled() {
@@ -276,8 +277,10 @@ fn recycle<T: Element>(buf: &mut Buf<T>) {
 
 impl<T: Element> Drop for Storage<T> {
     fn drop(&mut self) {
+        // the test for a heap buffer inline: most tensors are tiny
         match self {
-            Storage::Ready(b) => recycle(b),
+            Storage::Ready(b) if b.spilled() => recycle(b),
+            Storage::Ready(_) => {}
             Storage::Deferred(d) => {
                 if let Some(b) = d.buf.get_mut() {
                     recycle(b);

@@ -459,6 +459,17 @@ impl<T: Element> Tensor<T> {
 
     /// True while this tensor's values are a deferred expression not yet
     /// evaluated (see [`Tensor::map_fused`]); reading them evaluates it.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f32>::ones(&[1 << 16]);
+    /// let y = &(&x + 1.0) * 2.0;       // deferred: nothing computed yet
+    /// assert!(y.is_deferred());
+    /// assert_eq!(y.sum_all().item(), 4.0 * 65536.0); // summed block by block
+    /// let y = y.evaluated();           // computed now, once
+    /// assert!(!y.is_deferred());
+    /// assert!(!Tensor::<f32>::ones(&[3]).exp().is_deferred()); // small: at once
+    /// ```
     pub fn is_deferred(&self) -> bool {
         self.data.ready().is_none()
     }
