@@ -127,12 +127,14 @@ impl Layout {
         }
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
 
     /// True when the elements are dense and in row-major order, so the
     /// storage slice `offset..offset + numel` holds them in logical order.
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         let mut acc = 1;
         for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
@@ -177,12 +179,20 @@ pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
     (tail == b && m > 0).then_some(m)
 }
 
+/// `a == b` for two shapes, as a plain loop: slice equality of `usize`s
+/// is a call to `memcmp`, which on the short shapes of every op cost more
+/// than the comparison (W4: 2 % of all instructions).
+#[inline]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The NumPy broadcast of two shapes, or `None` when they are incompatible.
 // index arithmetic bounded by the ranks: `i < rank` and each input's rank
 // is at most `rank`, so `i + len` < 2·rank and `i + len − rank` ≥ 0 where used
 #[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
-    if a == b {
+    if same_shape(a, b) {
         return Some(dims_of(a));
     }
     let rank = a.len().max(b.len());

@@ -232,11 +232,13 @@ impl<T: Element> Tensor<T> {
     }
 
     /// True when the elements are dense and in row-major order.
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }
 
     /// The elements in row-major order, when the tensor is contiguous.
+    #[inline]
     pub fn as_slice(&self) -> Option<&[T]> {
         if self.is_contiguous() {
             let n = self.numel();

@@ -2,8 +2,8 @@
 
 use super::{map_in_place, piece, zip_strided, PAR_CHUNK, PAR_MIN};
 use crate::element::Element;
-use crate::layout::broadcast_shapes;
 use crate::layout::row_repeat;
+use crate::layout::{broadcast_shapes, same_shape};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> crate::l
         Some(s) => {
             // two existing shapes can broadcast to one too large to exist
             // (`[2^40, 1]` with `[1, 2^40]`)
-            if a != b {
+            if !same_shape(a, b) {
                 crate::layout::numel_or_panic(op, &s);
             }
             s
@@ -79,7 +79,7 @@ impl<T: Element> Tensor<T> {
     {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
-            if self.shape() == other.shape() {
+            if same_shape(self.shape(), other.shape()) {
                 // large: written in place inside the AVX-512 region, on
                 // every thread count (on one thread the loop below ran
                 // outside it; W5 1 thread 104 -> 89 ms, median of 8)
@@ -105,7 +105,7 @@ impl<T: Element> Tensor<T> {
         let n: usize = shape.iter().product();
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
             if let Some(m) = row_repeat(self.shape(), other.shape())
-                .filter(|&m| shape[..] == *self.shape() && n < PAR_MIN && m > 1)
+                .filter(|&m| same_shape(&shape, self.shape()) && n < PAR_MIN && m > 1)
             {
                 // a bias row: each row of `a` against the one row of `b`
                 let mut out = crate::pool::take(n);
@@ -140,8 +140,11 @@ impl<T: Element> Tensor<T> {
         F: Fn(T, T) -> T + Sync + Send,
     {
         let shape = broadcast_or_panic(op, self.shape(), other.shape());
-        if shape[..] == *self.shape() && self.is_unique_dense() {
-            if let Some(b) = other.as_slice().filter(|_| other.shape() == self.shape()) {
+        if same_shape(&shape, self.shape()) && self.is_unique_dense() {
+            if let Some(b) = other
+                .as_slice()
+                .filter(|_| same_shape(other.shape(), self.shape()))
+            {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 if super::parallel(a.len()) {
                     super::par_pieces(a, PAR_CHUNK, &|i, ca| {
@@ -182,7 +185,7 @@ impl<T: Element> Tensor<T> {
 
     /// A contiguous tensor viewed with another shape of the same size.
     pub(crate) fn reshaped_view(self, shape: &[usize]) -> Self {
-        if self.shape() == shape {
+        if same_shape(self.shape(), shape) {
             self
         } else {
             self.reshape(shape).expect("same element count")
@@ -214,7 +217,7 @@ impl<T: Element> Tensor<T> {
             // computed ones are added at once, in place
             return self.zip_fused_owned(&other, "add", |a, b| a + b);
         }
-        let self_fits = shape[..] == *self.shape() && self.is_unique_dense();
+        let self_fits = same_shape(&shape, self.shape()) && self.is_unique_dense();
         if !self_fits && shape[..] == *other.shape() && other.is_unique_dense() {
             return other.zip_with_owned(&self, "add", |b, a| a + b);
         }
