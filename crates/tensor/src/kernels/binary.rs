@@ -218,7 +218,7 @@ impl<T: Element> Tensor<T> {
             return self.zip_fused_owned(&other, "add", |a, b| a + b);
         }
         let self_fits = same_shape(&shape, self.shape()) && self.is_unique_dense();
-        if !self_fits && shape[..] == *other.shape() && other.is_unique_dense() {
+        if !self_fits && same_shape(&shape, other.shape()) && other.is_unique_dense() {
             return other.zip_with_owned(&self, "add", |b, a| a + b);
         }
         self.zip_with_owned(&other, "add", |a, b| a + b)
