@@ -35,10 +35,12 @@ pub(crate) struct Params<T: Element> {
     pub axis2: usize,
     pub flag: bool,
     /// Index lists: gather/scatter/index indices, permute's permutation.
-    /// Boxed (as `custom`), so that each is one pointer wide: every node
-    /// carries these fields and few ops use them, and a node of at most
-    /// 128 bytes is moved onto the tape without a call to `memcpy`.
-    pub indices: Option<Box<Rc<[usize]>>>,
+    /// One pointer wide (as `custom`): every node carries these fields and
+    /// few ops use them, and a node of at most 128 bytes is moved onto the
+    /// tape without a call to `memcpy`. An `Rc<Vec>`, not `Rc<[usize]>`, so
+    /// that a list computed by the op (max-pool's argmax, 75,000 indices
+    /// in W6) is kept without a copy.
+    pub indices: Option<Rc<Vec<usize>>>,
     pub custom: Option<Box<Rc<dyn crate::custom::CustomOp<T>>>>,
 }
 

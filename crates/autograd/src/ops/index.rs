@@ -27,7 +27,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Box::new(Rc::from(indices)));
+                s.indices = Some(Rc::new(indices.to_vec()));
             },
         ))
     }
@@ -54,7 +54,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Box::new(Rc::from(indices)));
+                s.indices = Some(Rc::new(indices.to_vec()));
             },
         ))
     }
@@ -81,7 +81,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Box::new(Rc::from(indices)));
+                s.indices = Some(Rc::new(indices.to_vec()));
             },
         ))
     }
@@ -108,7 +108,7 @@ impl<'t, T: Element> Var<'t, T> {
             Location::caller(),
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Box::new(Rc::from(indices)));
+                s.indices = Some(Rc::new(indices.to_vec()));
             },
         ))
     }
@@ -134,17 +134,16 @@ impl<'t, T: Element> Var<'t, T> {
             location,
             |s, _| {
                 s.axis = axis;
-                s.indices = Some(Box::new(Rc::from(indices)));
+                s.indices = Some(Rc::new(indices));
             },
         )
     }
 }
 
-fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<[usize]> {
+fn indices<T: Element>(c: &Ctx<'_, '_, T>) -> Rc<Vec<usize>> {
     c.saved
         .indices
-        .as_deref()
-        .cloned()
+        .clone()
         .expect("indexing op saved its indices")
 }
 

@@ -59,7 +59,7 @@ impl<'t, T: Element> Var<'t, T> {
             permute_rule,
             Keep::Shapes,
             Location::caller(),
-            |s, _| s.indices = Some(Box::new(std::rc::Rc::from(dims))),
+            |s, _| s.indices = Some(std::rc::Rc::new(dims.to_vec())),
         )
     }
 

@@ -59,9 +59,9 @@ impl Default for Conv1dOptions {
     }
 }
 
-fn pack(win: &Window2d, size: [usize; 2]) -> Rc<[usize]> {
+fn pack(win: &Window2d, size: [usize; 2]) -> Rc<Vec<usize>> {
     let w = win;
-    Rc::from(vec![
+    Rc::new(vec![
         w.kernel[0],
         w.kernel[1],
         w.stride[0],
@@ -111,7 +111,7 @@ impl<'t, T: Element> Var<'t, T> {
             Keep::Shapes,
             loc,
             |s, _| {
-                s.indices = Some(Box::new(pack(&win, size)));
+                s.indices = Some(pack(&win, size));
             },
         )
     }
@@ -134,7 +134,7 @@ impl<'t, T: Element> Var<'t, T> {
             Keep::Shapes,
             loc,
             |s, _| {
-                s.indices = Some(Box::new(pack(&win, size)));
+                s.indices = Some(pack(&win, size));
             },
         )
     }
