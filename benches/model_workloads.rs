@@ -34,7 +34,7 @@ pub fn lenet_step(model: &mut Sequential, opt: &mut Sgd, x: &Tensor, labels: &[u
     let tape = Tape::new();
     let logits = model.forward(&tape.constant(x.clone()));
     let loss = cross_entropy(&logits, labels, Reduction::Mean).expect("labels in 0..10");
-    let grads = loss.backward();
+    let grads = loss.backward_and_free();
     opt.step(model, &grads);
     loss.item()
 }
@@ -72,7 +72,7 @@ pub fn w7_transformer_step(c: &mut Criterion) {
             let tape = Tape::new();
             let y = block.forward_masked(&tape.constant(x.clone()), Some(&mask));
             let loss = mse(&y, &tape.constant(t.clone()), Reduction::Mean);
-            let grads = loss.backward();
+            let grads = loss.backward_and_free();
             opt.step(&mut block, &grads);
             black_box(loss.item())
         })

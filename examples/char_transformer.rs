@@ -123,7 +123,7 @@ pub fn train(
             Reduction::Mean,
         )
         .expect("ids < vocab");
-        let grads = loss.backward();
+        let grads = loss.backward_and_free();
         schedule.apply(&mut opt, step);
         opt.step(&mut model, &grads);
         recent.push(loss.item());

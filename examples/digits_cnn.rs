@@ -101,7 +101,7 @@ pub fn train(
             let loss =
                 cross_entropy(&model.forward(&xb), &yb, Reduction::Mean).expect("labels 0..10");
             total += loss.item() * chunk.len() as f32;
-            let grads = loss.backward(); // every gradient, derived by the tape
+            let grads = loss.backward_and_free(); // every gradient, by the tape
             schedule.apply(&mut opt, step);
             opt.step(&mut model, &grads);
             step += 1;

@@ -103,7 +103,7 @@ pub fn run<M: Recurrent>(model: &mut M, t: usize, rng: &mut StdRng) -> (f64, f64
         let tape = Tape::new();
         let logits = head.forward(&model.last(&tape.constant(x)));
         let loss = cross_entropy(&logits, &y, Reduction::Mean).expect("labels < CLASSES");
-        let grads = loss.backward();
+        let grads = loss.backward_and_free();
         opt_m.step(model, &grads);
         opt_h.step(&mut head, &grads);
     }

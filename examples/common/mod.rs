@@ -35,7 +35,9 @@ pub fn mse_step(
         &tape.constant(y.clone()),
         Reduction::Mean,
     );
-    let grads = loss.backward(); // every gradient, derived from the tape
+    // every gradient, derived from the tape (which frees what it kept as
+    // it goes: the step needs no second backward pass)
+    let grads = loss.backward_and_free();
     opt.step(model, &grads);
     loss.item()
 }

@@ -11,7 +11,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::ops::Index;
+use std::ops::{Index, IndexMut};
 
 /// Nodes per chunk.
 const CHUNK: usize = 1024;
@@ -100,6 +100,12 @@ impl<N: 'static> Index<usize> for Arena<N> {
     type Output = N;
     fn index(&self, i: usize) -> &N {
         &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl<N: 'static> IndexMut<usize> for Arena<N> {
+    fn index_mut(&mut self, i: usize) -> &mut N {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
     }
 }
 

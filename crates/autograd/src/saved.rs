@@ -104,14 +104,24 @@ impl<T: Element> Saved<T> {
         }
     }
 
-    /// The position of the output among the node's kept tensors.
-    pub fn output_slot(&self) -> Option<usize> {
-        let inputs = if self.values {
+    /// How many tensors the node kept (inputs' values, then its output).
+    pub fn kept_len(&self) -> usize {
+        self.output_slot()
+            .map_or_else(|| self.kept_inputs(), |k| k + 1)
+    }
+
+    /// How many input values the node kept.
+    fn kept_inputs(&self) -> usize {
+        if self.values {
             self.inputs.len()
         } else {
             self.inputs.iter().filter(|x| x.is_none()).count()
-        };
-        self.has_output.then_some(inputs)
+        }
+    }
+
+    /// The position of the output among the node's kept tensors.
+    pub fn output_slot(&self) -> Option<usize> {
+        self.has_output.then(|| self.kept_inputs())
     }
 }
 
@@ -133,9 +143,11 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
 
     /// The kept value of input `i` (see [`Ctx::input`]).
     pub fn input_value(&self, i: usize) -> Tensor<T> {
-        self.tape
-            .kept_input(self.saved, i)
-            .expect("the rule reads input values: record with Keep::Values")
+        let k = self
+            .saved
+            .input_slot(i)
+            .expect("the rule reads input values: record with Keep::Values");
+        self.tape.kept_value(self.saved.kept as usize + k)
     }
 
     /// The node's own output as a tracked Var (its value depends on the
@@ -147,13 +159,16 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// `f` applied to the kept output, read in place (no clone).
     pub fn with_output_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
         let k = self.saved.output_slot().expect("rule saved its output");
-        f(&self.tape.kept.borrow()[self.saved.kept as usize + k])
+        match &self.tape.kept.borrow()[self.saved.kept as usize + k] {
+            Some(t) => f(t),
+            None => crate::tape::released(),
+        }
     }
 
     /// The tensor the op kept as its output (or mask).
     pub fn output_value(&self) -> Tensor<T> {
         let k = self.saved.output_slot().expect("rule saved its output");
-        self.tape.kept.borrow()[self.saved.kept as usize + k].clone()
+        self.tape.kept_value(self.saved.kept as usize + k)
     }
 
     /// The shape of input `i` (from its node, or from a constant's value).

@@ -66,7 +66,7 @@ pub struct Tape<T: Element = f32> {
     /// to `memcpy`; measured on W2, that call was 5 % of the instructions).
     pub(crate) shapes: RefCell<crate::arena::Arena<Dims>>,
     /// The tensors nodes keep for their rules (see [`Saved`]).
-    pub(crate) kept: RefCell<crate::arena::Arena<Tensor<T>>>,
+    pub(crate) kept: RefCell<crate::arena::Arena<Option<Tensor<T>>>>,
     pub(crate) recording: Cell<bool>,
     pub(crate) anomaly: Cell<bool>,
     pub(crate) explain: Cell<bool>,
@@ -202,7 +202,7 @@ impl<T: Element> Tape<T> {
     pub fn saved_bytes(&self) -> usize {
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
-        for t in self.kept.borrow().iter() {
+        for t in self.kept.borrow().iter().flatten() {
             if seen.insert(t.storage_id()) {
                 total += t.storage_bytes();
             }
@@ -258,9 +258,23 @@ impl<T: Element> Tape<T> {
     }
 
     /// The value node `saved` kept of its input `i`, if it kept one.
+    /// (`None` as well once [`Var::backward_and_free`] released it.)
     pub(crate) fn kept_input(&self, saved: &Saved<T>, i: usize) -> Option<Tensor<T>> {
         let k = saved.input_slot(i)?;
-        Some(self.kept.borrow()[saved.kept as usize + k].clone())
+        self.kept.borrow()[saved.kept as usize + k].clone()
+    }
+
+    /// Kept tensor number `at` of the tape's list.
+    ///
+    /// # Panics
+    /// When [`Var::backward_and_free`] released it: a second backward
+    /// pass through a freed tape would have nothing to differentiate with.
+    #[track_caller]
+    pub(crate) fn kept_value(&self, at: usize) -> Tensor<T> {
+        match &self.kept.borrow()[at] {
+            Some(t) => t.clone(),
+            None => released(),
+        }
     }
 
     /// True when an op on `inputs` would be recorded (recording is on and
@@ -326,10 +340,10 @@ impl<T: Element> Tape<T> {
             let mut list = self.kept.borrow_mut();
             let first = list.len();
             for v in inputs.iter().filter(|v| values || v.id.is_none()) {
-                list.push(v.value.clone());
+                list.push(Some(v.value.clone()));
             }
             if let Some(out) = f.output.take() {
-                list.push(out);
+                list.push(Some(out));
             }
             first
         };
@@ -358,6 +372,16 @@ impl<T: Element> Tape<T> {
         );
         Var::from_parts(self, Some(id), value)
     }
+}
+
+/// The panic of a rule that reads a value [`Var::backward_and_free`]
+/// released.
+#[cold]
+#[track_caller]
+pub(crate) fn released() -> ! {
+    panic!(
+        "backward: the values this tape kept for its gradient rules were freed by `backward_and_free`; record the forward pass again (or call `backward`, which keeps them) to differentiate it again"
+    )
 }
 
 #[cfg(test)]

@@ -478,3 +478,60 @@ fn fused_elementwise_gradients_match_the_unfused_ones_bit_for_bit() {
         assert!((h - dh).abs() <= 1e-12, "x = {x}: {h} vs {dh}");
     }
 }
+
+/// `backward_and_free` gives `backward`'s gradients, frees what the tape
+/// kept as the sweep passes, and a later pass through the freed tape
+/// panics naming it (never a gradient computed from nothing).
+#[test]
+fn backward_and_free_matches_backward_then_refuses_a_second_pass() {
+    let x0 = t(&[0.5, -1.5, 2.0]);
+    let w0 = Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0, 0.25, -1.0], &[3, 2]).unwrap();
+    let run = |free: bool| {
+        let tape = Tape::<f64>::new();
+        let (x, w) = (tape.leaf(x0.clone()), tape.leaf(w0.clone()));
+        let loss = x.reshape(&[1, 3]).unwrap().matmul(&w).sigmoid().sum_all();
+        let kept_before = tape.saved_bytes();
+        let grads = if free {
+            loss.backward_and_free()
+        } else {
+            loss.backward()
+        };
+        let g = (
+            grads.wrt(&x).unwrap().to_vec(),
+            grads.wrt(&w).unwrap().to_vec(),
+        );
+        (g, kept_before, tape.saved_bytes())
+    };
+    let (kept_g, before, after_keep) = run(false);
+    let (freed_g, before_free, after_free) = run(true);
+    assert_eq!(kept_g, freed_g, "the same gradients, bit for bit");
+    assert!(before > 0 && before_free == before);
+    assert_eq!(after_keep, before, "backward keeps the saved tensors");
+    assert_eq!(after_free, 0, "backward_and_free released every one");
+
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(x0.clone());
+    let loss = x.sigmoid().sum_all();
+    loss.backward_and_free();
+    let msg = panic_message(|| loss.backward());
+    assert!(msg.contains("backward_and_free"), "{msg}");
+    let msg = panic_message(|| loss.grad_graph(&[&x]));
+    assert!(msg.contains("backward_and_free"), "{msg}");
+}
+
+/// Explain mode still prints every step (each step is printed before its
+/// saved values are freed), and a constant input's shape survives.
+#[test]
+fn backward_and_free_in_explain_mode() {
+    let tape = Tape::<f64>::new();
+    tape.set_explain(true);
+    let x = tape.leaf(Tensor::scalar(0.0));
+    let c = tape.constant(Tensor::scalar(3.0));
+    let g = (&x.sigmoid() * &c).backward_and_free();
+    assert_eq!(g.wrt(&x).unwrap().item(), 0.75);
+    let log = tape.explain_log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    // each step read its kept values before they were freed
+    assert!(log[0].contains("value 0.500000"), "{log:?}");
+    assert!(log[1].contains("0.250000 × 3.000000"), "{log:?}");
+}

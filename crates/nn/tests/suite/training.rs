@@ -311,3 +311,34 @@ fn optimizer_state_of_large_params_is_evaluated_when_stored() {
     let got = p.weight.value.to_vec();
     assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
 }
+
+/// After `backward_and_free` the tape no longer shares the parameters, so
+/// SGD writes each update into the parameter's own buffer (no second copy
+/// of the weights at the peak of a step) — and the update is the same.
+#[test]
+fn sgd_after_backward_and_free_updates_in_place() {
+    let step = |free: bool| {
+        // built anew (a clone would share the weights' buffers)
+        let mut rng = StdRng::seed_from_u64(11);
+        let x = Tensor::<f32>::randn(&[8, 300], &mut rng);
+        let mut m = Linear::<f32>::new(300, 200, &mut rng);
+        let mut opt = Sgd::new(0.1);
+        let before = m.weight.value.storage_id();
+        let tape = Tape::new();
+        let y = m.forward(&tape.constant(x.clone()));
+        let loss = (&y * &y).mean_all();
+        let grads = if free {
+            loss.backward_and_free()
+        } else {
+            loss.backward()
+        };
+        opt.step(&mut m, &grads);
+        let same = m.weight.value.storage_id() == before;
+        (m.weight.value.to_vec(), same)
+    };
+    let (kept, in_place_kept) = step(false);
+    let (freed, in_place_freed) = step(true);
+    assert_eq!(kept, freed);
+    assert!(!in_place_kept, "the tape still holds the old weights");
+    assert!(in_place_freed, "nothing else holds them: updated in place");
+}
