@@ -115,7 +115,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// pool during the sweep rather than when the tape drops, and the
     /// parameters are no longer shared with the tape, so an optimizer
     /// step after it updates them in place instead of writing new
-    /// buffers (W3 at 2 threads: peak memory 10.4 → 9.4 MB). The tape
+    /// buffers (W3 at 2 threads: peak memory 10.5 → 9.0 MB). The tape
     /// cannot be differentiated again: a later backward pass through it
     /// panics, naming this function.
     ///
