@@ -100,12 +100,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// [`Var::backward_with`] with a seed), or it is a constant.
     #[track_caller]
     pub fn backward(&self) -> Grads<'t, T> {
-        assert!(
-            self.value.numel() == 1,
-            "backward: the output has shape {:?}; backward needs one element (use backward_with for a seed), called at {}",
-            self.shape(),
-            std::panic::Location::caller()
-        );
+        self.one_element("backward");
         self.backward_with(&Tensor::ones(self.shape()))
     }
 
@@ -134,17 +129,30 @@ impl<'t, T: Element> Var<'t, T> {
     /// As [`Var::backward`].
     #[track_caller]
     pub fn backward_and_free(&self) -> Grads<'t, T> {
+        self.one_element("backward_and_free");
+        self.gradients("backward_and_free", &Tensor::ones(self.shape()), Mode::Free)
+    }
+
+    /// Panics, naming `op` and the caller's line, unless this Var holds
+    /// one element (a loss).
+    #[track_caller]
+    fn one_element(&self, op: &str) {
         assert!(
             self.value.numel() == 1,
-            "backward_and_free: the output has shape {:?}; it needs one element, called at {}",
+            "{op}: the output has shape {:?}; {op} needs one element (use backward_with for a seed), called at {}",
             self.shape(),
             std::panic::Location::caller()
         );
-        let seed = Tensor::ones(self.shape());
-        let root = self.root("backward_and_free", seed.shape());
+    }
+
+    /// The plain (unrecorded) gradients for `seed`, keeping or freeing the
+    /// tape's saved tensors as `mode` says.
+    #[track_caller]
+    fn gradients(&self, op: &str, seed: &Tensor<T>, mode: Mode) -> Grads<'t, T> {
+        let root = self.root(op, seed.shape());
         let tape = self.tape;
         let keep = Keep::new(true, tape.retained.borrow().iter().copied());
-        let slots = sweep(tape, root, self.lift(seed), Mode::Free, &keep);
+        let slots = sweep(tape, root, self.lift(seed.clone()), mode, &keep);
         Grads {
             tape,
             grads: slots.map(|v| v.value),
@@ -159,15 +167,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// When the seed's shape differs from this Var's or it is a constant.
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor<T>) -> Grads<'t, T> {
-        let root = self.root("backward", seed.shape());
-        let tape = self.tape;
-        let keep = Keep::new(true, tape.retained.borrow().iter().copied());
-        let slots = sweep(tape, root, self.lift(seed.clone()), Mode::Keep, &keep);
-        Grads {
-            tape,
-            grads: slots.map(|v| v.value),
-            replaced: Vec::new(),
-        }
+        self.gradients("backward", seed, Mode::Keep)
     }
 
     /// The gradients of this one-element Var with respect to `wrt`, as Vars
