@@ -20,7 +20,9 @@
 //! for _ in 0..500 {
 //!     let tape = Tape::new();
 //!     let loss = mse(&model.forward(&tape.constant(x.clone())), &tape.constant(y.clone()), Reduction::Mean);
-//!     let grads = loss.backward();
+//!     // a step needs the graph once: free what the tape kept as it goes
+//!     // (PyTorch's default), so the update below writes in place
+//!     let grads = loss.backward_and_free();
 //!     opt.step(&mut model, &grads);
 //! }
 //! assert!((model.weight.value.item() - 2.0).abs() < 1e-3);
