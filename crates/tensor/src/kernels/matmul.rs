@@ -105,14 +105,6 @@ fn gemm_into<T: Element>(
     } else {
         Parallelism::None
     };
-    // SAFETY: `dst` holds m·n elements (asserted, without overflow) written
-    // with row stride n and column stride 1; the asserts above show, with
-    // checked arithmetic, that the last element the operands' (non-negative)
-    // strides reach lies inside their storage, and every stride fits in
-    // `isize`; each pointer is cast to f32 (f64) only where `T` *is* f32
-    // (f64) by `TypeId` (any other type returned above), so the casts are
-    // identities; `read_dst` is `accumulate`, and `dst`'s old values are
-    // initialised either way.
     // gemm's kernels prefer a column-major destination: our row-major
     // C = A·B is handed over as the column-major Cᵀ = Bᵀ·Aᵀ (what the
     // `gemm` facade does), unless C is a single column or that order
