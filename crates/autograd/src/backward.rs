@@ -264,8 +264,6 @@ fn accumulate<'t, T: Element>(slot: &mut Option<Var<'t, T>>, g: Var<'t, T>) {
     });
 }
 
-/// The reverse sweep from `root`; returns the gradients of the nodes `keep`
-/// names (others are dropped as soon as they have flowed on).
 /// What a sweep records and keeps.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -277,6 +275,8 @@ enum Mode {
     Graph,
 }
 
+/// The reverse sweep from `root`; returns the gradients of the nodes `keep`
+/// names (others are dropped as soon as they have flowed on).
 fn sweep<'t, T: Element>(
     tape: &'t Tape<T>,
     root: NodeId,

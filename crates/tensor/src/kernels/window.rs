@@ -422,8 +422,8 @@ fn pool_2x2<T: Element>(plane: &[T], w: usize, best: &mut [T], arg: &mut [usize]
 
 /// Copies `len` elements from `src[from..]` to `dst[at..]`. A row of at
 /// most 16 (32) elements is copied as a whole chunk of 16 (32) when both
-/// slices have room, so the copy is two or four vector moves with no loop:
-/// the elements past `len` are overwritten by the caller afterwards
+/// slices have room, so the copy has a fixed size and no loop: the
+/// elements past `len` are overwritten by the caller afterwards
 /// (rows of an image are tens of elements; W6's unfold copies 140,000 of
 /// them a step).
 #[inline(always)]
