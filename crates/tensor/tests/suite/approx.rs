@@ -34,6 +34,12 @@ fn exp_edges() {
     assert_eq!(exp_f32(1e30), f32::INFINITY);
     assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
     assert_eq!(exp_f32(-104.0), 0.0);
+    // below -104 the result is set to 0 without the subnormal product;
+    // just above, the product still rounds to the smallest subnormal
+    assert_eq!(exp_f32(-104.5).to_bits(), 0);
+    assert_eq!(exp_f32(-1e30).to_bits(), 0);
+    assert_eq!(exp_f32(-103.9), (-103.9f32 as f64).exp() as f32);
+    assert_eq!(exp_f32(-103.9).to_bits(), 1);
     assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
     assert!(exp_f32(f32::NAN).is_nan());
     // the largest finite result and a subnormal one, rounded as libm does
