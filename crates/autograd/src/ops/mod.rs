@@ -41,8 +41,19 @@ pub(crate) fn one_computed<'t, T: Element>(
     v: Tensor<T>,
     rule: Rule<T>,
 ) -> InputGrads<'t, T> {
+    one(computed(c, op, v, rule))
+}
+
+/// One gradient `v` computed by a kernel in a plain backward, as an
+/// untracked Var named `op` (see [`one_computed`]).
+#[track_caller]
+pub(crate) fn computed<'t, T: Element>(
+    c: &Ctx<'t, '_, T>,
+    op: &'static str,
+    v: Tensor<T>,
+    rule: Rule<T>,
+) -> Var<'t, T> {
     let loc = std::panic::Location::caller();
-    one(c
-        .tape
-        .record(op, v, &[], rule, Keep::Shapes, loc, |_, _| {}))
+    c.tape
+        .record(op, v, &[], rule, Keep::Shapes, loc, |_, _| {})
 }

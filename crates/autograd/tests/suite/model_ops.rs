@@ -106,6 +106,119 @@ proptest! {
     }
 }
 
+/// A `[lq, lk]` mask: none, causal, scattered (some rows fully masked),
+/// or the first row fully masked.
+fn mask_of(kind: usize, lq: usize, lk: usize, seed: usize) -> Option<Tensor<f64>> {
+    let v = (0..lq * lk).map(|i| match kind {
+        1 => (i % lk > i / lk) as u8 as f64,
+        2 => (i * 7 + seed).is_multiple_of(3) as u8 as f64,
+        _ => (i < lk) as u8 as f64,
+    });
+    (kind > 0).then(|| Tensor::from_vec(v.collect(), &[lq, lk]).unwrap())
+}
+
+/// `q`, `k`, `v` stored `[b, l, h, d]` and viewed as `[b, h, l, d]` (the
+/// strided heads a multi-head layer hands over).
+fn heads<'t>(x: &Var<'t, f64>) -> Var<'t, f64> {
+    x.permute(&[0, 2, 1, 3])
+}
+
+/// Gives a closure the signature gradcheck takes (for every tape lifetime).
+fn hr<F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy>(f: F) -> F {
+    f
+}
+
+/// Sizes packed in one `usize` so that the closures handed to
+/// gradcheck stay `Copy`: (lq, lk, mask kind, seed).
+fn unpack(p: usize) -> (usize, usize, usize, usize) {
+    (p % 10, (p / 10) % 10, (p / 100) % 10, p / 1000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16)
+    ))]
+
+    /// The fused op (strided heads, lq ≠ lk, d ≠ dv, masks with dead
+    /// rows), first and second order; the same call through the composed
+    /// path (a mask with a batch axis) gives the same values and
+    /// gradients.
+    #[test]
+    fn fused_attention_over_shapes_and_masks(
+        (b, h) in (1usize..3, 1usize..3),
+        (lq, lk) in (1usize..4, 1usize..4),
+        (d, dv) in (1usize..4, 1usize..3),
+        kind in 0usize..4,
+        seed in 0usize..50,
+    ) {
+        let t = |shape: &[usize], s: usize| {
+            let n: usize = shape.iter().product();
+            Tensor::from_vec((0..n).map(|i| (((i * 13 + s * 7) % 17) as f64 - 8.0) / 8.0).collect(), shape).unwrap()
+        };
+        let ins = [t(&[b, lq, h, d], seed), t(&[b, lk, h, d], seed + 1), t(&[b, lk, h, dv], seed + 2)];
+        let p = lq + 10 * lk + 100 * kind + 1000 * seed;
+        let fused = hr(move |x| {
+            let (lq, lk, kind, seed) = unpack(p);
+            let m = mask_of(kind, lq, lk, seed);
+            heads(&x[0]).scaled_dot_product_attention(&heads(&x[1]), &heads(&x[2]), m.as_ref())
+        });
+        both(fused, &ins)?;
+        // a [1, lq, lk] mask takes the composed path
+        let composed = hr(move |x| {
+            let (lq, lk, kind, seed) = unpack(p);
+            let m = mask_of(kind.max(1), lq, lk, seed).unwrap().unsqueeze(0);
+            heads(&x[0]).scaled_dot_product_attention(&heads(&x[1]), &heads(&x[2]), Some(&m))
+        });
+        let fused_masked = hr(move |x| {
+            let (lq, lk, kind, seed) = unpack(p);
+            let m = mask_of(kind.max(1), lq, lk, seed).unwrap();
+            heads(&x[0]).scaled_dot_product_attention(&heads(&x[1]), &heads(&x[2]), Some(&m))
+        });
+        let run = |f: &dyn for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>| {
+            let tape = Tape::<f64>::new();
+            let xs: Vec<_> = ins.iter().map(|x| tape.leaf(x.clone())).collect();
+            let y = f(&xs);
+            let seed_g = t(y.shape(), 5);
+            let g = y.backward_with(&seed_g);
+            let mut out = y.value().to_vec();
+            for x in &xs {
+                out.extend(g.wrt(x).unwrap().to_vec());
+            }
+            out
+        };
+        let (a, c) = (run(&fused_masked), run(&composed));
+        for (x, y) in a.iter().zip(&c) {
+            prop_assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{} vs {}", x, y);
+        }
+    }
+
+    /// The fused rule's plain kernel and its recorded `Var` formula agree.
+    #[test]
+    fn fused_attention_plain_and_recorded_gradients_agree(
+        (lq, lk) in (1usize..5, 1usize..5),
+        kind in 0usize..4,
+        seed in 0usize..50,
+    ) {
+        let t = |shape: &[usize], s: usize| {
+            let n: usize = shape.iter().product();
+            Tensor::from_vec((0..n).map(|i| (((i * 11 + s * 5) % 13) as f64 - 6.0) / 4.0).collect(), shape).unwrap()
+        };
+        let tape = Tape::<f64>::new();
+        let (q, k, v) = (tape.leaf(t(&[2, lq, 3], seed)), tape.leaf(t(&[2, lk, 3], seed + 1)), tape.leaf(t(&[2, lk, 2], seed + 2)));
+        let m = mask_of(kind, lq, lk, seed);
+        let y = q.scaled_dot_product_attention(&k, &v, m.as_ref());
+        let g = t(y.shape(), seed + 3);
+        let plain = y.backward_with(&g);
+        let recorded = y.grad_graph_with(&tape.constant(g), &[&q, &k, &v]);
+        for (x, r) in [&q, &k, &v].iter().zip(&recorded) {
+            let (p, r) = (plain.wrt(x).unwrap().to_vec(), r.value().to_vec());
+            for (p, r) in p.iter().zip(&r) {
+                prop_assert!((p - r).abs() <= 1e-12 * (1.0 + r.abs()), "{} vs {}", p, r);
+            }
+        }
+    }
+}
+
 #[test]
 fn values_match_the_formulas_and_pytorch() {
     let tape = Tape::<f64>::new();

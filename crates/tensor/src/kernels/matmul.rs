@@ -55,7 +55,7 @@ fn small_matmul<T: Element>(
 /// One `C[m×n] = A[m×k] · B[k×n]` into dense row-major `dst`.
 ///
 /// `a` and `b` are (storage, offset, row stride, column stride).
-fn gemm_into<T: Element>(
+pub(super) fn gemm_into<T: Element>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     a: (&[T], usize, usize, usize),

@@ -2,6 +2,7 @@
 //! shared strided map/zip machinery and the parallelism threshold.
 
 pub mod approx;
+pub mod attention;
 pub mod binary;
 pub mod fuse;
 // index arithmetic reviewed as in `layout` (see lib.rs)

@@ -4,6 +4,7 @@
 //! several times faster.
 
 mod approx;
+mod attention;
 mod fuse;
 mod hardening;
 mod norm;

@@ -1,0 +1,208 @@
+//! Fused attention and its backward against plain loops, in f64 and f32,
+//! over strided inputs, masks with dead rows and empty extents.
+
+use mnemon_tensor::Tensor;
+use proptest::prelude::*;
+
+/// Deterministic values in about [-2, 2].
+fn values(n: usize, seed: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (((i * 37 + seed * 101) % 97) as f64 - 48.0) / 24.0)
+        .collect()
+}
+
+/// `[heads.., rows, cols]` dense; when `strided`, the same values read
+/// through a permuted view (rows and heads swapped in memory).
+fn tensor(lead: &[usize], rows: usize, cols: usize, seed: usize, strided: bool) -> Tensor<f64> {
+    let heads: usize = lead.iter().product();
+    let v = values(heads * rows * cols, seed);
+    if !strided || lead.is_empty() {
+        return Tensor::from_vec(v, &[lead, &[rows, cols]].concat()).unwrap();
+    }
+    // stored as [rows, heads.., cols], then viewed as [heads.., rows, cols]
+    let mut stored = vec![0.0; v.len()];
+    for h in 0..heads {
+        for r in 0..rows {
+            for c in 0..cols {
+                stored[(r * heads + h) * cols + c] = v[(h * rows + r) * cols + c];
+            }
+        }
+    }
+    let n = lead.len();
+    let perm: Vec<usize> = (1..=n).chain([0, n + 1]).collect();
+    Tensor::from_vec(stored, &[&[rows], lead, &[cols]].concat())
+        .unwrap()
+        .permute(&perm)
+}
+
+/// Weights and output of one head by loops: `softmax(q·kᵀ·scale + bias)`,
+/// a row with every key masked all zeros.
+fn forward_loops(
+    (q, k, v): (&[f64], &[f64], &[f64]),
+    (lq, lk, d, dv): (usize, usize, usize, usize),
+    mask: &[bool],
+    scale: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut w = vec![0.0; lq * lk];
+    let mut y = vec![0.0; lq * dv];
+    for i in 0..lq {
+        if (0..lk).all(|j| mask[i * lk + j]) {
+            continue;
+        }
+        let s: Vec<f64> = (0..lk)
+            .map(|j| {
+                let dot: f64 = (0..d).map(|c| q[i * d + c] * k[j * d + c]).sum();
+                if mask[i * lk + j] {
+                    f64::NEG_INFINITY
+                } else {
+                    dot * scale
+                }
+            })
+            .collect();
+        let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
+        for j in 0..lk {
+            w[i * lk + j] = (s[j] - m).exp() / z;
+            for c in 0..dv {
+                y[i * dv + c] += w[i * lk + j] * v[j * dv + c];
+            }
+        }
+    }
+    (w, y)
+}
+
+/// One head's matrices: q, k, v, the weights and the incoming gradient.
+type Head<'a> = [&'a [f64]; 5];
+
+/// `(∂q, ∂k, ∂v)` of one head by loops from the weights.
+fn backward_loops(
+    [q, k, v, w, g]: Head<'_>,
+    (lq, lk, d, dv): (usize, usize, usize, usize),
+    scale: f64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut dq, mut dk, mut dv_) = (vec![0.0; lq * d], vec![0.0; lk * d], vec![0.0; lk * dv]);
+    for i in 0..lq {
+        let dw: Vec<f64> = (0..lk)
+            .map(|j| (0..dv).map(|c| g[i * dv + c] * v[j * dv + c]).sum())
+            .collect();
+        let dot: f64 = (0..lk).map(|j| dw[j] * w[i * lk + j]).sum();
+        for j in 0..lk {
+            let ds = scale * w[i * lk + j] * (dw[j] - dot);
+            for c in 0..d {
+                dq[i * d + c] += ds * k[j * d + c];
+                dk[j * d + c] += ds * q[i * d + c];
+            }
+            for c in 0..dv {
+                dv_[j * dv + c] += w[i * lk + j] * g[i * dv + c];
+            }
+        }
+    }
+    (dq, dk, dv_)
+}
+
+fn close(got: &[f64], want: &[f64], what: &str) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got.len(), want.len(), "{} length", what);
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        prop_assert!(
+            (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+            "{} [{}]: {} vs {}",
+            what,
+            i,
+            a,
+            b
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn attention_matches_loops(
+        lead in prop_oneof![Just(vec![]), Just(vec![1]), Just(vec![3]), Just(vec![2, 2])],
+        (lq, lk, d, dv) in (0usize..6, 0usize..6, 0usize..5, 0usize..5),
+        mask_kind in 0usize..4,
+        strided in any::<bool>(),
+        seed in 0usize..40,
+    ) {
+        let heads: usize = lead.iter().product();
+        let q = tensor(&lead, lq, d, seed, strided);
+        let k = tensor(&lead, lk, d, seed + 1, false);
+        let v = tensor(&lead, lk, dv, seed + 2, strided);
+        let g = tensor(&lead, lq, dv, seed + 3, false);
+        // none, causal, random (with dead rows), one dead first row
+        let mask: Vec<bool> = (0..lq * lk)
+            .map(|i| match mask_kind {
+                0 => false,
+                1 => i % lk.max(1) > i / lk.max(1),
+                2 => (i * 7 + seed).is_multiple_of(3),
+                _ => i < lk,
+            })
+            .collect();
+        let mt = Tensor::from_vec(mask.iter().map(|&m| m as u8 as f64).collect(), &[lq, lk]).unwrap();
+        let scale = 0.7;
+        let (y, w) = q.attention(&k, &v, (mask_kind > 0).then_some(&mt), scale);
+        let (dq, dk, dvv) = q.attention_backward(&k, &v, &w, &g, scale);
+        let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
+        let (yv, wv) = (y.to_vec(), w.to_vec());
+        let (dqv, dkv, dvv) = (dq.to_vec(), dk.to_vec(), dvv.to_vec());
+        prop_assert_eq!(y.shape(), &[&lead[..], &[lq, dv]].concat()[..]);
+        prop_assert_eq!(w.shape(), &[&lead[..], &[lq, lk]].concat()[..]);
+        for h in 0..heads {
+            let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
+            let (qh, kh, vh, gh) = (at(&qv, lq * d), at(&kv, lk * d), at(&vv, lk * dv), at(&gv, lq * dv));
+            let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), &mask, scale);
+            close(&at(&wv, lq * lk), &w_want, "weights")?;
+            close(&at(&yv, lq * dv), &y_want, "output")?;
+            let (dq_want, dk_want, dv_want) =
+                backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, dv), scale);
+            close(&at(&dqv, lq * d), &dq_want, "dq")?;
+            close(&at(&dkv, lk * d), &dk_want, "dk")?;
+            close(&at(&dvv, lk * dv), &dv_want, "dv")?;
+        }
+    }
+}
+
+/// f32 (the vectorising `exp`) against the f64 result, causal mask.
+#[test]
+fn attention_f32_is_close_to_f64() {
+    let q = tensor(&[4], 64, 32, 1, true);
+    let k = tensor(&[4], 64, 32, 2, false);
+    let v = tensor(&[4], 64, 32, 3, true);
+    let mask = Tensor::from_vec(
+        (0..64 * 64)
+            .map(|i| ((i % 64) > (i / 64)) as u8 as f64)
+            .collect(),
+        &[64, 64],
+    )
+    .unwrap();
+    let f = |t: &Tensor<f64>| {
+        Tensor::<f32>::from_vec(t.to_vec().iter().map(|&x| x as f32).collect(), t.shape()).unwrap()
+    };
+    let (y64, _) = q.attention(&k, &v, Some(&mask), 0.125);
+    let (y32, w32) = f(&q).attention(&f(&k), &f(&v), Some(&f(&mask)), 0.125);
+    for (a, b) in y32.to_vec().iter().zip(y64.to_vec()) {
+        assert!((*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // masked places are exactly 0; each row sums to 1
+    let w = w32.to_vec();
+    assert_eq!(w[1], 0.0);
+    for row in w.chunks(64) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+#[should_panic(expected = "attention: q [2, 3, 4], k [2, 3, 5]")]
+fn misfit_shapes_panic_naming_them() {
+    let t = |s: &[usize]| Tensor::<f32>::zeros(s);
+    let _ = t(&[2, 3, 4]).attention(&t(&[2, 3, 5]), &t(&[2, 3, 4]), None, 1.0);
+}
+
+#[test]
+#[should_panic(expected = "does not broadcast to [Lq, Lk] = [3, 3]")]
+fn a_misfit_mask_panics_naming_it() {
+    let t = Tensor::<f32>::zeros(&[2, 3, 4]);
+    let _ = t.attention(&t, &t, Some(&Tensor::zeros(&[2])), 1.0);
+}
