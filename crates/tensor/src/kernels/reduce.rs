@@ -85,8 +85,16 @@ pub(crate) fn lane_max<T: Element>(xs: &[T]) -> T {
             acc[i] = bigger(acc[i], c[i]);
         }
     }
-    let m = acc.iter().fold(T::neg_infinity(), |m, &a| bigger(m, a));
-    chunks.remainder().iter().fold(m, |m, &x| bigger(m, x))
+    // halving, as `fold_lanes` (vector shuffles; a maximum is the same in
+    // any order, and no lane holds a NaN)
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] = bigger(acc[i], acc[i + width]);
+        }
+        width /= 2;
+    }
+    chunks.remainder().iter().fold(acc[0], |m, &x| bigger(m, x))
 }
 
 /// Deterministic sum of a dense slice (fixed chunking, parallel when long).
