@@ -239,35 +239,37 @@ impl<T: Element> Optimizer<T> for Adam<T> {
             let Some(g) = grad_of(p, grads, scale) else {
                 return;
             };
-            let value = std::mem::replace(&mut p.value, g.clone());
-            let g = if self.weight_decay != 0.0 && !self.decoupled {
-                g + &(&value * T::of_f64(self.weight_decay))
+            let l2 = if self.weight_decay != 0.0 && !self.decoupled {
+                T::of_f64(self.weight_decay)
             } else {
-                g.clone()
+                T::zero()
             };
             let decay = if self.decoupled && self.weight_decay != 0.0 {
                 T::of_f64(1.0 - self.lr * self.weight_decay)
             } else {
                 T::one()
             };
-            let (t, m, v) = self
+            let (t, mut m, mut v) = self
                 .state
                 .remove(&p.id())
                 .unwrap_or_else(|| (0, Tensor::zeros(g.shape()), Tensor::zeros(g.shape())));
             let t = t + 1;
-            // one pass each, in place on the optimizer's own m and v (the
-            // same operations in the same order as written out above, so
-            // the same bits as separate ops)
             let (a1, a2) = (T::one() - b1, T::one() - b2);
-            let m = m.zip_with_owned(&g, "adam", move |m, g| m * b1 + g * a1);
-            let v = v.zip_with_owned(&g, "adam", move |v, g| v * b2 + g * g * a2);
             let c1 = T::of_f64(1.0 - self.beta1.powi(t as i32));
             let c2 = T::of_f64(1.0 - self.beta2.powi(t as i32));
             let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
-            let step = m.zip_with(&v, "adam", move |m, v| {
-                lr * (m / c1) / ((v / c2).sqrt() + eps)
-            });
-            p.value = value.zip_with_owned(&step, "adam", move |p, s| p * decay - s);
+            let coupled = l2 != T::zero();
+            // one pass over parameter, moments and gradient, each updated
+            // in its own buffer: the operations of the formulas above, in
+            // their order (the same bits as one op at a time)
+            p.value
+                .update3_in_place(&mut m, &mut v, &g, move |p, m, v, g| {
+                    let g = if coupled { g + p * l2 } else { g };
+                    let m = m * b1 + g * a1;
+                    let v = v * b2 + g * g * a2;
+                    let step = lr * (m / c1) / ((v / c2).sqrt() + eps);
+                    (p * decay - step, m, v)
+                });
             self.state.insert(p.id(), (t, m, v));
         });
     }

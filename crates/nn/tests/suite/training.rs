@@ -167,6 +167,27 @@ fn adam_first_two_steps_written_out() {
     assert!((p.weight.value.item() - p2).abs() < 1e-12);
 }
 
+/// Adam with coupled (L2) weight decay adds `λ·p` to the gradient before
+/// the moments, as PyTorch's `Adam(weight_decay=λ)`.
+#[test]
+fn adam_with_l2_weight_decay_written_out() {
+    let mut p = one_weight(2.0);
+    let mut opt = Adam::new(0.1);
+    opt.weight_decay = 0.5;
+    let (g1, g2) = (0.5, -0.2);
+    step_with(&mut opt, &mut p, &t(&[g1], &[1, 1]));
+    let d1 = g1 + 0.5 * 2.0;
+    let p1 = 2.0 - 0.1 * d1 / (d1.abs() + 1e-8);
+    assert!((p.weight.value.item() - p1).abs() < 1e-12);
+    step_with(&mut opt, &mut p, &t(&[g2], &[1, 1]));
+    let d2 = g2 + 0.5 * p1;
+    let m = 0.9 * 0.1 * d1 + 0.1 * d2;
+    let v = 0.999 * 0.001 * d1 * d1 + 0.001 * d2 * d2;
+    let (mh, vh) = (m / (1.0 - 0.81), v / (1.0 - 0.999f64.powi(2)));
+    let p2 = p1 - 0.1 * mh / (vh.sqrt() + 1e-8);
+    assert!((p.weight.value.item() - p2).abs() < 1e-12);
+}
+
 /// AdamW over three steps on a weight large enough for the threaded
 /// kernels, against the update written out per element.
 #[test]

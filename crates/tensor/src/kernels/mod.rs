@@ -10,6 +10,7 @@ pub mod fuse;
 pub mod index;
 pub mod matmul;
 pub mod norm;
+pub mod optim;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

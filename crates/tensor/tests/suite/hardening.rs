@@ -150,3 +150,33 @@ fn empty_axes_reduce_as_pytorch_does() {
         "{msg}"
     );
 }
+
+/// An optimizer's in-place update never writes into a buffer another
+/// tensor still reads, and reads a strided input in logical order.
+#[test]
+fn update3_in_place_leaves_shared_buffers_alone() {
+    let mut p = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let kept = p.clone();
+    let (mut m, mut v) = (Tensor::zeros(&[2, 2]), Tensor::ones(&[2, 2]));
+    let v_view = v.clone();
+    let g = Tensor::from_vec(vec![10.0, 20.0, 30.0, 40.0], &[2, 2])
+        .unwrap()
+        .t();
+    p.update3_in_place(&mut m, &mut v, &g, |p, m, v, g| (p + g, m - g, v * g));
+    assert_eq!(p.to_vec(), vec![11.0, 32.0, 23.0, 44.0]);
+    assert_eq!(m.to_vec(), vec![-10.0, -30.0, -20.0, -40.0]);
+    assert_eq!(v.to_vec(), vec![10.0, 30.0, 20.0, 40.0]);
+    assert_eq!(kept.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(v_view.to_vec(), vec![1.0; 4]);
+}
+
+#[test]
+#[should_panic(expected = "update3_in_place: shapes [2], [2], [3] and [2] differ")]
+fn update3_in_place_names_misfit_shapes() {
+    let (mut a, mut b, mut c) = (
+        Tensor::<f32>::zeros(&[2]),
+        Tensor::zeros(&[2]),
+        Tensor::zeros(&[3]),
+    );
+    a.update3_in_place(&mut b, &mut c, &Tensor::zeros(&[2]), |a, b, c, _| (a, b, c));
+}

@@ -1,0 +1,78 @@
+//! In-place updates of several tensors at once, for optimizers: Adam's
+//! parameter, first and second moments from the gradient in one pass over
+//! memory instead of four (each pass a trip through the cache for the
+//! whole model's state).
+
+use crate::element::Element;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+impl<T: Element> Tensor<T> {
+    /// Writes `(a, b, c) = f(a, b, c, x)` elementwise into `self` (`a`),
+    /// `b` and `c`, in one pass; `x` is read only. Each of the three is
+    /// updated in its own buffer when it owns it alone (else it gets a
+    /// fresh one first, leaving whatever shared its old buffer untouched).
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let mut p = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// let (mut m, mut v) = (Tensor::zeros(&[2]), Tensor::zeros(&[2]));
+    /// let g = Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap();
+    /// p.update3_in_place(&mut m, &mut v, &g, |p, m, v, g| (p - g, m + g, v + g * g));
+    /// assert_eq!(p.to_vec(), vec![0.5, 3.0]);
+    /// assert_eq!(v.to_vec(), vec![0.25, 1.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// When the four shapes are not the same, naming them and the
+    /// caller's line.
+    #[track_caller]
+    pub fn update3_in_place<F>(&mut self, b: &mut Self, c: &mut Self, x: &Self, f: F)
+    where
+        F: Fn(T, T, T, T) -> (T, T, T) + Sync + Send,
+    {
+        assert!(
+            self.shape() == b.shape() && self.shape() == c.shape() && self.shape() == x.shape(),
+            "update3_in_place: shapes {:?}, {:?}, {:?} and {:?} differ, called at {}",
+            self.shape(),
+            b.shape(),
+            c.shape(),
+            x.shape(),
+            std::panic::Location::caller()
+        );
+        for t in [&mut *self, &mut *b, &mut *c] {
+            if !t.is_unique_dense() {
+                *t = Tensor::from_parts(t.to_vec(), t.shape());
+            }
+        }
+        let x = x.contiguous();
+        let xs = x.as_slice().expect("contiguous");
+        let (sa, sb, sc) = (unique_slice(self), unique_slice(b), unique_slice(c));
+        let run = |a: &mut [T], b: &mut [T], c: &mut [T], x: &[T]| {
+            super::wide::wide(
+                #[inline(always)]
+                || {
+                    for (((a, b), c), &x) in a.iter_mut().zip(b).zip(c).zip(x) {
+                        (*a, *b, *c) = f(*a, *b, *c, x);
+                    }
+                },
+            )
+        };
+        if super::parallel(xs.len()) {
+            sa.par_chunks_mut(super::PAR_CHUNK)
+                .zip(sb.par_chunks_mut(super::PAR_CHUNK))
+                .zip(sc.par_chunks_mut(super::PAR_CHUNK))
+                .zip(xs.par_chunks(super::PAR_CHUNK))
+                .for_each(|(((a, b), c), x)| run(a, b, c, x));
+        } else {
+            run(sa, sb, sc, xs);
+        }
+    }
+}
+
+/// The elements of a tensor made unique and dense above.
+fn unique_slice<T: Element>(t: &mut Tensor<T>) -> &mut [T] {
+    let n = t.numel();
+    let s: &mut [T] = std::sync::Arc::get_mut(&mut t.data).expect("made unique above");
+    &mut s[..n]
+}
