@@ -52,8 +52,18 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn gelu(&self) -> Self {
         let v = self.value.gelu();
         let loc = Location::caller();
-        self.tape
-            .record("gelu", v, &[self], gelu_rule, Keep::Values, loc, |_, _| {})
+        self.tape.record(
+            "gelu",
+            v,
+            &[self],
+            gelu_rule,
+            Keep::Values,
+            loc,
+            |s, out| {
+                // the output too: the plain backward reads Φ(x) back as y/x
+                s.output = Some(out.clone())
+            },
+        )
     }
 
     /// GELU's derivative `Φ(x) + x·φ(x)` as one op (what `gelu`'s rule
@@ -102,12 +112,14 @@ fn erf_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t,
 }
 
 /// `g·gelu'(x)`: recorded as `Var` ops when gradients of gradients are
-/// being built, else one pass into `g`'s buffer.
+/// being built, else one pass into `g`'s buffer (reading `Φ(x)` back from
+/// the saved output, see `Tensor::gelu_backward_at`).
 fn gelu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     if c.tape.recording.get() {
         return one(&g * &c.input(0).gelu_grad());
     }
-    let v = g.value.gelu_backward(&c.input_value(0));
+    let x = c.input_value(0);
+    let v = c.with_output_value(|y| g.value.gelu_backward_at(&x, y));
     super::one_computed(c, "gelu_backward", v, gelu_rule)
 }
 

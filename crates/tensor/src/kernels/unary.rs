@@ -114,6 +114,59 @@ impl<T: Element> Tensor<T> {
         )
     }
 
+    /// GELU's backward from its input `x` and its output `y = x·Φ(x)`:
+    /// this gradient times `Φ(x) + x·φ(x)` with `Φ(x)` read back as `y/x`
+    /// (`½` where `|x| < 1e-30`, where `y/x` would lose digits and `Φ` is
+    /// `½` to the last bit) — one exponential an element, where
+    /// [`Tensor::gelu_backward`] computes `Φ` again (two, a division and
+    /// two polynomials). In this tensor's buffer when no other tensor
+    /// shares it; shapes that differ, or strided operands, take
+    /// [`Tensor::gelu_backward`].
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let g = Tensor::<f64>::from_vec(vec![2.0, 3.0, 1.0], &[3]).unwrap();
+    /// let x = Tensor::<f64>::from_vec(vec![0.0, 1.5, -2.0], &[3]).unwrap();
+    /// let got = g.clone().gelu_backward_at(&x, &x.gelu()).to_vec();
+    /// let want = g.gelu_backward(&x).to_vec();
+    /// assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-15));
+    /// ```
+    #[track_caller]
+    pub fn gelu_backward_at(mut self, x: &Self, y: &Self) -> Self {
+        let same = self.shape() == x.shape() && self.shape() == y.shape();
+        let (xs, ys) = (x.as_slice(), y.as_slice());
+        let (Some(xs), Some(ys), true) = (xs, ys, same && self.is_unique_dense()) else {
+            return self.gelu_backward(x);
+        };
+        let tiny = T::of_f64(1e-30);
+        let half = T::of_f64(0.5);
+        let run = |g: &mut [T], x: &[T], y: &[T]| {
+            super::wide::wide(
+                #[inline(always)]
+                || {
+                    for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
+                        let cdf = if x.abs() < tiny { half } else { y / x };
+                        *g = *g * (cdf + x * gauss_pdf(x));
+                    }
+                },
+            )
+        };
+        let a: &mut [T] = std::sync::Arc::get_mut(&mut self.data).expect("checked unique");
+        if super::parallel(a.len()) {
+            super::par_pieces(a, super::PAR_CHUNK, &|i, ca| {
+                let n = ca.len();
+                run(
+                    ca,
+                    super::piece(xs, i, super::PAR_CHUNK, n),
+                    super::piece(ys, i, super::PAR_CHUNK, n),
+                )
+            });
+        } else {
+            run(a, xs, ys);
+        }
+        self
+    }
+
     /// `x^p` for a real exponent. An integer-valued `p` gives the real result
     /// for a negative base: `powf(-4, 3) = -64`. PyTorch: `pow(x, p)`.
     ///

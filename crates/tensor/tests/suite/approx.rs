@@ -251,3 +251,34 @@ fn softmax_nan_lanes_and_maxima_past_the_vector_width() {
         assert!((y[2 * n - 1] - 1.0).abs() < 1e-6 && y[n..2 * n - 1].iter().all(|&v| v < 1e-40));
     }
 }
+
+/// GELU's backward reading Φ(x) back from the output agrees with the one
+/// computing it again, over a dense sweep and at the edges (0, tiny and
+/// subnormal x, both tails).
+#[test]
+fn gelu_backward_from_the_output_matches() {
+    use mnemon_tensor::Tensor;
+    let mut xs: Vec<f32> = sweep(-14.0, 10.0, 200_000).collect();
+    xs.extend([
+        0.0,
+        -0.0,
+        1e-31,
+        -1e-31,
+        1e-20,
+        -1e-20,
+        1e-40,
+        -1e-40,
+        f32::MIN_POSITIVE,
+    ]);
+    let n = xs.len();
+    let x = Tensor::from_vec(xs.clone(), &[n]).unwrap();
+    let g = Tensor::from_vec((0..n).map(|i| 1.0 + (i % 7) as f32 * 0.25).collect(), &[n]).unwrap();
+    let want = g.clone().gelu_backward(&x).to_vec();
+    let got = g.gelu_backward_at(&x, &x.gelu()).to_vec();
+    for ((a, b), x) in got.iter().zip(&want).zip(&xs) {
+        assert!(
+            (a - b).abs() <= 4e-7 * (1.0 + b.abs()),
+            "x = {x}: {a} vs {b}"
+        );
+    }
+}
