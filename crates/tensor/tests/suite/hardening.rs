@@ -180,3 +180,43 @@ fn update3_in_place_names_misfit_shapes() {
     );
     a.update3_in_place(&mut b, &mut c, &Tensor::zeros(&[2]), |a, b, c, _| (a, b, c));
 }
+
+/// A product large enough to be split by rows across two threads (each
+/// thread its own rows of the left operand, read through a strided view,
+/// and the bias-accumulating `linear`) gives the loops' values, and the
+/// same values as on one thread.
+#[test]
+fn products_split_across_threads_match_loops() {
+    let (m, k, n) = (203, 157, 131);
+    let vals = |len: usize, s: usize| -> Vec<f64> {
+        (0..len)
+            .map(|i| (((i * 31 + s) % 23) as f64 - 11.0) / 7.0)
+            .collect()
+    };
+    // a stored transposed: the product reads it through strides
+    let a = Tensor::from_vec(vals(m * k, 1), &[k, m]).unwrap().t();
+    let w = Tensor::from_vec(vals(n * k, 2), &[n, k]).unwrap();
+    let bias = Tensor::from_vec(vals(n, 3), &[n]).unwrap();
+    let (av, wv, bv) = (a.to_vec(), w.to_vec(), bias.to_vec());
+    let want: Vec<f64> = (0..m * n)
+        .map(|e| {
+            let (i, j) = (e / n, e % n);
+            bv[j] + (0..k).map(|p| av[i * k + p] * wv[j * k + p]).sum::<f64>()
+        })
+        .collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| (a.matmul(&w.t()).to_vec(), a.linear(&w, &bias).to_vec()))
+    };
+    let (one, two) = (run(1), run(2));
+    for (got, plus_bias) in [(&two.0, false), (&two.1, true)] {
+        for (e, (g, w)) in got.iter().zip(&want).enumerate() {
+            let w = if plus_bias { *w } else { w - bv[e % n] };
+            assert!((g - w).abs() < 1e-12 * (1.0 + w.abs()), "[{e}] {g} vs {w}");
+        }
+    }
+    assert_eq!(one, two);
+}
