@@ -28,6 +28,13 @@ fn check_indices(
     size: usize,
     indices: &[usize],
 ) -> Result<(), TensorError> {
+    // the largest index first, in a loop that vectorises (a search that
+    // stops at the first bad one does not: 2 % of a W6 step, whose
+    // max-pool backward scatters 75,000 indices); the culprit only then
+    let largest = indices.iter().fold(0, |m, &i| m.max(i));
+    if indices.is_empty() || largest < size {
+        return Ok(());
+    }
     match indices.iter().find(|&&i| i >= size) {
         Some(&index) => Err(TensorError::IndexOutOfRange {
             op,

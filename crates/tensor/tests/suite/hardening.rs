@@ -220,3 +220,20 @@ fn products_split_across_threads_match_loops() {
     }
     assert_eq!(one, two);
 }
+
+/// An index out of range is reported as the first offending one, with its
+/// axis and the axis's size, whatever the other indices.
+#[test]
+fn the_first_index_out_of_range_is_named() {
+    let t = Tensor::<f32>::zeros(&[2, 3]);
+    match t.index_select(1, &[0, 5, 1, 7, 2]) {
+        Err(TensorError::IndexOutOfRange {
+            index, axis, size, ..
+        }) => {
+            assert_eq!((index, axis, size), (5, 1, 3))
+        }
+        other => panic!("expected IndexOutOfRange, got {other:?}"),
+    }
+    assert!(t.index_select(1, &[2, 0, 1]).is_ok());
+    assert!(t.index_select(1, &[]).is_ok());
+}
