@@ -104,9 +104,31 @@ impl<T: Element> Tensor<T> {
         }
         let n: usize = shape.iter().product();
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
-            if let Some(m) = row_repeat(self.shape(), other.shape())
-                .filter(|&m| same_shape(&shape, self.shape()) && n < PAR_MIN && m > 1)
-            {
+            let repeat = row_repeat(self.shape(), other.shape())
+                .filter(|&m| same_shape(&shape, self.shape()) && m > 1);
+            if let Some(m) = repeat.filter(|_| n >= PAR_MIN) {
+                // a large tensor against one row (a layer norm's weight and
+                // bias): whole rows per piece, in place inside the AVX-512
+                // region (the strided walk below, with its zero fill, took
+                // most of a W7 layer norm)
+                let mut out = crate::pool::overwritable(n);
+                let rows = (PAR_CHUNK / m).max(1) * m;
+                super::par_pieces(&mut out, rows, &|i, o| {
+                    let src = piece(a, i, rows, o.len());
+                    super::wide::wide(
+                        #[inline(always)]
+                        || {
+                            for (orow, arow) in o.chunks_exact_mut(m).zip(src.chunks_exact(m)) {
+                                for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(b) {
+                                    *o = f(x, y);
+                                }
+                            }
+                        },
+                    )
+                });
+                return Tensor::from_parts(out, &shape);
+            }
+            if let Some(m) = repeat {
                 // a bias row: each row of `a` against the one row of `b`
                 let mut out = crate::pool::take(n);
                 for row in a.chunks_exact(m) {

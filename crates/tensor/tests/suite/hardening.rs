@@ -237,3 +237,21 @@ fn the_first_index_out_of_range_is_named() {
     assert!(t.index_select(1, &[2, 0, 1]).is_ok());
     assert!(t.index_select(1, &[]).is_ok());
 }
+
+/// A large tensor against one broadcast row (rows shorter and longer than
+/// a parallel piece): every element against its column's value.
+#[test]
+fn large_row_broadcasts_match_loops() {
+    for (rows, m) in [(700usize, 128usize), (4, 20_000), (3, 1 << 15)] {
+        let a: Vec<f32> = (0..rows * m).map(|i| (i % 97) as f32 - 40.0).collect();
+        let b: Vec<f32> = (0..m).map(|j| (j % 13) as f32 * 0.5 - 2.0).collect();
+        let at = Tensor::from_vec(a.clone(), &[rows, m]).unwrap();
+        let bt = Tensor::from_vec(b.clone(), &[m]).unwrap();
+        let prod = (&at * &bt).to_vec();
+        let sum = (&at + &bt).to_vec();
+        for (e, x) in a.iter().enumerate() {
+            assert_eq!(prod[e], x * b[e % m], "product [{e}] of {rows}×{m}");
+            assert_eq!(sum[e], x + b[e % m], "sum [{e}] of {rows}×{m}");
+        }
+    }
+}
