@@ -52,12 +52,7 @@ impl<'a, T: Element> Heads<'a, T> {
     /// `(storage, offset, row stride, column stride)`; `transposed` swaps
     /// the strides (the matrix read as its transpose).
     fn head(&self, i: usize, transposed: bool) -> (&'a [T], usize, usize, usize) {
-        let mut off = self.offset;
-        let mut rem = i;
-        for (&n, &s) in self.lead.iter().zip(self.lead_strides).rev() {
-            off += (rem % n) * s;
-            rem /= n;
-        }
+        let off = super::matmul::batch_offset(self.lead, self.lead_strides, self.offset, i);
         if transposed {
             (self.data, off, self.cs, self.rs)
         } else {

@@ -280,14 +280,21 @@ fn small_batch(count: usize, (m, n, k): (usize, usize, usize)) -> bool {
 /// The storage offsets of batch entry `i` (row-major over `batch`) in two
 /// layouts whose leading axes are the batch axes.
 fn batch_offsets(batch: &[usize], (la, lb): (&Layout, &Layout), i: usize) -> (usize, usize) {
-    let (mut oa, mut ob, mut rem) = (la.offset, lb.offset, i);
+    (
+        batch_offset(batch, &la.strides, la.offset, i),
+        batch_offset(batch, &lb.strides, lb.offset, i),
+    )
+}
+
+/// The storage offset of batch entry `i` (row-major over `batch`) in a
+/// layout with this `offset` whose leading `strides` are the batch axes'.
+pub(super) fn batch_offset(batch: &[usize], strides: &[usize], offset: usize, i: usize) -> usize {
+    let (mut off, mut rem) = (offset, i);
     for d in (0..batch.len()).rev() {
-        let ix = rem % batch[d];
+        off += (rem % batch[d]) * strides[d];
         rem /= batch[d];
-        oa += ix * la.strides[d];
-        ob += ix * lb.strides[d];
     }
-    (oa, ob)
+    off
 }
 
 fn last_index(offset: usize, (i, si): (usize, usize), (j, sj): (usize, usize)) -> Option<usize> {
