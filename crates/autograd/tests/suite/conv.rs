@@ -157,6 +157,55 @@ proptest! {
     }
 }
 
+/// `conv2d` runs one product per image when images have many windows
+/// (here 529) and one over the batch when they have few (the proptest's
+/// shapes): the first path against loops and finite differences too.
+#[test]
+fn conv2d_with_many_windows_per_image_matches_loops_and_gradchecks() {
+    let x = filled(&[2, 2, 24, 24], 1);
+    let w = filled(&[3, 2, 2, 2], 2);
+    let b = filled(&[3], 3);
+    let opts = Conv2dOptions::default();
+    let tape = Tape::<f64>::new();
+    let y = tape.constant(x.clone()).conv2d(
+        &tape.constant(w.clone()),
+        Some(&tape.constant(b.clone())),
+        opts,
+    );
+    assert_eq!(y.shape(), &[2, 3, 23, 23]);
+    let want = conv_loops(&x, &w, Some(&b), opts);
+    assert!(y.value().all_close(&want, 1e-12, 1e-12));
+    let inputs = [x.narrow(0, 0, 1), w, b];
+    gradcheck(|v| conv_of(v, Conv2dOptions::default()), &inputs, tol()).unwrap();
+    gradgradcheck(
+        |v| conv_of(v, Conv2dOptions::default()).powi(2),
+        &inputs,
+        tol(),
+    )
+    .unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16)
+    ))]
+
+    /// The batch-inside unfold and its fold: gradients of both, first and
+    /// second order, through a square (so the second order is not zero).
+    #[test]
+    fn unfold_and_fold_by_tap_gradcheck(n in 1usize..3, c in 1usize..3, h in 2usize..6, w in 2usize..6, k in 1usize..3, s in 1usize..3, p in 0usize..2) {
+        let win = Window2d::new([k, k + 1]).stride([s, 1]).padding([p, p]);
+        prop_assume!(win.output_size([h, w]).is_some());
+        let x = filled(&[n, c, h, w], 4);
+        gradcheck(move |v| v[0].unfold2d_by_tap(win).powi(2), std::slice::from_ref(&x), tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| v[0].unfold2d_by_tap(win).powi(2), std::slice::from_ref(&x), tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let [oh, ow] = win.output_size([h, w]).unwrap();
+        let cols = filled(&[c * win.taps(), n, oh * ow], 5);
+        gradcheck(move |v| v[0].fold2d_by_tap(win, [h, w]).powi(2), std::slice::from_ref(&cols), tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| v[0].fold2d_by_tap(win, [h, w]).powi(2), &[cols], tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+}
+
 #[test]
 fn conv1d_is_conv2d_over_a_height_of_one() {
     let x = filled(&[2, 4, 9], 1);

@@ -166,65 +166,76 @@ impl<T: Element> Tensor<T> {
     /// When the tensor is not rank 4 or the window does not fit.
     #[track_caller]
     pub fn unfold2d(&self, win: Window2d, pad: T) -> Self {
-        let [n, c, h, w] = nchw("unfold2d", self.shape());
-        let [oh, ow] = out_size("unfold2d", &win, [h, w]);
+        self.unfold_columns("unfold2d", win, pad, false)
+    }
+
+    /// [`Tensor::unfold2d`] with the batch axis moved inside:
+    /// `[C·kh·kw, N, oh·ow]` (that is, `unfold2d(..).permute(&[1, 0, 2])`,
+    /// written in that order directly). Viewed as `[C·kh·kw, N·oh·ow]`,
+    /// a convolution over the whole batch is one matrix product instead of
+    /// one per image, which is faster when each image has few windows.
+    ///
+    /// ```
+    /// use mnemon_tensor::{Tensor, Window2d};
+    /// let x = Tensor::<f32>::arange(0.0, 18.0, 1.0).reshape(&[2, 1, 3, 3]).unwrap();
+    /// let win = Window2d::new([2, 2]);
+    /// let cols = x.unfold2d_by_tap(win, 0.0);
+    /// assert_eq!(cols.shape(), &[4, 2, 4]);
+    /// assert_eq!(cols, x.unfold2d(win, 0.0).permute(&[1, 0, 2]).contiguous());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::unfold2d`].
+    #[track_caller]
+    pub fn unfold2d_by_tap(&self, win: Window2d, pad: T) -> Self {
+        self.unfold_columns("unfold2d_by_tap", win, pad, true)
+    }
+
+    /// `unfold2d` (`by_tap` false) or `unfold2d_by_tap` (true).
+    #[track_caller]
+    fn unfold_columns(&self, op: &str, win: Window2d, pad: T, by_tap: bool) -> Self {
+        let [n, c, h, w] = nchw(op, self.shape());
+        let [oh, ow] = out_size(op, &win, [h, w]);
         let (taps, l) = (win.taps(), oh * ow);
-        let shape = [n, c * taps, l];
-        let total = crate::layout::numel_or_panic("unfold2d", &shape);
+        let shape = if by_tap {
+            [c * taps, n, l]
+        } else {
+            [n, c * taps, l]
+        };
+        let total = crate::layout::numel_or_panic(op, &shape);
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
+        let plane = |b: usize, ci: usize| &src[(b * c + ci) * h * w..][..h * w];
         // every element is written below, padding included (one pass over
         // the columns, not a fill and then the copies)
         let mut out = crate::pool::overwritable(total);
-        let per = c * taps * l;
-        let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
-        let fill = |(b, dst): (usize, &mut [T])| {
-            for ci in 0..c {
-                let plane = &src[(b * c + ci) * h * w..][..h * w];
-                for (ki, &(r0, r1, i0)) in rows.iter().enumerate() {
-                    for (kj, &(c0, c1, j0)) in cols.iter().enumerate() {
-                        let base = ((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l;
-                        if c0 >= c1 || r0 >= r1 {
-                            // every tap of this row is padding
-                            dst[base..base + l].fill(pad);
-                            continue;
-                        }
-                        let j0 = j0 as usize;
-                        // the copies first, in order: a short one may write
-                        // a whole 16- or 32-wide chunk, past its end into
-                        // places written after it (see `copy_row`)
-                        for (step, oi) in (r0..r1).enumerate() {
-                            let ii = (i0 + (step * win.stride[0]) as isize) as usize;
-                            let at = base + oi * ow + c0;
-                            if win.stride[1] == 1 {
-                                copy_row(dst, at, plane, ii * w + j0, c1 - c0);
-                            } else {
-                                let taps = plane[ii * w + j0..].iter().step_by(win.stride[1]);
-                                let drow = &mut dst[at..at + (c1 - c0)];
-                                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
-                            }
-                        }
-                        // then the padding around them
-                        let row = &mut dst[base..base + l];
-                        row[..r0 * ow].fill(pad);
-                        row[r1 * ow..].fill(pad);
-                        if c0 > 0 || c1 < ow {
-                            for oi in r0..r1 {
-                                let drow = &mut row[oi * ow..][..ow];
-                                drow[..c0].fill(pad);
-                                drow[c1..].fill(pad);
-                            }
-                        }
+        let tap = TapWriter {
+            win: &win,
+            rows: win.valid_table(0, h, oh),
+            cols: win.valid_table(1, w, ow),
+            w,
+            ow,
+            l,
+            pad,
+        };
+        // Rows are written in memory order within a chunk: `copy_row` may
+        // write past a row's end into the next one, written after it.
+        if by_tap {
+            // a chunk is one tap of one channel, over every image
+            each_chunk(&mut out, n * l, |(t, dst)| {
+                for b in 0..n {
+                    tap.write(&mut dst[b * l..], plane(b, t / taps), t % taps);
+                }
+            });
+        } else {
+            // a chunk is one image, every channel and tap
+            each_chunk(&mut out, c * taps * l, |(b, dst)| {
+                for ci in 0..c {
+                    for k in 0..taps {
+                        tap.write(&mut dst[(ci * taps + k) * l..], plane(b, ci), k);
                     }
                 }
-            }
-        };
-        if per > 0 {
-            if super::parallel(total) && n > 1 {
-                out.par_chunks_mut(per).enumerate().for_each(fill);
-            } else {
-                out.chunks_mut(per).enumerate().for_each(fill);
-            }
+            });
         }
         Tensor::from_parts(out, &shape)
     }
@@ -327,59 +338,195 @@ impl<T: Element> Tensor<T> {
     /// When the columns' shape does not fit the window and `size`.
     #[track_caller]
     pub fn fold2d(&self, win: Window2d, size: [usize; 2]) -> Self {
+        self.fold_columns("fold2d", win, size, false)
+    }
+
+    /// The adjoint of [`Tensor::unfold2d_by_tap`]: columns
+    /// `[C·kh·kw, N, oh·ow]` summed back into `[N, C, H, W]`, as
+    /// [`Tensor::fold2d`] of the columns with their two first axes swapped.
+    ///
+    /// ```
+    /// use mnemon_tensor::{Tensor, Window2d};
+    /// let win = Window2d::new([2, 2]);
+    /// let cols = Tensor::<f32>::ones(&[4, 2, 4]);
+    /// let x = cols.fold2d_by_tap(win, [3, 3]);
+    /// assert_eq!(x, cols.permute(&[1, 0, 2]).fold2d(win, [3, 3]));
+    /// assert_eq!(x.to_vec()[..3], [1.0, 2.0, 1.0]); // how many windows read each pixel
+    /// ```
+    ///
+    /// # Panics
+    /// When the columns' shape does not fit the window and `size`.
+    #[track_caller]
+    pub fn fold2d_by_tap(&self, win: Window2d, size: [usize; 2]) -> Self {
+        self.fold_columns("fold2d_by_tap", win, size, true)
+    }
+
+    /// `fold2d` (`by_tap` false) or `fold2d_by_tap` (true).
+    #[track_caller]
+    fn fold_columns(&self, op: &str, win: Window2d, size: [usize; 2], by_tap: bool) -> Self {
         let [h, w] = size;
-        let [oh, ow] = out_size("fold2d", &win, size);
+        let [oh, ow] = out_size(op, &win, size);
         let (taps, l) = (win.taps(), oh * ow);
         let s = self.shape();
-        let ok = s.len() == 3 && taps > 0 && s[1].is_multiple_of(taps) && s[2] == l;
+        let ok = s.len() == 3 && taps > 0 && s[2] == l;
+        let (n, ctaps) = if by_tap {
+            (s.get(1), s.first())
+        } else {
+            (s.first(), s.get(1))
+        };
+        let (n, ctaps) = (n.copied().unwrap_or(0), ctaps.copied().unwrap_or(0));
+        let expected = if by_tap {
+            "[C·taps, N, L]"
+        } else {
+            "[N, C·taps, L]"
+        };
         assert!(
-            ok,
-            "fold2d: columns of shape {s:?} do not fit window {win:?} over {size:?} (expected [N, C·{taps}, {l}]), called at {}",
+            ok && ctaps.is_multiple_of(taps),
+            "{op}: columns of shape {s:?} do not fit window {win:?} over {size:?} (expected {expected} with {taps} taps and L = {l}), called at {}",
             std::panic::Location::caller()
         );
-        let (n, c) = (s[0], s[1] / taps);
+        let c = ctaps / taps;
         let shape = [n, c, h, w];
-        let total = crate::layout::numel_or_panic("fold2d", &shape);
+        let total = crate::layout::numel_or_panic(op, &shape);
         let cols = self.contiguous();
         let src = cols.as_slice().expect("contiguous");
+        // where the row of tap `k` of channel `ci` of image `b` starts
+        let row_at = |b: usize, ci: usize, k: usize| {
+            if by_tap {
+                ((ci * taps + k) * n + b) * l
+            } else {
+                ((b * c + ci) * taps + k) * l
+            }
+        };
         let mut out = crate::pool::zeroed(total);
-        let per = c * h * w;
         let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
-        let fill = |(b, dst): (usize, &mut [T])| {
-            let src = &src[b * c * taps * l..][..c * taps * l];
-            for ci in 0..c {
-                let plane = &mut dst[ci * h * w..][..h * w];
-                for (ki, &(r0, r1, i0)) in rows.iter().enumerate() {
-                    for (kj, &(c0, c1, j0)) in cols.iter().enumerate() {
-                        if c0 >= c1 {
-                            continue; // every tap of this column is padding
-                        }
-                        let row = &src[((ci * win.kernel[0] + ki) * win.kernel[1] + kj) * l..][..l];
-                        let j0 = j0 as usize;
-                        for (step, oi) in (r0..r1).enumerate() {
-                            let ii = (i0 + (step * win.stride[0]) as isize) as usize;
-                            let drow = &mut plane[ii * w..][..w];
-                            let srow = &row[oi * ow..][c0..c1];
-                            if win.stride[1] == 1 {
-                                let d = &mut drow[j0..j0 + (c1 - c0)];
-                                d.iter_mut().zip(srow).for_each(|(d, &v)| *d = *d + v);
-                            } else {
-                                let taps = drow[j0..].iter_mut().step_by(win.stride[1]);
-                                taps.zip(srow).for_each(|(d, &v)| *d = *d + v);
-                            }
-                        }
-                    }
+        // adds the row of tap `k` to the plane it was read from
+        let add_tap = |plane: &mut [T], row: &[T], k: usize| {
+            let (r0, r1, i0) = rows[k / win.kernel[1]];
+            let (c0, c1, j0) = cols[k % win.kernel[1]];
+            if c0 >= c1 {
+                return; // every tap of this column is padding
+            }
+            let j0 = j0 as usize;
+            for (step, oi) in (r0..r1).enumerate() {
+                let ii = (i0 + (step * win.stride[0]) as isize) as usize;
+                let drow = &mut plane[ii * w..][..w];
+                let srow = &row[oi * ow..][c0..c1];
+                if win.stride[1] == 1 {
+                    let d = &mut drow[j0..j0 + (c1 - c0)];
+                    d.iter_mut().zip(srow).for_each(|(d, &v)| *d = *d + v);
+                } else {
+                    let taps = drow[j0..].iter_mut().step_by(win.stride[1]);
+                    taps.zip(srow).for_each(|(d, &v)| *d = *d + v);
                 }
             }
         };
-        if per > 0 {
-            if super::parallel(total) && n > 1 {
-                out.par_chunks_mut(per).enumerate().for_each(fill);
+        let plane_len = h * w;
+        if by_tap {
+            // the images split into one run per thread; within a run, one
+            // tap at a time over its images, so the columns are read in
+            // order (a tap's rows for consecutive images are adjacent)
+            let threads = if super::parallel(total) {
+                rayon::current_num_threads()
             } else {
-                out.chunks_mut(per).enumerate().for_each(fill);
-            }
+                1
+            };
+            let run = n.div_ceil(threads.max(1)).max(1);
+            each_chunk(&mut out, run * c * plane_len, |(r, dst)| {
+                let images = dst.len() / (c * plane_len).max(1);
+                for ci in 0..c {
+                    for k in 0..taps {
+                        for i in 0..images {
+                            let plane = &mut dst[(i * c + ci) * plane_len..][..plane_len];
+                            add_tap(plane, &src[row_at(r * run + i, ci, k)..][..l], k);
+                        }
+                    }
+                }
+            });
+        } else {
+            each_chunk(&mut out, c * plane_len, |(b, dst)| {
+                for ci in 0..c {
+                    let plane = &mut dst[ci * plane_len..][..plane_len];
+                    for k in 0..taps {
+                        add_tap(plane, &src[row_at(b, ci, k)..][..l], k);
+                    }
+                }
+            });
         }
         Tensor::from_parts(out, &shape)
+    }
+}
+
+/// Runs `fill` on each `per`-long chunk of `out` with its index, in
+/// parallel when the work is large and there is more than one chunk.
+fn each_chunk<T: Element>(
+    out: &mut [T],
+    per: usize,
+    fill: impl Fn((usize, &mut [T])) + Sync + Send,
+) {
+    if per == 0 {
+        return;
+    }
+    if super::parallel(out.len()) && out.len() > per {
+        out.par_chunks_mut(per).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(per).enumerate().for_each(fill);
+    }
+}
+
+/// Writes one row of unfolded columns: tap `k` (`i·kw + j`) of one image
+/// plane at every window position.
+struct TapWriter<'w, T> {
+    win: &'w Window2d,
+    /// `Window2d::valid` per kernel row and per kernel column
+    rows: Vec<(usize, usize, isize)>,
+    cols: Vec<(usize, usize, isize)>,
+    /// the plane's width, the output's width, and windows per plane
+    w: usize,
+    ow: usize,
+    l: usize,
+    pad: T,
+}
+
+impl<T: Element> TapWriter<'_, T> {
+    /// Writes the row into `dst[..l]`; a short copy may write past it into
+    /// the rest of `dst`, which the caller writes afterwards.
+    #[inline]
+    fn write(&self, dst: &mut [T], plane: &[T], k: usize) {
+        let (w, ow, l, pad) = (self.w, self.ow, self.l, self.pad);
+        let (r0, r1, i0) = self.rows[k / self.win.kernel[1]];
+        let (c0, c1, j0) = self.cols[k % self.win.kernel[1]];
+        if c0 >= c1 || r0 >= r1 {
+            // every tap of this row is padding
+            dst[..l].fill(pad);
+            return;
+        }
+        let j0 = j0 as usize;
+        // the copies first, in order: a short one may write a whole 16- or
+        // 32-wide chunk, past its end into places written after it (see
+        // `copy_row`)
+        for (step, oi) in (r0..r1).enumerate() {
+            let ii = (i0 + (step * self.win.stride[0]) as isize) as usize;
+            let at = oi * ow + c0;
+            if self.win.stride[1] == 1 {
+                copy_row(dst, at, plane, ii * w + j0, c1 - c0);
+            } else {
+                let taps = plane[ii * w + j0..].iter().step_by(self.win.stride[1]);
+                let drow = &mut dst[at..at + (c1 - c0)];
+                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
+            }
+        }
+        // then the padding around them
+        let row = &mut dst[..l];
+        row[..r0 * ow].fill(pad);
+        row[r1 * ow..].fill(pad);
+        if c0 > 0 || c1 < ow {
+            for oi in r0..r1 {
+                let drow = &mut row[oi * ow..][..ow];
+                drow[..c0].fill(pad);
+                drow[c1..].fill(pad);
+            }
+        }
     }
 }
 

@@ -84,7 +84,48 @@ proptest! {
         let lhs: f64 = cols0.iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
         let rhs: f64 = xv.iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
         prop_assert_eq!(lhs, rhs);
+        // the batch-inside layout: the same columns with the two first
+        // axes swapped, and its fold the same sums
+        let by_tap = x.unfold2d_by_tap(win, pad);
+        prop_assert_eq!(by_tap.shape(), &[c * kh * kw, n, oh * ow]);
+        prop_assert_eq!(&by_tap, &cols.permute(&[1, 0, 2]).contiguous());
+        let y_by_tap = y.permute(&[1, 0, 2]).contiguous();
+        prop_assert_eq!(y_by_tap.fold2d_by_tap(win, [h, w]), back);
     }
+}
+
+/// Both layouts on a batch large enough to split across threads (each
+/// thread takes whole images in fold, whole taps in unfold), against the
+/// one-image-at-a-time results.
+#[test]
+fn large_batches_fold_and_unfold_by_tap_as_image_by_image() {
+    let (n, c, h, w) = (9, 3, 31, 29);
+    let x = Tensor::from_vec(values(n * c * h * w, 3), &[n, c, h, w]).unwrap();
+    let win = Window2d::new([3, 2]).padding([1, 0]).stride([1, 2]);
+    let cols = x.unfold2d(win, 0.0);
+    assert!(cols.numel() >= 1 << 16, "large enough to run in parallel");
+    let by_tap = x.unfold2d_by_tap(win, 0.0);
+    assert_eq!(by_tap, cols.permute(&[1, 0, 2]).contiguous());
+    for b in [0, 4, 8] {
+        let one = x.narrow(0, b, 1).unfold2d(win, 0.0);
+        assert_eq!(cols.narrow(0, b, 1), one);
+        let back = by_tap.narrow(1, b, 1).fold2d_by_tap(win, [h, w]);
+        assert_eq!(back, one.fold2d(win, [h, w]));
+    }
+    assert_eq!(by_tap.fold2d_by_tap(win, [h, w]), cols.fold2d(win, [h, w]));
+}
+
+#[test]
+fn misfit_columns_panic_naming_the_layout() {
+    let win = Window2d::new([2, 2]);
+    let cols = Tensor::<f32>::zeros(&[3, 2, 4]);
+    let err = std::panic::catch_unwind(|| cols.fold2d_by_tap(win, [3, 3])).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("fold2d_by_tap: columns of shape [3, 2, 4]"),
+        "{msg}"
+    );
+    assert!(msg.contains("[C·taps, N, L]"), "{msg}");
 }
 
 #[test]
