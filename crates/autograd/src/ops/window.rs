@@ -356,22 +356,27 @@ impl<'t, T: Element> Var<'t, T> {
     }
 }
 
+/// The window and input size a window op saved.
+fn saved_window<T: Element>(c: &Ctx<'_, '_, T>) -> (Window2d, [usize; 2]) {
+    unpack(c.saved.indices.as_ref().expect("window saved"))
+}
+
 fn unfold_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let (win, size) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    let (win, size) = saved_window(c);
     super::one(g.fold2d(win, size))
 }
 
 fn fold_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let (win, _) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    let (win, _) = saved_window(c);
     super::one(g.unfold2d(win))
 }
 
 fn unfold_by_tap_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let (win, size) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    let (win, size) = saved_window(c);
     super::one(g.fold2d_by_tap(win, size))
 }
 
 fn fold_by_tap_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let (win, _) = unpack(c.saved.indices.as_ref().expect("window saved"));
+    let (win, _) = saved_window(c);
     super::one(g.unfold2d_by_tap(win))
 }
