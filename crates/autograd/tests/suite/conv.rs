@@ -262,3 +262,27 @@ fn max_pool_ties_go_to_the_first_maximum_and_shapes_panic_clearly() {
         "{msg}"
     );
 }
+
+/// An empty batch and an empty set of input channels give empty or zero
+/// outputs and gradients, through both layouts of the columns.
+#[test]
+fn conv2d_of_an_empty_batch_or_no_channels() {
+    for (x, w, want) in [
+        ([0, 2, 5, 5], [3, 2, 2, 2], vec![0, 3, 4, 4]),
+        ([0, 2, 30, 30], [3, 2, 2, 2], vec![0, 3, 29, 29]),
+        ([2, 0, 5, 5], [3, 0, 2, 2], vec![2, 3, 4, 4]),
+    ] {
+        let tape = Tape::<f64>::new();
+        let (xv, wv) = (tape.leaf(filled(&x, 1)), tape.leaf(filled(&w, 2)));
+        let b = tape.leaf(filled(&[3], 3));
+        let y = xv.conv2d(&wv, Some(&b), Conv2dOptions::default());
+        assert_eq!(y.shape(), &want[..]);
+        // no input channel: the output is the bias alone
+        let bias = filled(&[3], 3).reshape(&[1, 3, 1, 1]).unwrap();
+        let want_y = bias.broadcast_to(&want).unwrap().contiguous();
+        assert_eq!(y.value().to_vec(), want_y.to_vec());
+        let g = y.sum_all().backward();
+        assert_eq!(g.wrt(&xv).unwrap().shape(), &x[..]);
+        assert!(g.wrt(&wv).unwrap().to_vec().iter().all(|&v| v == 0.0));
+    }
+}
