@@ -505,16 +505,15 @@ impl<T: Element> TapWriter<'_, T> {
         // the copies first, in order: a short one may write a whole 16- or
         // 32-wide chunk, past its end into places written after it (see
         // `copy_row`)
-        for (step, oi) in (r0..r1).enumerate() {
-            let ii = (i0 + (step * self.win.stride[0]) as isize) as usize;
-            let at = oi * ow + c0;
-            if self.win.stride[1] == 1 {
-                copy_row(dst, at, plane, ii * w + j0, c1 - c0);
-            } else {
-                let taps = plane[ii * w + j0..].iter().step_by(self.win.stride[1]);
-                let drow = &mut dst[at..at + (c1 - c0)];
-                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
-            }
+        let rows = (r0 * ow + c0, i0 as usize * w + j0, r1 - r0);
+        let fast = self.win.stride[1] == 1
+            && match c1 - c0 {
+                0..=16 => self.chunk_rows::<16>(dst, plane, rows),
+                17..=32 => self.chunk_rows::<32>(dst, plane, rows),
+                _ => false,
+            };
+        if !fast {
+            self.copy_rows(dst, plane, (r0, r1, i0), (c0, c1, j0));
         }
         // then the padding around them
         let row = &mut dst[..l];
@@ -525,6 +524,54 @@ impl<T: Element> TapWriter<'_, T> {
                 let drow = &mut row[oi * ow..][..ow];
                 drow[..c0].fill(pad);
                 drow[c1..].fill(pad);
+            }
+        }
+    }
+
+    /// Copies `rows` rows (the first from `plane[from..]` to `dst[at..]`,
+    /// then a stride's rows further in `plane` and an output row further
+    /// in `dst`) as whole `N`-wide chunks, spilling past each row's end,
+    /// when the last chunk fits in both; `false` (nothing copied) if not.
+    #[inline(always)]
+    fn chunk_rows<const N: usize>(
+        &self,
+        dst: &mut [T],
+        plane: &[T],
+        (at, from, rows): (usize, usize, usize),
+    ) -> bool {
+        let step = self.win.stride[0] * self.w;
+        let (last_at, last_from) = (at + (rows - 1) * self.ow, from + (rows - 1) * step);
+        if last_at + N > dst.len() || last_from + N > plane.len() {
+            return false;
+        }
+        for q in 0..rows {
+            let (at, from) = (at + q * self.ow, from + q * step);
+            let chunk: &[T; N] = plane[from..from + N].try_into().expect("N elements");
+            dst[at..at + N].copy_from_slice(chunk);
+        }
+        true
+    }
+
+    /// The rows of a tap one by one (any stride; rows that may not spill
+    /// past their end).
+    #[inline(always)]
+    fn copy_rows(
+        &self,
+        dst: &mut [T],
+        plane: &[T],
+        (r0, r1, i0): (usize, usize, isize),
+        (c0, c1, j0): (usize, usize, usize),
+    ) {
+        let (w, ow) = (self.w, self.ow);
+        for (step, oi) in (r0..r1).enumerate() {
+            let ii = (i0 + (step * self.win.stride[0]) as isize) as usize;
+            let at = oi * ow + c0;
+            if self.win.stride[1] == 1 {
+                copy_row(dst, at, plane, ii * w + j0, c1 - c0);
+            } else {
+                let taps = plane[ii * w + j0..].iter().step_by(self.win.stride[1]);
+                let drow = &mut dst[at..at + (c1 - c0)];
+                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
             }
         }
     }
