@@ -431,7 +431,7 @@ impl<T: Element> Tensor<T> {
             } else {
                 1
             };
-            let run = n.div_ceil(threads.max(1)).max(1);
+            let run = n.div_ceil(threads).max(1);
             each_chunk(&mut out, run * c * plane_len, |(r, dst)| {
                 let images = dst.len() / (c * plane_len).max(1);
                 for ci in 0..c {
@@ -503,8 +503,9 @@ impl<T: Element> TapWriter<'_, T> {
         }
         let j0 = j0 as usize;
         // the copies first, in order: a short one may write a whole 16- or
-        // 32-wide chunk, past its end into places written after it (see
-        // `copy_row`)
+        // 32-wide chunk, past its end into places written after it (all
+        // rows at once in `chunk_rows` when the last chunk fits, else row
+        // by row through `copy_row`)
         let rows = (r0 * ow + c0, i0 as usize * w + j0, r1 - r0);
         let fast = self.win.stride[1] == 1
             && match c1 - c0 {
