@@ -121,8 +121,12 @@ proptest! {
     #[test]
     fn attention_matches_loops(
         lead in prop_oneof![Just(vec![]), Just(vec![1]), Just(vec![3]), Just(vec![2, 2])],
-        (lq, lk, d, dv) in (0usize..6, 0usize..6, 0usize..5, 0usize..5),
-        mask_kind in 0usize..4,
+        (lq, lk, d, dv) in prop_oneof![
+            (0usize..6, 0usize..6, 0usize..5, 0usize..5),
+            // past the kernel's 16-row blocks, where masks cut keys short
+            (17usize..53, 1usize..53, 1usize..4, 1usize..4),
+        ],
+        mask_kind in 0usize..7,
         strided in any::<bool>(),
         seed in 0usize..40,
     ) {
@@ -131,13 +135,21 @@ proptest! {
         let k = tensor(&lead, lk, d, seed + 1, false);
         let v = tensor(&lead, lk, dv, seed + 2, strided);
         let g = tensor(&lead, lq, dv, seed + 3, false);
-        // none, causal, random (with dead rows), one dead first row
+        // none, causal, random (with dead rows), one dead first row,
+        // causal shifted by the seed (dead leading rows, or keys reached
+        // by every row), a sliding window, the last rows dead
         let mask: Vec<bool> = (0..lq * lk)
-            .map(|i| match mask_kind {
-                0 => false,
-                1 => i % lk.max(1) > i / lk.max(1),
-                2 => (i * 7 + seed).is_multiple_of(3),
-                _ => i < lk,
+            .map(|i| {
+                let (r, c) = (i / lk.max(1), i % lk.max(1));
+                match mask_kind {
+                    0 => false,
+                    1 => c > r,
+                    2 => (i * 7 + seed).is_multiple_of(3),
+                    3 => i < lk,
+                    4 => c + seed % 11 > r + 5,
+                    5 => c > r || c + 4 + seed % 7 < r,
+                    _ => r + seed % 9 >= lq.max(1),
+                }
             })
             .collect();
         let mt = Tensor::from_vec(mask.iter().map(|&m| m as u8 as f64).collect(), &[lq, lk]).unwrap();
@@ -190,6 +202,60 @@ fn attention_f32_is_close_to_f64() {
     assert_eq!(w[1], 0.0);
     for row in w.chunks(64) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+/// Keys past every row's reach (a causal mask with more keys than
+/// queries) get zero weight and zero gradient, written out even when the
+/// output buffers come back from the pool holding old values (NaN here).
+#[test]
+fn unreached_keys_are_zero_in_recycled_buffers() {
+    let (heads, lq, lk, d) = (64, 20, 40, 16);
+    let q = tensor(&[heads], lq, d, 1, false);
+    let k = tensor(&[heads], lk, d, 2, false);
+    let v = tensor(&[heads], lk, d, 3, false);
+    let g = tensor(&[heads], lq, d, 4, false);
+    let mask: Vec<bool> = (0..lq * lk).map(|i| i % lk > i / lk).collect();
+    let mt = Tensor::from_vec(mask.iter().map(|&m| m as u8 as f64).collect(), &[lq, lk]).unwrap();
+    // pooled buffers (≥ 128 KiB) of every output size, full of NaN
+    for n in [lq * lk, lq * d, lk * d, lk * d, lq * d, lq * lk] {
+        drop(Tensor::from_vec(vec![f64::NAN; heads * n], &[heads, n]).unwrap());
+    }
+    let (y, w) = q.attention(&k, &v, Some(&mt), 0.5);
+    for n in [lq * d, lk * d, lk * d] {
+        drop(Tensor::from_vec(vec![f64::NAN; heads * n], &[heads, n]).unwrap());
+    }
+    let (dq, dk, dv) = q.attention_backward(&k, &v, &w, &g, 0.5);
+    let all = |t: &Tensor<f64>| t.to_vec();
+    let (qv, kv, vv, gv) = (all(&q), all(&k), all(&v), all(&g));
+    for h in 0..heads {
+        let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
+        let (qh, kh, vh, gh) = (
+            at(&qv, lq * d),
+            at(&kv, lk * d),
+            at(&vv, lk * d),
+            at(&gv, lq * d),
+        );
+        let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, d), &mask, 0.5);
+        let (dq_want, dk_want, dv_want) =
+            backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, d), 0.5);
+        let pairs = [
+            (at(&all(&w), lq * lk), w_want, "weights"),
+            (at(&all(&y), lq * d), y_want, "output"),
+            (at(&all(&dq), lq * d), dq_want, "dq"),
+            (at(&all(&dk), lk * d), dk_want, "dk"),
+            (at(&all(&dv), lk * d), dv_want, "dv"),
+        ];
+        for (got, want, what) in pairs {
+            for (a, b) in got.iter().zip(&want) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                    "{what}: {a} vs {b}"
+                );
+            }
+        }
+        // the keys no query reaches: exactly zero gradient
+        assert!(at(&all(&dk), lk * d)[lq * d..].iter().all(|&x| x == 0.0));
     }
 }
 
