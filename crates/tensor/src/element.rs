@@ -57,6 +57,13 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// vectorises (within 2 ulp of libm's, subnormals and overflow
     /// included; see `kernels::approx`).
     fn exp_vectorised(self) -> Self;
+    /// One 8×8 tile of a transpose, `dst[c·ld_dst + r] = src[r·ld_src +
+    /// c]` (see `kernels::transpose`): by loops, in registers for f32.
+    #[doc(hidden)]
+    #[inline]
+    fn transpose_tile(src: &[Self], ld_src: usize, dst: &mut [Self], ld_dst: usize) {
+        crate::kernels::transpose::tile_by_loops(src, ld_src, dst, ld_dst)
+    }
 }
 
 /// `½(1 + erf(x/√2))` and `e^(−x²/2)/√(2π)` in f64, exactly as written.
@@ -100,6 +107,10 @@ impl Element for f32 {
     fn free_list() -> &'static crate::pool::FreeList<Self> {
         static LIST: crate::pool::FreeList<f32> = std::sync::Mutex::new(Vec::new());
         &LIST
+    }
+    #[inline]
+    fn transpose_tile(src: &[Self], ld_src: usize, dst: &mut [Self], ld_dst: usize) {
+        crate::kernels::transpose::tile_f32(src, ld_src, dst, ld_dst)
     }
 }
 

@@ -292,9 +292,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `to_vec` of a coalesced view whose last two axes `[a, b]` are a
-    /// transpose (strides `[1, s]`): tiles of 16 source-contiguous elements,
-    /// each read once and written down a column, instead of one strided
-    /// read per element.
+    /// transpose (strides `[1, s]`): each plane in 8×8 tiles (see
+    /// `kernels::transpose`), instead of one strided read per element.
     fn transposed_to_vec(&self, dims: &[usize], layout: &Layout) -> Vec<T> {
         let r = dims.len();
         let (a, b, s) = (dims[r - 2], dims[r - 1], layout.strides[r - 1]);
@@ -308,15 +307,8 @@ impl<T: Element> Tensor<T> {
         let mut walk = RowWalker::new(&planes.shape, [&planes], 0);
         for plane in out.chunks_exact_mut(a * b) {
             let [base] = walk.next_row();
-            for i0 in (0..a).step_by(16) {
-                let h = 16.min(a - i0);
-                for j in 0..b {
-                    let src = &self.data[base + i0 + j * s..][..h];
-                    for (t, &v) in src.iter().enumerate() {
-                        plane[(i0 + t) * b + j] = v;
-                    }
-                }
-            }
+            // plane[i·b + j] = data[base + i + j·s]
+            crate::kernels::transpose::transpose_into(&self.data[base..], s, plane, b, (a, b));
         }
         out
     }

@@ -10,5 +10,6 @@ mod hardening;
 mod norm;
 mod reference;
 mod stale;
+mod transpose;
 mod view_chains;
 mod window;

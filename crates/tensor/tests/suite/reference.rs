@@ -230,10 +230,14 @@ proptest! {
 
     /// `linear` (bias written first, gemm accumulating onto it) against
     /// plain loops: lead axes of any rank (none too), empty extents, a
-    /// transposed (strided) input, sizes past gemm's blocking.
+    /// transposed (strided) input, sizes past gemm's blocking, and batches
+    /// of 64 rows or more with 256+ inputs (the weight transposed first,
+    /// in 8×8 tiles and edges).
     #[test]
-    fn linear_matches_loops(lead in prop::collection::vec(0usize..4, 0..3), n_in in prop_oneof![0usize..6, Just(300usize)],
-                            n_out in 1usize..7, transposed in any::<bool>(), seed in 0u64..50) {
+    fn linear_matches_loops(lead in prop_oneof![prop::collection::vec(0usize..4, 0..3), Just(vec![70]), Just(vec![2, 33])],
+                            n_in in prop_oneof![0usize..6, Just(300usize)],
+                            n_out in prop_oneof![1usize..7, Just(16usize), Just(21usize)],
+                            transposed in any::<bool>(), seed in 0u64..50) {
         let mut xs = lead.clone();
         xs.push(n_in);
         let x = if transposed && xs.len() == 2 {
