@@ -38,27 +38,32 @@ impl Drop for Sequential {
 /// packing cost more than the arithmetic on matrices like W4's 4×2 · 2×8.
 pub const SMALL_MATMUL: usize = 512;
 
-/// `C = A · B` by the schoolbook loop, for tiny products: dot products of
-/// contiguous rows when A's rows and B's columns are contiguous (as for
-/// `x · wᵀ` in a linear layer), else a row of A times rows of B.
+/// `C = A · B` (or `C += A · B` when `accumulate`) by the schoolbook
+/// loop, for tiny products: dot products of contiguous rows when A's rows
+/// and B's columns are contiguous (as for `x · wᵀ` in a linear layer),
+/// else a row of A times rows of B.
 fn small_matmul<T: Element>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     (a, ao, ar, ac): (&[T], usize, usize, usize),
     (b, bo, br, bc): (&[T], usize, usize, usize),
+    accumulate: bool,
 ) {
     if ac == 1 && br == 1 {
         for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
             let ai = &a[ao + i * ar..][..k];
             for (j, x) in row.iter_mut().enumerate() {
                 let bj = &b[bo + j * bc..][..k];
-                *x = ai.iter().zip(bj).fold(T::zero(), |s, (&u, &v)| s + u * v);
+                let start = if accumulate { *x } else { T::zero() };
+                *x = ai.iter().zip(bj).fold(start, |s, (&u, &v)| s + u * v);
             }
         }
         return;
     }
     for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
-        row.iter_mut().for_each(|x| *x = T::zero());
+        if !accumulate {
+            row.iter_mut().for_each(|x| *x = T::zero());
+        }
         for p in 0..k {
             let aip = a[ao + i * ar + p * ac];
             let bp = bo + p * br;
@@ -113,8 +118,8 @@ pub(super) fn gemm_into<T: Element>(
     let isz = |x: usize| isize::try_from(x).expect("matmul: stride or extent exceeds isize");
     let (dst_rs, a_rs, a_cs, b_rs, b_cs) = (isz(n), isz(a.2), isz(a.3), isz(b.2), isz(b.3));
     let work = m.saturating_mul(n).saturating_mul(k);
-    if work <= SMALL_MATMUL && !accumulate {
-        small_matmul(dst, (m, n, k), a, b);
+    if work <= SMALL_MATMUL {
+        small_matmul(dst, (m, n, k), a, b, accumulate);
         return;
     }
     if TypeId::of::<T>() != TypeId::of::<f32>() && TypeId::of::<T>() != TypeId::of::<f64>() {
