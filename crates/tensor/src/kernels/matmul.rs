@@ -34,6 +34,10 @@ impl Drop for Sequential {
     }
 }
 
+/// Products with at least this many rows are split by rows across the
+/// threads whatever the layout of their right operand (see `gemm_into`).
+const SPLIT_ROWS_MIN: usize = 512;
+
 /// Products of at most this many multiply-adds skip gemm: its dispatch and
 /// packing cost more than the arithmetic on matrices like W4's 4×2 · 2×8.
 pub const SMALL_MATMUL: usize = 512;
@@ -127,13 +131,25 @@ pub(super) fn gemm_into<T: Element>(
         return;
     }
     let threads = rayon::current_num_threads();
-    if threads > 1 && work >= GEMM_PAR_MIN && m >= 64 && !SEQUENTIAL.with(|s| s.get()) {
+    let b_row_major = b.3 == 1;
+    if threads > 1
+        && work >= GEMM_PAR_MIN
+        && m >= 64
+        && (!b_row_major || m >= SPLIT_ROWS_MIN)
+        && !SEQUENTIAL.with(|s| s.get())
+    {
         // rows split across the threads, one sequential product each:
-        // each thread packs its own rows of `a` (gemm's own threading packs
-        // a row-major left operand on the calling thread alone first, the
-        // other thread waiting: 7 % of a 2-thread W3 step). W3 at 2
-        // threads 1.26 -> 1.15 ms (min of 12 alternating runs); W1 n=256
-        // and 1024 at 2 threads unchanged or faster (criterion A/B)
+        // each thread packs its own rows of `a`. gemm's own threading
+        // packs a left operand that is not column-major — here `bᵀ`, for
+        // a `b` whose rows are strided, such as a weight read as `wᵀ` —
+        // on the calling thread alone first, the other thread waiting (7 %
+        // of a 2-thread W3 step). Only then: each thread's own gemm
+        // allocates its own packing buffers, which glibc keeps in that
+        // thread's arena (W3's peak RSS at 2 threads 9.0 -> 11.3–14.5 MB
+        // when every product was split; `linear` now hands gemm its
+        // weight row-major instead, see `transpose_first`). Tall products
+        // (W1 at n = 1024: 10.34 split vs 10.58 ms, 2 threads, 3 rounds)
+        // are split whatever their layout.
         let rows = m.div_ceil(threads);
         dst.par_chunks_mut(rows * n).enumerate().for_each(|(i, d)| {
             let _sequential = Sequential::enter();
@@ -534,8 +550,18 @@ impl<T: Element> Tensor<T> {
 /// (1,024 rows) 1.30 vs 1.21 ms; W3's 784→256 layer gained 40 µs for a
 /// 50 µs transpose (the copies spill out of L2), and `in` = 128 gained
 /// 1–2 %, so those keep the strided read.
+///
+/// When gemm runs the product on several threads, the weight is always
+/// transposed first (in parallel bands): read as `wᵀ` it would be packed
+/// by one thread while the other waits, or split by rows with each
+/// thread's own packing buffers (see `gemm_into`). W3 at 2 threads, min
+/// of 8 alternating: 1.006 ms split by rows (peak RSS 11.3–14.5 MB) vs
+/// 1.098 ms transposed first with one gemm (9.0 MB) — within the 1.19 ms
+/// target, where the memory was not.
 fn transpose_first(rows: usize, n_in: usize, n_out: usize) -> bool {
-    rows >= 64 && n_in >= 256 && n_in.saturating_mul(n_out) <= 1 << 17
+    let threaded = rayon::current_num_threads() > 1
+        && rows.saturating_mul(n_in).saturating_mul(n_out) >= GEMM_PAR_MIN;
+    rows >= 64 && (threaded || (n_in >= 256 && n_in.saturating_mul(n_out) <= 1 << 17))
 }
 
 impl<T: Element> Tensor<T> {

@@ -111,8 +111,10 @@ fn tile_avx(src: &[f32], ld_src: usize, dst: &mut [f32], ld_dst: usize) {
 
 /// `dst[i·ld_dst + j] = src[j·ld_src + i]` for `i < rows`, `j < cols`: the
 /// `cols × rows` matrix read from `src` with row stride `ld_src`, written
-/// transposed (`rows × cols`) into `dst` with row stride `ld_dst`. Whole
-/// 8×8 tiles through [`Element::transpose_tile`], the edges by loops.
+/// transposed (`rows × cols`) into `dst` with row stride `ld_dst`. Bands
+/// of [`BAND`] output rows (across threads for large matrices), each in
+/// whole 8×8 tiles through [`Element::transpose_tile`] and its edges by
+/// loops.
 ///
 /// # Panics
 /// When `src` or `dst` is too short for the extents and strides (an index
@@ -124,31 +126,57 @@ pub(crate) fn transpose_into<T: Element>(
     ld_dst: usize,
     (rows, cols): (usize, usize),
 ) {
-    let (rows8, cols8) = (rows - rows % TILE, cols - cols % TILE);
-    // bands of BAND output rows: the lines a band writes stay in L1 while
-    // its tiles, left to right, fill them
-    for band in (0..rows8).step_by(BAND) {
-        let band_end = (band + BAND).min(rows8);
-        for j0 in (0..cols8).step_by(TILE) {
-            for i0 in (band..band_end).step_by(TILE) {
-                T::transpose_tile(
-                    &src[j0 * ld_src + i0..],
-                    ld_src,
-                    &mut dst[i0 * ld_dst + j0..],
-                    ld_dst,
-                );
-            }
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let band_len = BAND * ld_dst;
+    let band = |b: usize, out: &mut [T]| {
+        let r0 = b * BAND;
+        let r1 = (r0 + BAND).min(rows);
+        transpose_band(src, ld_src, out, ld_dst, (r0, r1), cols);
+    };
+    // the bands' output rows, up to the last row's end (`dst` may be
+    // longer, or end right after the last row's `cols` elements)
+    let used = &mut dst[..(rows - 1) * ld_dst + cols];
+    if rayon::current_num_threads() > 1 && rows.saturating_mul(cols) >= super::PAR_MIN {
+        use rayon::prelude::*;
+        used.par_chunks_mut(band_len)
+            .enumerate()
+            .for_each(|(b, out)| band(b, out));
+    } else {
+        for (b, out) in used.chunks_mut(band_len).enumerate() {
+            band(b, out);
         }
     }
-    // the edges: the last rows % 8 output rows, the last cols % 8 columns
-    for i in rows8..rows {
-        for j in 0..cols8 {
-            dst[i * ld_dst + j] = src[j * ld_src + i];
+}
+
+/// Output rows `r0..r1` of [`transpose_into`], written into `out` (which
+/// starts at row `r0`).
+fn transpose_band<T: Element>(
+    src: &[T],
+    ld_src: usize,
+    out: &mut [T],
+    ld_dst: usize,
+    (r0, r1): (usize, usize),
+    cols: usize,
+) {
+    let whole = r0 + (r1 - r0) / TILE * TILE; // rows in whole tiles
+    let cols8 = cols - cols % TILE;
+    for j0 in (0..cols8).step_by(TILE) {
+        for i0 in (r0..whole).step_by(TILE) {
+            T::transpose_tile(
+                &src[j0 * ld_src + i0..],
+                ld_src,
+                &mut out[(i0 - r0) * ld_dst + j0..],
+                ld_dst,
+            );
         }
     }
-    for j in cols8..cols {
-        for i in 0..rows {
-            dst[i * ld_dst + j] = src[j * ld_src + i];
+    // the edges: rows past the last whole tile, columns past cols8
+    for i in r0..r1 {
+        let from = if i < whole { cols8 } else { 0 };
+        for j in from..cols {
+            out[(i - r0) * ld_dst + j] = src[j * ld_src + i];
         }
     }
 }

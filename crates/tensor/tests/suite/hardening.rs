@@ -181,10 +181,10 @@ fn update3_in_place_names_misfit_shapes() {
     a.update3_in_place(&mut b, &mut c, &Tensor::zeros(&[2]), |a, b, c, _| (a, b, c));
 }
 
-/// A product large enough to be split by rows across two threads (each
-/// thread its own rows of the left operand, read through a strided view,
-/// and the bias-accumulating `linear`) gives the loops' values, and the
-/// same values as on one thread.
+/// A product large enough for two threads gives the loops' values, and
+/// the same values as on one thread: `a·wᵀ` split by rows (each thread
+/// its own rows of the left operand, read through a strided view), and
+/// `linear`, whose weight is transposed first for gemm's own threads.
 #[test]
 fn products_split_across_threads_match_loops() {
     let (m, k, n) = (203, 157, 131);

@@ -78,12 +78,17 @@ fn a_weight_sized_transpose() {
     }
 }
 
-/// An f32 `linear` whose weight is transposed first (64+ rows, 256+
-/// inputs): the product against f64 loops, edges of the 8×8 tiles included
-/// (300 inputs, 21 outputs).
+/// An f32 `linear` whose weight is transposed first: 64+ rows with 256+
+/// inputs, or (at more than one thread) a product large enough for gemm's
+/// threads. The product against f64 loops, edges of the 8×8 tiles
+/// included.
 #[test]
 fn f32_linear_with_the_weight_transposed_first() {
-    let (rows, n_in, n_out) = (70, 300, 21);
+    linear_against_loops(70, 300, 21);
+    linear_against_loops(130, 200, 41);
+}
+
+fn linear_against_loops(rows: usize, n_in: usize, n_out: usize) {
     let val = |i: usize, s: usize| ((i * 31 + s * 17) % 23) as f64 / 11.0 - 1.0;
     let xv: Vec<f64> = (0..rows * n_in).map(|i| val(i, 1)).collect();
     let wv: Vec<f64> = (0..n_out * n_in).map(|i| val(i, 2)).collect();
