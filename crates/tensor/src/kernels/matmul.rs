@@ -545,23 +545,25 @@ impl<T: Element> Tensor<T> {
 /// read as `wᵀ` for every block of the batch it multiplies, which costs
 /// more than one 8×8-tiled transpose when `in` is at least 256 and the two
 /// copies fit in L2 (at most 2^17 elements each). Measured 1 thread, Zen
-/// 4, product with the weight as it is vs transposed first (transpose
-/// included): W3's 256→256 layer (batch 128) 200 vs 160 µs, W7's 512→128
-/// (1,024 rows) 1.30 vs 1.21 ms; W3's 784→256 layer gained 40 µs for a
-/// 50 µs transpose (the copies spill out of L2), and `in` = 128 gained
-/// 1–2 %, so those keep the strided read.
+/// 4, the product with the weight as stored vs with it transposed (the
+/// transpose on top): W3's 256→256 layer (batch 128) 200 vs 150 µs (+11
+/// µs), W7's 512→128 (1,024 rows) 1.30 vs 1.21 ms (+10 µs); W3's 784→256
+/// layer saved 35–45 µs for a 46–65 µs transpose (the copies spill out of
+/// L2), and `in` = 128 saved 1–2 %, so those keep the strided read.
 ///
 /// When gemm runs the product on several threads, the weight is always
 /// transposed first (in parallel bands): read as `wᵀ` it would be packed
 /// by one thread while the other waits, or split by rows with each
 /// thread's own packing buffers (see `gemm_into`). W3 at 2 threads, min
-/// of 8 alternating: 1.006 ms split by rows (peak RSS 11.3–14.5 MB) vs
-/// 1.098 ms transposed first with one gemm (9.0 MB) — within the 1.19 ms
-/// target, where the memory was not.
+/// of 8 alternating: 1.001 ms split by rows (peak RSS 10.8–13.5 MB) vs
+/// 1.014 ms transposed first with one gemm (8.5–8.9 MB).
 fn transpose_first(rows: usize, n_in: usize, n_out: usize) -> bool {
+    if rows < 64 {
+        return false;
+    }
     let threaded = rayon::current_num_threads() > 1
         && rows.saturating_mul(n_in).saturating_mul(n_out) >= GEMM_PAR_MIN;
-    rows >= 64 && (threaded || (n_in >= 256 && n_in.saturating_mul(n_out) <= 1 << 17))
+    threaded || (n_in >= 256 && n_in.saturating_mul(n_out) <= 1 << 17)
 }
 
 impl<T: Element> Tensor<T> {
