@@ -5,12 +5,20 @@
 //! cache, and the weighted sum of values. The composed version wrote the
 //! scaled queries, the scores, the masked scores and the weights as four
 //! separate tensors, each a pass over memory.
+//!
+//! The products run in register tiles of 4 query rows ([`super::tile`]),
+//! each over the keys its rows reach: from the first key the mask allows
+//! any of them to the last. Under a causal mask that is half the work of
+//! the full products (and of the softmax), and the backward finds the
+//! same reach from the weights, which are exactly 0 wherever the mask
+//! forbids.
 
-use super::matmul::gemm_into;
-use super::reduce::{lane_max, lane_sum, lane_sum_zip};
+use super::reduce::lane_sum_zip;
+use super::tile::{product_rows, width, Padded, Strided, ROWS};
 use crate::element::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The extents of one attention call: `heads` (the product of the leading
 /// axes), query and key lengths, and the query/key and value widths.
@@ -24,7 +32,7 @@ struct Extents {
 }
 
 /// A tensor's storage, its offset for each head, and its row and column
-/// strides: what [`gemm_into`] reads a head's matrix from.
+/// strides: what the products read a head's matrix from.
 struct Heads<'a, T> {
     data: &'a [T],
     lead: &'a [usize],
@@ -49,15 +57,10 @@ impl<'a, T: Element> Heads<'a, T> {
     }
 
     /// Head `i`'s matrix (row-major order over the leading axes), as
-    /// `(storage, offset, row stride, column stride)`; `transposed` swaps
-    /// the strides (the matrix read as its transpose).
-    fn head(&self, i: usize, transposed: bool) -> (&'a [T], usize, usize, usize) {
+    /// `(storage, offset, row stride, column stride)`.
+    fn head(&self, i: usize) -> Strided<'a, T> {
         let off = super::matmul::batch_offset(self.lead, self.lead_strides, self.offset, i);
-        if transposed {
-            (self.data, off, self.cs, self.rs)
-        } else {
-            (self.data, off, self.rs, self.cs)
-        }
+        (self.data, off, self.rs, self.cs)
     }
 }
 
@@ -89,9 +92,9 @@ fn extents<T: Element>(op: &str, q: &Tensor<T>, k: &Tensor<T>, v: &Tensor<T>) ->
 }
 
 /// The mask as an additive bias over `[Lq, Lk]` (0 where allowed, −∞
-/// where masked) and, per query row, whether every key is masked.
+/// where masked) and, per query row, the keys it reaches (see [`reach`]).
 #[track_caller]
-fn bias_of<T: Element>(mask: &Tensor<T>, lq: usize, lk: usize) -> (Vec<T>, Vec<bool>) {
+fn bias_of<T: Element>(mask: &Tensor<T>, lq: usize, lk: usize) -> (Vec<T>, Vec<Range<usize>>) {
     assert!(
         mask.rank() <= 2,
         "attention: mask of shape {:?} must broadcast to [Lq, Lk] = [{lq}, {lk}] from at most 2 axes, called at {}",
@@ -116,28 +119,130 @@ fn bias_of<T: Element>(mask: &Tensor<T>, lq: usize, lk: usize) -> (Vec<T>, Vec<b
             }
         })
         .collect();
-    let dead = (0..lq)
-        .map(|i| lk > 0 && bias[i * lk..(i + 1) * lk].iter().all(|&b| b != T::zero()))
+    let reaches = (0..lq)
+        .map(|i| reach(&bias[i * lk..(i + 1) * lk], |b| b == T::zero()))
         .collect();
-    (bias, dead)
+    (bias, reaches)
 }
 
-/// One row of weights in place: `softmax(s·scale + bias)`; a row whose
-/// every key is masked (`dead`) becomes zeros, as PyTorch's SDPA gives.
+/// From the first element of `row` that is `live` to one past the last
+/// (empty when none is): the keys a query row reaches, from its mask
+/// (allowed) or its weights (non-zero).
+fn reach<T: Copy>(row: &[T], live: impl Fn(T) -> bool) -> Range<usize> {
+    match row.iter().position(|&x| live(x)) {
+        Some(first) => {
+            let last = row.iter().rposition(|&x| live(x)).unwrap_or(first);
+            first..last + 1
+        }
+        None => 0..0,
+    }
+}
+
+/// The smallest range holding every non-empty range of `rs` (the keys a
+/// block of query rows reaches).
+fn union(rs: &[Range<usize>]) -> Range<usize> {
+    rs.iter()
+        .filter(|r| !r.is_empty())
+        .fold(None, |u: Option<Range<usize>>, r| {
+            Some(match u {
+                Some(u) => u.start.min(r.start)..u.end.max(r.end),
+                None => r.clone(),
+            })
+        })
+        .unwrap_or(0..0)
+}
+
+/// The query rows that reach any of the keys `keys`: from the first such
+/// row to one past the last (a block of keys' inner range in `∂v`, `∂k`).
+fn rows_reaching(reaches: &[Range<usize>], keys: Range<usize>) -> Range<usize> {
+    let hits = |r: &Range<usize>| r.start < keys.end && r.end > keys.start;
+    match reaches.iter().position(hits) {
+        Some(first) => first..reaches.iter().rposition(hits).unwrap_or(first) + 1,
+        None => 0..0,
+    }
+}
+
+/// A softmax row is computed in whole runs of this many elements (one
+/// AVX-512 vector of f32, the tiles' unit): the keys a row reaches,
+/// widened to whole runs.
+const RUN: usize = 16;
+
+/// The lanes of `v` combined pairwise, halving each step (4 dependent
+/// steps where a running fold takes 15).
 #[inline(always)]
-fn weights_row<T: Element>(s: &mut [T], bias: Option<&[T]>, dead: bool, scale: T) {
-    if dead {
-        s.iter_mut().for_each(|x| *x = T::zero());
-        return;
+fn halving<T: Copy>(mut v: [T; RUN], f: impl Fn(T, T) -> T) -> T {
+    let mut width = RUN / 2;
+    while width > 0 {
+        for i in 0..width {
+            v[i] = f(v[i], v[i + width]);
+        }
+        width /= 2;
     }
-    match bias {
-        Some(b) => s.iter_mut().zip(b).for_each(|(x, &b)| *x = *x * scale + b),
-        None => s.iter_mut().for_each(|x| *x = *x * scale),
+    v[0]
+}
+
+/// The keys `ks` widened to whole [`RUN`]s.
+fn runs(ks: &Range<usize>) -> Range<usize> {
+    ks.start / RUN * RUN..ks.end.div_ceil(RUN) * RUN
+}
+
+/// The mask as an additive bias over `[Lq, width(Lk)]` (0 where allowed,
+/// −∞ where masked and in the padding) and, per query row, the keys it
+/// reaches (see [`reach`]); no mask allows every key.
+#[track_caller]
+fn padded_bias<T: Element>(
+    mask: Option<&Tensor<T>>,
+    lq: usize,
+    lk: usize,
+) -> (Vec<T>, Vec<Range<usize>>) {
+    let ld = width(lk);
+    let mut bias = vec![T::neg_infinity(); lq * ld];
+    let Some(mask) = mask else {
+        bias.chunks_mut(ld.max(1))
+            .for_each(|row| row[..lk].iter_mut().for_each(|b| *b = T::zero()));
+        return (bias, vec![0..lk; lq]);
+    };
+    let (b, reaches) = bias_of(mask, lq, lk);
+    for (row, src) in bias.chunks_mut(ld.max(1)).zip(b.chunks(lk.max(1))) {
+        row[..lk].copy_from_slice(src);
     }
-    let m = lane_max(s);
-    s.iter_mut().for_each(|x| *x = (*x - m).exp_vectorised());
-    let z = lane_sum(s);
-    s.iter_mut().for_each(|x| *x = *x / z);
+    (bias, reaches)
+}
+
+/// One row of weights, `w = softmax(x·scale + bias)` for a query row that
+/// reaches the keys `ks` (at least one allowed), computed in place in its
+/// scores `x` over `ks` widened to whole runs (scores and bias padded to
+/// whole runs; the bias −∞ at every masked key and in the padding): vector
+/// loops with no scalar remainders. `w` is written in full.
+#[inline(always)]
+fn weights_into<T: Element>(w: &mut [T], x: &mut [T], bias: &[T], scale: T, ks: Range<usize>) {
+    let span = runs(&ks);
+    let x = &mut x[span.clone()];
+    for (x, &b) in x.iter_mut().zip(&bias[span.clone()]) {
+        *x = *x * scale + b;
+    }
+    // the largest, by RUN independent maxima (no NaN among them)
+    let mut top = [T::neg_infinity(); RUN];
+    for c in x.chunks_exact(RUN) {
+        for (t, &v) in top.iter_mut().zip(c) {
+            *t = if v > *t { v } else { *t };
+        }
+    }
+    let m = halving(top, |a, b| if b > a { b } else { a });
+    x.iter_mut().for_each(|v| *v = (*v - m).exp_vectorised());
+    let mut sums = [T::zero(); RUN];
+    for c in x.chunks_exact(RUN) {
+        for (t, &v) in sums.iter_mut().zip(c) {
+            *t = *t + v;
+        }
+    }
+    let z = halving(sums, |a, b| a + b);
+    let end = span.end.min(w.len());
+    w[..span.start].iter_mut().for_each(|v| *v = T::zero());
+    for (o, &v) in w[span.start..end].iter_mut().zip(x.iter()) {
+        *o = v / z;
+    }
+    w[end..].iter_mut().for_each(|v| *v = T::zero());
 }
 
 /// `n` consecutive blocks of `size` elements at the start of `buf` (empty
@@ -192,7 +297,7 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn attention(&self, k: &Self, v: &Self, mask: Option<&Self>, scale: T) -> (Self, Self) {
         let e = extents("attention", self, k, v);
-        let bias = mask.map(|m| bias_of(m, e.lq, e.lk));
+        let (bias, reaches) = padded_bias(mask, e.lq, e.lk);
         let lead = &self.shape()[..self.rank() - 2];
         let w_shape = [lead, &[e.lq, e.lk]].concat();
         let y_shape = [lead, &[e.lq, e.dv]].concat();
@@ -212,31 +317,35 @@ impl<T: Element> Tensor<T> {
         let blocks: Vec<_> = wbs.into_iter().zip(ybs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
         each_head(blocks, work, |i, (wb, yb)| {
-            gemm_into(
-                wb,
-                (e.lq, e.lk, e.d),
-                qh.head(i, false),
-                kh.head(i, true),
-                false,
-            );
             super::wide::wide(
                 #[inline(always)]
                 || {
-                    for (r, row) in wb.chunks_mut(e.lk).enumerate() {
-                        let (b, dead) = match &bias {
-                            Some((b, dead)) => (Some(&b[r * e.lk..(r + 1) * e.lk]), dead[r]),
-                            None => (None, false),
-                        };
-                        weights_row(row, b, dead, scale);
+                    let kt = Padded::transposed(kh.head(i), e.lk, e.d);
+                    let vp = Padded::of(vh.head(i), e.lk, e.dv);
+                    let q = qh.head(i);
+                    let ld = width(e.lk);
+                    let mut s = vec![T::zero(); ROWS * ld];
+                    for i0 in (0..e.lq).step_by(ROWS) {
+                        let n = ROWS.min(e.lq - i0);
+                        let keys = union(&reaches[i0..i0 + n]);
+                        let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
+                        product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
+                        for r in 0..n {
+                            let at = (i0 + r) * e.lk;
+                            let row = &mut wb[at..at + e.lk];
+                            let ks = reaches[i0 + r].clone();
+                            if ks.is_empty() {
+                                // every key masked: weights 0
+                                row.iter_mut().for_each(|x| *x = T::zero());
+                                continue;
+                            }
+                            let b = &bias[(i0 + r) * ld..(i0 + r + 1) * ld];
+                            weights_into(row, &mut s[r * ld..(r + 1) * ld], b, scale, ks);
+                        }
+                        let wr = (&wb[..], i0 * e.lk, e.lk, 1);
+                        product_rows(&mut yb[i0 * e.dv..], e.dv, n, wr, &vp, 0..e.dv, keys);
                     }
                 },
-            );
-            gemm_into(
-                yb,
-                (e.lq, e.dv, e.lk),
-                (wb, 0, e.lk, 1),
-                vh.head(i, false),
-                false,
             );
         });
         (
@@ -292,48 +401,67 @@ impl<T: Element> Tensor<T> {
         let blocks: Vec<_> = dqs.into_iter().zip(dks).zip(dvs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
         each_head(blocks, work, |i, ((dqb, dkb), dvb)| {
-            if e.lq == 0 || e.lk == 0 {
-                // nothing to attend to, or nothing attending: zero gradients
-                dqb.iter_mut()
-                    .chain(dkb)
-                    .chain(dvb)
-                    .for_each(|x| *x = T::zero());
-                return;
-            }
-            let w = &w[i * e.lq * e.lk..(i + 1) * e.lq * e.lk];
-            let g = (g, i * e.lq * e.dv, e.dv, 1);
-            gemm_into(dvb, (e.lk, e.dv, e.lq), (w, 0, 1, e.lk), g, false);
-            let mut ds = vec![T::zero(); e.lq * e.lk];
-            gemm_into(&mut ds, (e.lq, e.lk, e.dv), g, vh.head(i, true), false);
             super::wide::wide(
                 #[inline(always)]
                 || {
-                    for (row, wr) in ds.chunks_mut(e.lk).zip(w.chunks(e.lk)) {
-                        let dot = lane_sum_zip(
-                            wr,
-                            row,
-                            #[inline(always)]
-                            |w, d| w * d,
-                        );
-                        for (d, &w) in row.iter_mut().zip(wr) {
-                            *d = scale * (w * (*d - dot));
+                    let (lq, lk, d, dv) = (e.lq, e.lk, e.d, e.dv);
+                    let w = &w[i * lq * lk..(i + 1) * lq * lk];
+                    // the keys each row reaches: its weights are exactly 0
+                    // past them (masked, or a dead row)
+                    let reaches: Vec<_> = (0..lq)
+                        .map(|r| reach(&w[r * lk..(r + 1) * lk], |x| x != T::zero()))
+                        .collect();
+                    let g = (g, i * lq * dv, dv, 1);
+                    let gp = Padded::of(g, lq, dv);
+                    let vt = Padded::transposed(vh.head(i), lk, dv);
+                    let kp = Padded::of(kh.head(i), lk, d);
+                    let qp = Padded::of(qh.head(i), lq, d);
+                    // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
+                    let mut ds = vec![T::zero(); lq * lk];
+                    let ld = width(lk);
+                    let mut s = vec![T::zero(); ROWS * ld];
+                    for i0 in (0..lq).step_by(ROWS) {
+                        let n = ROWS.min(lq - i0);
+                        let keys = union(&reaches[i0..i0 + n]);
+                        let gb = (g.0, g.1 + i0 * dv, dv, 1);
+                        product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
+                        for r in 0..n {
+                            let ks = reaches[i0 + r].clone();
+                            if ks.is_empty() {
+                                continue;
+                            }
+                            // over whole runs (w is 0 past `ks`), up to the row's end
+                            let span = runs(&ks);
+                            let span = span.start..span.end.min(lk);
+                            let at = (i0 + r) * lk;
+                            let wr = &w[at + span.start..at + span.end];
+                            let sr = &s[r * ld + span.start..r * ld + span.end];
+                            let dot = lane_sum_zip(
+                                wr,
+                                sr,
+                                #[inline(always)]
+                                |w, d| w * d,
+                            );
+                            let out = &mut ds[at + span.start..at + span.end];
+                            for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
+                                *o = scale * (w * (d - dot));
+                            }
                         }
+                        // ∂q = ∂s·k over the same keys
+                        let dsb = (&ds[..], i0 * lk, lk, 1);
+                        product_rows(&mut dqb[i0 * d..], d, n, dsb, &kp, 0..d, keys);
+                    }
+                    // ∂v = wᵀ·g and ∂k = ∂sᵀ·q, by blocks of keys over the
+                    // rows that reach them (none: zeros)
+                    for j0 in (0..lk).step_by(ROWS) {
+                        let n = ROWS.min(lk - j0);
+                        let rows = rows_reaching(&reaches, j0..j0 + n);
+                        let wt = (w, j0, 1, lk);
+                        product_rows(&mut dvb[j0 * dv..], dv, n, wt, &gp, 0..dv, rows.clone());
+                        let dst = (&ds[..], j0, 1, lk);
+                        product_rows(&mut dkb[j0 * d..], d, n, dst, &qp, 0..d, rows);
                     }
                 },
-            );
-            gemm_into(
-                dqb,
-                (e.lq, e.d, e.lk),
-                (&ds, 0, e.lk, 1),
-                kh.head(i, false),
-                false,
-            );
-            gemm_into(
-                dkb,
-                (e.lk, e.d, e.lq),
-                (&ds, 0, 1, e.lk),
-                qh.head(i, false),
-                false,
             );
         });
         (

@@ -13,6 +13,7 @@ pub mod norm;
 pub mod optim;
 pub mod reduce;
 pub mod softmax;
+mod tile;
 pub(crate) mod transpose;
 pub mod unary;
 mod wide;

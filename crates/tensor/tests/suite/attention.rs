@@ -125,6 +125,9 @@ proptest! {
             (0usize..6, 0usize..6, 0usize..5, 0usize..5),
             // past the kernel's 16-row blocks, where masks cut keys short
             (17usize..53, 1usize..53, 1usize..4, 1usize..4),
+            // widths across the tiles' 16-column units and 64-column
+            // panels (f64 tiles are 32 wide), keys past one panel
+            (1usize..10, 60usize..72, 15usize..70, 15usize..70),
         ],
         mask_kind in 0usize..7,
         strided in any::<bool>(),
@@ -202,6 +205,53 @@ fn attention_f32_is_close_to_f64() {
     assert_eq!(w[1], 0.0);
     for row in w.chunks(64) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+/// f32 through tiles of every width (f32 tiles are 64 columns: 70 keys
+/// and 70 query dims span two panels, 20 value dims a partial unit),
+/// strided queries and values, a sliding-window mask: forward and
+/// backward against f64 loops on the same (f32-exact) values.
+#[test]
+fn attention_f32_wide_matches_loops() {
+    let (lq, lk, d, dv) = (37, 70, 70, 20);
+    let q = tensor(&[2], lq, d, 5, true);
+    let k = tensor(&[2], lk, d, 6, false);
+    let v = tensor(&[2], lk, dv, 7, true);
+    let g = tensor(&[2], lq, dv, 8, false);
+    let mask: Vec<bool> = (0..lq * lk)
+        .map(|i| {
+            let (r, c) = (i / lk, i % lk);
+            c > r + 20 || c + 25 < r
+        })
+        .collect();
+    let mt = Tensor::from_vec(mask.iter().map(|&m| m as u8 as f64).collect(), &[lq, lk]).unwrap();
+    let f = |t: &Tensor<f64>| {
+        Tensor::<f32>::from_vec(t.to_vec().iter().map(|&x| x as f32).collect(), t.shape()).unwrap()
+    };
+    let (y, w) = f(&q).attention(&f(&k), &f(&v), Some(&f(&mt)), 0.25);
+    let (dq, dk, dvv) = f(&q).attention_backward(&f(&k), &f(&v), &w, &f(&g), 0.25);
+    let all = |t: &Tensor<f32>| t.to_vec().iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
+    for h in 0..2 {
+        let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
+        let (qh, kh, vh, gh) = (at(&qv, lq * d), at(&kv, lk * d), at(&vv, lk * dv), at(&gv, lq * dv));
+        let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), &mask, 0.25);
+        let (dq_want, dk_want, dv_want) =
+            backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, dv), 0.25);
+        let pairs = [
+            (at(&all(&w), lq * lk), w_want, "weights"),
+            (at(&all(&y), lq * dv), y_want, "output"),
+            (at(&all(&dq), lq * d), dq_want, "dq"),
+            (at(&all(&dk), lk * d), dk_want, "dk"),
+            (at(&all(&dvv), lk * dv), dv_want, "dv"),
+        ];
+        for (got, want, what) in pairs {
+            let top = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= 2e-5 * top.max(1.0), "{what} [{i}]: {a} vs {b}");
+            }
+        }
     }
 }
 

@@ -1,0 +1,193 @@
+//! Products of small matrices in register tiles, each block of output
+//! rows over its own range of the inner index: what one attention head
+//! multiplies, where a causal mask leaves half of every product zero.
+//!
+//! gemm's kernels reach the CPU's peak on large products, but a head's
+//! 64×64×32 products are smaller than its packing and dispatch costs, and
+//! gemm cannot skip the masked half. Here the right operand is copied
+//! once per head into rows padded to whole vectors ([`Padded`]), and each
+//! block of [`ROWS`] output rows accumulates in registers over the inner
+//! range its caller gives (the keys a row block reaches), a tile at most
+//! [`max_width`] columns wide. Safe code throughout: the tile's loops
+//! compile to vector fused multiply-adds inside `kernels::wide`.
+
+use super::wide::wide;
+use crate::element::Element;
+use std::ops::Range;
+
+/// Output rows per tile (4 rows × 64 f32 columns: 16 AVX-512
+/// accumulators, with the right operand's row in 4 more).
+pub(super) const ROWS: usize = 4;
+
+/// Columns per vector unit of a tile (a tile's width is a multiple).
+const UNIT: usize = 16;
+
+/// The widest tile for `T`: 256 bytes of a row, 4 AVX-512 registers
+/// (64 f32 or 32 f64; wider ones spill the accumulators).
+fn max_width<T>() -> usize {
+    256 / std::mem::size_of::<T>().max(1)
+}
+
+/// A matrix copied into rows of whole [`UNIT`]s (the padding zero), the
+/// right operand of [`product_rows`].
+pub(super) struct Padded<T> {
+    data: Vec<T>,
+    ld: usize,
+}
+
+/// A matrix read in place: (storage, offset, row stride, column stride).
+pub(super) type Strided<'a, T> = (&'a [T], usize, usize, usize);
+
+/// `n` rounded up to whole vector units: the padded width of a
+/// [`Padded`] matrix of `n` columns (its padding reads as zeros).
+pub(super) fn width(n: usize) -> usize {
+    n.div_ceil(UNIT) * UNIT
+}
+
+impl<T: Element> Padded<T> {
+    /// The `rows × cols` matrix `m`.
+    pub(super) fn of(m: Strided<'_, T>, rows: usize, cols: usize) -> Self {
+        let (src, off, rs, cs) = m;
+        let ld = width(cols);
+        let mut data = vec![T::zero(); rows * ld];
+        for (r, row) in data.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
+            let at = off + r * rs;
+            if cs == 1 {
+                row[..cols].copy_from_slice(&src[at..at + cols]);
+            } else {
+                for (c, x) in row[..cols].iter_mut().enumerate() {
+                    *x = src[at + c * cs];
+                }
+            }
+        }
+        Padded { data, ld }
+    }
+
+    /// The transpose of the `rows × cols` matrix `m` (a `cols × rows`
+    /// matrix), by 8×8 tiles when `m`'s rows are dense.
+    pub(super) fn transposed(m: Strided<'_, T>, rows: usize, cols: usize) -> Self {
+        let (src, off, rs, cs) = m;
+        let ld = width(rows);
+        let mut data = vec![T::zero(); cols * ld];
+        if cs == 1 && rows > 0 && cols > 0 {
+            super::transpose::transpose_into(&src[off..], rs, &mut data, ld, (cols, rows));
+        } else {
+            for c in 0..cols {
+                for r in 0..rows {
+                    data[c * ld + r] = src[off + r * rs + c * cs];
+                }
+            }
+        }
+        Padded { data, ld }
+    }
+}
+
+/// `out[r·ldo + c] = Σ_{p ∈ ks} a(r, p)·b[p][c]` for the `n ≤ ROWS` rows
+/// `r` of a block of the left operand `a` (`a(r, p) = a.0[a.1 + r·a.2 +
+/// p·a.3]`) and the columns `c ∈ cols` of `b`. An empty `ks` writes zeros;
+/// columns outside `cols` are not written.
+///
+/// # Panics
+/// When `cols` ends past `b`'s padded rows ([`Padded::width`]), or an index of `a` or `out` is
+/// out of bounds.
+#[inline(always)]
+pub(super) fn product_rows<T: Element>(
+    out: &mut [T],
+    ldo: usize,
+    n: usize,
+    a: Strided<'_, T>,
+    b: &Padded<T>,
+    cols: Range<usize>,
+    ks: Range<usize>,
+) {
+    assert!(n <= ROWS && cols.end <= b.ld, "tile: block out of range");
+    let wmax = max_width::<T>();
+    let mut c0 = cols.start / UNIT * UNIT;
+    while c0 < cols.end {
+        let c1 = (c0 + wmax).min(cols.end);
+        let units = (c1 - c0).div_ceil(UNIT);
+        let write = cols.start.max(c0)..c1;
+        let blk = (&b.data[..], b.ld, c0);
+        // each tile in a function of its own compiled for wide vectors
+        // (inlined together into one, they spilled their accumulators)
+        if n == ROWS {
+            let ks = ks.clone();
+            match units {
+                1 => wide(
+                    #[inline(always)]
+                    || tile::<T, ROWS, 16>(out, ldo, write, a, blk, ks),
+                ),
+                2 => wide(
+                    #[inline(always)]
+                    || tile::<T, ROWS, 32>(out, ldo, write, a, blk, ks),
+                ),
+                3 => wide(
+                    #[inline(always)]
+                    || tile::<T, ROWS, 48>(out, ldo, write, a, blk, ks),
+                ),
+                _ => wide(
+                    #[inline(always)]
+                    || tile::<T, ROWS, 64>(out, ldo, write, a, blk, ks),
+                ),
+            }
+        } else {
+            for r in 0..n {
+                let (ar, w, ks) = ((a.0, a.1 + r * a.2, a.2, a.3), write.clone(), ks.clone());
+                let o = &mut out[r * ldo..];
+                match units {
+                    1 => wide(
+                        #[inline(always)]
+                        || tile::<T, 1, 16>(o, ldo, w, ar, blk, ks),
+                    ),
+                    2 => wide(
+                        #[inline(always)]
+                        || tile::<T, 1, 32>(o, ldo, w, ar, blk, ks),
+                    ),
+                    3 => wide(
+                        #[inline(always)]
+                        || tile::<T, 1, 48>(o, ldo, w, ar, blk, ks),
+                    ),
+                    _ => wide(
+                        #[inline(always)]
+                        || tile::<T, 1, 64>(o, ldo, w, ar, blk, ks),
+                    ),
+                }
+            }
+        }
+        c0 = c1;
+    }
+}
+
+/// One tile: `R` rows × `W` columns of `b` from column `c0`, accumulated
+/// over `ks` in registers, the columns `write` stored into `out`.
+#[inline(always)]
+fn tile<T: Element, const R: usize, const W: usize>(
+    out: &mut [T],
+    ldo: usize,
+    write: Range<usize>,
+    a: Strided<'_, T>,
+    (b, ldb, c0): (&[T], usize, usize),
+    ks: Range<usize>,
+) {
+    let (src, off, rs, cs) = a;
+    let mut acc = [[T::zero(); W]; R];
+    for p in ks {
+        // the operand rows copied into locals first: the compiler then
+        // keeps them in registers instead of reloading them per row
+        let mut bv = [T::zero(); W];
+        bv.copy_from_slice(&b[p * ldb + c0..p * ldb + c0 + W]);
+        let mut av = [T::zero(); R];
+        for (r, x) in av.iter_mut().enumerate() {
+            *x = src[off + r * rs + p * cs];
+        }
+        for (acc, &x) in acc.iter_mut().zip(&av) {
+            for (s, &y) in acc.iter_mut().zip(&bv) {
+                *s = x.mul_add(y, *s);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut out[r * ldo..];
+        row[write.clone()].copy_from_slice(&acc[write.start - c0..write.end - c0]);
+    }
+}
