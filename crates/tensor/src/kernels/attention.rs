@@ -138,6 +138,24 @@ fn reach<T: Copy>(row: &[T], live: impl Fn(T) -> bool) -> Range<usize> {
     }
 }
 
+/// [`reach`] of a row of weights (its non-zero ones), a run of [`RUN`]
+/// at a time from each end: a causal row is mostly trailing zeros.
+#[inline(always)]
+fn weights_reach<T: Element>(row: &[T]) -> Range<usize> {
+    let nonzero = |x: &T| *x != T::zero();
+    // a fold, not `any`: no early exit inside a run, one vector compare
+    let live = |c: &[T]| c.iter().fold(false, |any, x| any | nonzero(x));
+    let Some(first) = row.chunks(RUN).position(live) else {
+        return 0..0;
+    };
+    // the first and last non-zero lie in the runs found, at most RUN away
+    let lo = first * RUN + row[first * RUN..].iter().position(nonzero).unwrap_or(0);
+    let from_end = row.rchunks(RUN).position(live).unwrap_or(0);
+    let end = row.len() - from_end * RUN;
+    let hi = row[..end].iter().rposition(nonzero).map_or(end, |i| i + 1);
+    lo..hi
+}
+
 /// The smallest range holding every non-empty range of `rs` (the keys a
 /// block of query rows reaches).
 fn union(rs: &[Range<usize>]) -> Range<usize> {
@@ -409,7 +427,7 @@ impl<T: Element> Tensor<T> {
                     // the keys each row reaches: its weights are exactly 0
                     // past them (masked, or a dead row)
                     let reaches: Vec<_> = (0..lq)
-                        .map(|r| reach(&w[r * lk..(r + 1) * lk], |x| x != T::zero()))
+                        .map(|r| weights_reach(&w[r * lk..(r + 1) * lk]))
                         .collect();
                     let g = (g, i * lq * dv, dv, 1);
                     let gp = Padded::of(g, lq, dv);

@@ -13,6 +13,7 @@
 
 use super::wide::wide;
 use crate::element::Element;
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Output rows per tile (4 rows × 64 f32 columns: 16 AVX-512
@@ -28,11 +29,14 @@ fn max_width<T>() -> usize {
     256 / std::mem::size_of::<T>().max(1)
 }
 
-/// A matrix copied into rows of whole [`UNIT`]s (the padding zero), the
-/// right operand of [`product_rows`].
-pub(super) struct Padded<T> {
-    data: Vec<T>,
+/// The right operand of [`product_rows`]: a matrix whose rows hold whole
+/// [`UNIT`]s (`width` columns, row stride `ld`). Borrowed in place when
+/// its rows are dense and whole units already (a head of `[.., L, 32]`
+/// queries read with any row stride), else copied with zero padding.
+pub(super) struct Padded<'a, T: Clone> {
+    data: Cow<'a, [T]>,
     ld: usize,
+    width: usize,
 }
 
 /// A matrix read in place: (storage, offset, row stride, column stride).
@@ -44,11 +48,21 @@ pub(super) fn width(n: usize) -> usize {
     n.div_ceil(UNIT) * UNIT
 }
 
-impl<T: Element> Padded<T> {
+impl<'a, T: Element> Padded<'a, T> {
     /// The `rows × cols` matrix `m`.
-    pub(super) fn of(m: Strided<'_, T>, rows: usize, cols: usize) -> Self {
+    pub(super) fn of(m: Strided<'a, T>, rows: usize, cols: usize) -> Self {
         let (src, off, rs, cs) = m;
         let ld = width(cols);
+        if cs == 1 && ld == cols && rows > 0 && cols > 0 {
+            // every row `r` is `src[off + r·rs..][..cols]`, whole units:
+            // read where it is (the last row must end inside `src`)
+            let end = off + (rows - 1) * rs + cols;
+            return Padded {
+                data: Cow::Borrowed(&src[off..end]),
+                ld: rs,
+                width: cols,
+            };
+        }
         let mut data = vec![T::zero(); rows * ld];
         for (r, row) in data.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
             let at = off + r * rs;
@@ -60,7 +74,11 @@ impl<T: Element> Padded<T> {
                 }
             }
         }
-        Padded { data, ld }
+        Padded {
+            data: Cow::Owned(data),
+            ld,
+            width: ld,
+        }
     }
 
     /// The transpose of the `rows × cols` matrix `m` (a `cols × rows`
@@ -78,7 +96,11 @@ impl<T: Element> Padded<T> {
                 }
             }
         }
-        Padded { data, ld }
+        Padded {
+            data: Cow::Owned(data),
+            ld,
+            width: ld,
+        }
     }
 }
 
@@ -88,8 +110,8 @@ impl<T: Element> Padded<T> {
 /// columns outside `cols` are not written.
 ///
 /// # Panics
-/// When `cols` ends past `b`'s padded rows ([`Padded::width`]), or an index of `a` or `out` is
-/// out of bounds.
+/// When `cols` ends past `b`'s whole units, or an index of `a` or `out`
+/// is out of bounds.
 #[inline(always)]
 pub(super) fn product_rows<T: Element>(
     out: &mut [T],
@@ -100,7 +122,7 @@ pub(super) fn product_rows<T: Element>(
     cols: Range<usize>,
     ks: Range<usize>,
 ) {
-    assert!(n <= ROWS && cols.end <= b.ld, "tile: block out of range");
+    assert!(n <= ROWS && cols.end <= b.width, "tile: block out of range");
     let wmax = max_width::<T>();
     let mut c0 = cols.start / UNIT * UNIT;
     while c0 < cols.end {
@@ -188,6 +210,13 @@ fn tile<T: Element, const R: usize, const W: usize>(
     }
     for (r, acc) in acc.iter().enumerate() {
         let row = &mut out[r * ldo..];
-        row[write.clone()].copy_from_slice(&acc[write.start - c0..write.end - c0]);
+        if write == (c0..c0 + W) {
+            // the whole tile: a copy of known length (vector stores, where
+            // a copy of run-time length is a call to `memcpy` per row)
+            let dst: &mut [T; W] = (&mut row[c0..c0 + W]).try_into().expect("W columns");
+            *dst = *acc;
+        } else {
+            row[write.clone()].copy_from_slice(&acc[write.start - c0..write.end - c0]);
+        }
     }
 }

@@ -235,7 +235,12 @@ fn attention_f32_wide_matches_loops() {
     let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
     for h in 0..2 {
         let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
-        let (qh, kh, vh, gh) = (at(&qv, lq * d), at(&kv, lk * d), at(&vv, lk * dv), at(&gv, lq * dv));
+        let (qh, kh, vh, gh) = (
+            at(&qv, lq * d),
+            at(&kv, lk * d),
+            at(&vv, lk * dv),
+            at(&gv, lq * dv),
+        );
         let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), &mask, 0.25);
         let (dq_want, dk_want, dv_want) =
             backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, dv), 0.25);
@@ -249,7 +254,10 @@ fn attention_f32_wide_matches_loops() {
         for (got, want, what) in pairs {
             let top = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() <= 2e-5 * top.max(1.0), "{what} [{i}]: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 2e-5 * top.max(1.0),
+                    "{what} [{i}]: {a} vs {b}"
+                );
             }
         }
     }
