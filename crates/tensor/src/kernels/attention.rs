@@ -13,7 +13,6 @@
 //! same reach from the weights, which are exactly 0 wherever the mask
 //! forbids.
 
-use super::reduce::lane_sum_zip;
 use super::tile::{product_rows, width, Padded, Strided, ROWS};
 use crate::element::Element;
 use crate::tensor::Tensor;
@@ -199,6 +198,21 @@ fn halving<T: Copy>(mut v: [T; RUN], f: impl Fn(T, T) -> T) -> T {
     v[0]
 }
 
+/// `Σ a·b` over two slices of one length, in [`RUN`] lanes (the
+/// remainder, at most a run at a row's end, added last).
+#[inline(always)]
+fn run_dot<T: Element>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); RUN];
+    let (mut ca, mut cb) = (a.chunks_exact(RUN), b.chunks_exact(RUN));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s = *s + x * y;
+        }
+    }
+    let rest = ca.remainder().iter().zip(cb.remainder());
+    rest.fold(halving(acc, |a, b| a + b), |s, (&x, &y)| s + x * y)
+}
+
 /// The keys `ks` widened to whole [`RUN`]s.
 fn runs(ks: &Range<usize>) -> Range<usize> {
     ks.start / RUN * RUN..ks.end.div_ceil(RUN) * RUN
@@ -227,40 +241,67 @@ fn padded_bias<T: Element>(
     (bias, reaches)
 }
 
-/// One row of weights, `w = softmax(x·scale + bias)` for a query row that
-/// reaches the keys `ks` (at least one allowed), computed in place in its
-/// scores `x` over `ks` widened to whole runs (scores and bias padded to
-/// whole runs; the bias −∞ at every masked key and in the padding): vector
-/// loops with no scalar remainders. `w` is written in full.
+/// The weights of a block of query rows, `w = softmax(x·scale + bias)`
+/// row by row over the keys each row reaches (`reaches`; none: a row of
+/// zeros), computed in place in the rows' scores `x` (row stride `ld`,
+/// whole runs, as the bias) over those keys widened to whole runs (the
+/// bias −∞ at every masked key and in the padding): vector loops with no
+/// scalar remainders, and each step done for every row of the block
+/// before the next, so that the rows' dependency chains (maximum, then
+/// exponentials, then sum) overlap. `w` (row stride `lk`) is written in
+/// full.
 #[inline(always)]
-fn weights_into<T: Element>(w: &mut [T], x: &mut [T], bias: &[T], scale: T, ks: Range<usize>) {
-    let span = runs(&ks);
-    let x = &mut x[span.clone()];
-    for (x, &b) in x.iter_mut().zip(&bias[span.clone()]) {
-        *x = *x * scale + b;
+fn weights_block<T: Element>(
+    w: &mut [T],
+    x: &mut [T],
+    bias: &[T],
+    reaches: &[Range<usize>],
+    scale: T,
+    (lk, ld): (usize, usize),
+) {
+    let mut tops = [T::zero(); ROWS];
+    for ((r, ks), m) in reaches.iter().enumerate().zip(&mut tops) {
+        let span = runs(ks);
+        let xs = &mut x[r * ld + span.start..r * ld + span.end];
+        let bs = &bias[r * ld + span.start..r * ld + span.end];
+        // the largest, by RUN independent maxima (no NaN among them)
+        let mut top = [T::neg_infinity(); RUN];
+        for (xc, bc) in xs.chunks_exact_mut(RUN).zip(bs.chunks_exact(RUN)) {
+            for ((t, x), &b) in top.iter_mut().zip(xc).zip(bc) {
+                *x = *x * scale + b;
+                *t = if *x > *t { *x } else { *t };
+            }
+        }
+        *m = halving(top, |a, b| if b > a { b } else { a });
     }
-    // the largest, by RUN independent maxima (no NaN among them)
-    let mut top = [T::neg_infinity(); RUN];
-    for c in x.chunks_exact(RUN) {
-        for (t, &v) in top.iter_mut().zip(c) {
-            *t = if v > *t { v } else { *t };
+    let mut sums = [T::one(); ROWS];
+    for ((r, ks), (z, &m)) in reaches.iter().enumerate().zip(sums.iter_mut().zip(&tops)) {
+        let span = runs(ks);
+        let xs = &mut x[r * ld + span.start..r * ld + span.end];
+        let mut acc = [T::zero(); RUN];
+        for c in xs.chunks_exact_mut(RUN) {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *v = (*v - m).exp_vectorised();
+                *a = *a + *v;
+            }
+        }
+        *z = halving(acc, |a, b| a + b);
+    }
+    for ((r, ks), &z) in reaches.iter().enumerate().zip(&sums) {
+        // one pass over the whole row (zeros outside the span, selected:
+        // two fills of run-time length were two `memset` calls), scaled
+        // by 1/z as PyTorch's CPU softmax does
+        let span = runs(ks);
+        let inv = T::one() / z;
+        let xs = &x[r * ld..r * ld + lk];
+        for ((o, &v), j) in w[r * lk..(r + 1) * lk].iter_mut().zip(xs).zip(0..) {
+            *o = if j >= span.start && j < span.end {
+                v * inv
+            } else {
+                T::zero()
+            };
         }
     }
-    let m = halving(top, |a, b| if b > a { b } else { a });
-    x.iter_mut().for_each(|v| *v = (*v - m).exp_vectorised());
-    let mut sums = [T::zero(); RUN];
-    for c in x.chunks_exact(RUN) {
-        for (t, &v) in sums.iter_mut().zip(c) {
-            *t = *t + v;
-        }
-    }
-    let z = halving(sums, |a, b| a + b);
-    let end = span.end.min(w.len());
-    w[..span.start].iter_mut().for_each(|v| *v = T::zero());
-    for (o, &v) in w[span.start..end].iter_mut().zip(x.iter()) {
-        *o = v / z;
-    }
-    w[end..].iter_mut().for_each(|v| *v = T::zero());
 }
 
 /// `n` consecutive blocks of `size` elements at the start of `buf` (empty
@@ -348,18 +389,15 @@ impl<T: Element> Tensor<T> {
                         let keys = union(&reaches[i0..i0 + n]);
                         let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
                         product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
-                        for r in 0..n {
-                            let at = (i0 + r) * e.lk;
-                            let row = &mut wb[at..at + e.lk];
-                            let ks = reaches[i0 + r].clone();
-                            if ks.is_empty() {
-                                // every key masked: weights 0
-                                row.iter_mut().for_each(|x| *x = T::zero());
-                                continue;
-                            }
-                            let b = &bias[(i0 + r) * ld..(i0 + r + 1) * ld];
-                            weights_into(row, &mut s[r * ld..(r + 1) * ld], b, scale, ks);
-                        }
+                        let rows = i0..i0 + n;
+                        weights_block(
+                            &mut wb[i0 * e.lk..(i0 + n) * e.lk],
+                            &mut s,
+                            &bias[i0 * ld..(i0 + n) * ld],
+                            &reaches[rows],
+                            scale,
+                            (e.lk, ld),
+                        );
                         let wr = (&wb[..], i0 * e.lk, e.lk, 1);
                         product_rows(&mut yb[i0 * e.dv..], e.dv, n, wr, &vp, 0..e.dv, keys);
                     }
@@ -454,12 +492,7 @@ impl<T: Element> Tensor<T> {
                             let at = (i0 + r) * lk;
                             let wr = &w[at + span.start..at + span.end];
                             let sr = &s[r * ld + span.start..r * ld + span.end];
-                            let dot = lane_sum_zip(
-                                wr,
-                                sr,
-                                #[inline(always)]
-                                |w, d| w * d,
-                            );
+                            let dot = run_dot(wr, sr);
                             let out = &mut ds[at + span.start..at + span.end];
                             for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
                                 *o = scale * (w * (d - dot));
