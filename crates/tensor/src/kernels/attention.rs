@@ -441,11 +441,11 @@ impl<T: Element> Tensor<T> {
             v.shape(),
             std::panic::Location::caller()
         );
-        let (weights, g) = (weights.contiguous(), g.contiguous());
-        let (w, g) = (
-            weights.as_slice().expect("contiguous"),
-            g.as_slice().expect("contiguous"),
-        );
+        // the gradient read in place, strided (the permuted view of the
+        // gradient of `[B, L, H·d]` a multi-head layer hands back)
+        let weights = weights.contiguous();
+        let w = weights.as_slice().expect("contiguous");
+        let gh = Heads::of(g);
         // every block below is written in full
         let mut dq = crate::pool::overwritable(self.numel());
         let mut dk = crate::pool::overwritable(k.numel());
@@ -467,7 +467,7 @@ impl<T: Element> Tensor<T> {
                     let reaches: Vec<_> = (0..lq)
                         .map(|r| weights_reach(&w[r * lk..(r + 1) * lk]))
                         .collect();
-                    let g = (g, i * lq * dv, dv, 1);
+                    let g = gh.head(i);
                     let gp = Padded::of(g, lq, dv);
                     let vt = Padded::transposed(vh.head(i), lk, dv);
                     let kp = Padded::of(kh.head(i), lk, d);
@@ -479,7 +479,7 @@ impl<T: Element> Tensor<T> {
                     for i0 in (0..lq).step_by(ROWS) {
                         let n = ROWS.min(lq - i0);
                         let keys = union(&reaches[i0..i0 + n]);
-                        let gb = (g.0, g.1 + i0 * dv, dv, 1);
+                        let gb = (g.0, g.1 + i0 * g.2, g.2, g.3);
                         product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
                         for r in 0..n {
                             let ks = reaches[i0 + r].clone();

@@ -137,7 +137,7 @@ proptest! {
         let q = tensor(&lead, lq, d, seed, strided);
         let k = tensor(&lead, lk, d, seed + 1, false);
         let v = tensor(&lead, lk, dv, seed + 2, strided);
-        let g = tensor(&lead, lq, dv, seed + 3, false);
+        let g = tensor(&lead, lq, dv, seed + 3, strided);
         // none, causal, random (with dead rows), one dead first row,
         // causal shifted by the seed (dead leading rows, or keys reached
         // by every row), a sliding window, the last rows dead
@@ -210,7 +210,7 @@ fn attention_f32_is_close_to_f64() {
 
 /// f32 through tiles of every width (f32 tiles are 64 columns: 70 keys
 /// and 70 query dims span two panels, 20 value dims a partial unit),
-/// strided queries and values, a sliding-window mask: forward and
+/// strided queries, values and gradient, a sliding-window mask: forward and
 /// backward against f64 loops on the same (f32-exact) values.
 #[test]
 fn attention_f32_wide_matches_loops() {
@@ -218,7 +218,7 @@ fn attention_f32_wide_matches_loops() {
     let q = tensor(&[2], lq, d, 5, true);
     let k = tensor(&[2], lk, d, 6, false);
     let v = tensor(&[2], lk, dv, 7, true);
-    let g = tensor(&[2], lq, dv, 8, false);
+    let g = tensor(&[2], lq, dv, 8, true);
     let mask: Vec<bool> = (0..lq * lk)
         .map(|i| {
             let (r, c) = (i / lk, i % lk);
