@@ -6,18 +6,20 @@
 //! scaled queries, the scores, the masked scores and the weights as four
 //! separate tensors, each a pass over memory.
 //!
-//! The products run in register tiles of 4 query rows ([`super::tile`]),
+//! The products run in register tiles of 4 query rows (`kernels::tile`),
 //! each over the keys its rows reach: from the first key the mask allows
 //! any of them to the last. Under a causal mask that is half the work of
 //! the full products (and of the softmax), and the backward finds the
 //! same reach from the weights, which are exactly 0 wherever the mask
 //! forbids.
 
+use super::attention_rows::{
+    padded_bias, rows_reaching, run_dot, runs, union, weights_block, weights_reach,
+};
 use super::tile::{product_rows, width, Padded, Strided, ROWS};
 use crate::element::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
-use std::ops::Range;
 
 /// The extents of one attention call: `heads` (the product of the leading
 /// axes), query and key lengths, and the query/key and value widths.
@@ -87,220 +89,6 @@ fn extents<T: Element>(op: &str, q: &Tensor<T>, k: &Tensor<T>, v: &Tensor<T>) ->
         lk: ks[r - 2],
         d: qs[r - 1],
         dv: vs[r - 1],
-    }
-}
-
-/// The mask as an additive bias over `[Lq, Lk]` (0 where allowed, −∞
-/// where masked) and, per query row, the keys it reaches (see [`reach`]).
-#[track_caller]
-fn bias_of<T: Element>(mask: &Tensor<T>, lq: usize, lk: usize) -> (Vec<T>, Vec<Range<usize>>) {
-    assert!(
-        mask.rank() <= 2,
-        "attention: mask of shape {:?} must broadcast to [Lq, Lk] = [{lq}, {lk}] from at most 2 axes, called at {}",
-        mask.shape(),
-        std::panic::Location::caller()
-    );
-    let m = mask.broadcast_to(&[lq, lk]).unwrap_or_else(|_| {
-        panic!(
-            "attention: mask of shape {:?} does not broadcast to [Lq, Lk] = [{lq}, {lk}], called at {}",
-            mask.shape(),
-            std::panic::Location::caller()
-        )
-    });
-    let bias: Vec<T> = m
-        .to_vec()
-        .into_iter()
-        .map(|x| {
-            if x != T::zero() {
-                T::neg_infinity()
-            } else {
-                T::zero()
-            }
-        })
-        .collect();
-    let reaches = (0..lq)
-        .map(|i| reach(&bias[i * lk..(i + 1) * lk], |b| b == T::zero()))
-        .collect();
-    (bias, reaches)
-}
-
-/// From the first element of `row` that is `live` to one past the last
-/// (empty when none is): the keys a query row reaches, from its mask
-/// (allowed) or its weights (non-zero).
-fn reach<T: Copy>(row: &[T], live: impl Fn(T) -> bool) -> Range<usize> {
-    match row.iter().position(|&x| live(x)) {
-        Some(first) => {
-            let last = row.iter().rposition(|&x| live(x)).unwrap_or(first);
-            first..last + 1
-        }
-        None => 0..0,
-    }
-}
-
-/// [`reach`] of a row of weights (its non-zero ones), a run of [`RUN`]
-/// at a time from each end: a causal row is mostly trailing zeros.
-#[inline(always)]
-fn weights_reach<T: Element>(row: &[T]) -> Range<usize> {
-    let nonzero = |x: &T| *x != T::zero();
-    // a fold, not `any`: no early exit inside a run, one vector compare
-    let live = |c: &[T]| c.iter().fold(false, |any, x| any | nonzero(x));
-    let Some(first) = row.chunks(RUN).position(live) else {
-        return 0..0;
-    };
-    // the first and last non-zero lie in the runs found, at most RUN away
-    let lo = first * RUN + row[first * RUN..].iter().position(nonzero).unwrap_or(0);
-    let from_end = row.rchunks(RUN).position(live).unwrap_or(0);
-    let end = row.len() - from_end * RUN;
-    let hi = row[..end].iter().rposition(nonzero).map_or(end, |i| i + 1);
-    lo..hi
-}
-
-/// The smallest range holding every non-empty range of `rs` (the keys a
-/// block of query rows reaches).
-fn union(rs: &[Range<usize>]) -> Range<usize> {
-    rs.iter()
-        .filter(|r| !r.is_empty())
-        .fold(None, |u: Option<Range<usize>>, r| {
-            Some(match u {
-                Some(u) => u.start.min(r.start)..u.end.max(r.end),
-                None => r.clone(),
-            })
-        })
-        .unwrap_or(0..0)
-}
-
-/// The query rows that reach any of the keys `keys`: from the first such
-/// row to one past the last (a block of keys' inner range in `∂v`, `∂k`).
-fn rows_reaching(reaches: &[Range<usize>], keys: Range<usize>) -> Range<usize> {
-    let hits = |r: &Range<usize>| r.start < keys.end && r.end > keys.start;
-    match reaches.iter().position(hits) {
-        Some(first) => first..reaches.iter().rposition(hits).unwrap_or(first) + 1,
-        None => 0..0,
-    }
-}
-
-/// A softmax row is computed in whole runs of this many elements (one
-/// AVX-512 vector of f32, the tiles' unit): the keys a row reaches,
-/// widened to whole runs.
-const RUN: usize = 16;
-
-/// The lanes of `v` combined pairwise, halving each step (4 dependent
-/// steps where a running fold takes 15).
-#[inline(always)]
-fn halving<T: Copy>(mut v: [T; RUN], f: impl Fn(T, T) -> T) -> T {
-    let mut width = RUN / 2;
-    while width > 0 {
-        for i in 0..width {
-            v[i] = f(v[i], v[i + width]);
-        }
-        width /= 2;
-    }
-    v[0]
-}
-
-/// `Σ a·b` over two slices of one length, in [`RUN`] lanes (the
-/// remainder, at most a run at a row's end, added last).
-#[inline(always)]
-fn run_dot<T: Element>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); RUN];
-    let (mut ca, mut cb) = (a.chunks_exact(RUN), b.chunks_exact(RUN));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *s = *s + x * y;
-        }
-    }
-    let rest = ca.remainder().iter().zip(cb.remainder());
-    rest.fold(halving(acc, |a, b| a + b), |s, (&x, &y)| s + x * y)
-}
-
-/// The keys `ks` widened to whole [`RUN`]s.
-fn runs(ks: &Range<usize>) -> Range<usize> {
-    ks.start / RUN * RUN..ks.end.div_ceil(RUN) * RUN
-}
-
-/// The mask as an additive bias over `[Lq, width(Lk)]` (0 where allowed,
-/// −∞ where masked and in the padding) and, per query row, the keys it
-/// reaches (see [`reach`]); no mask allows every key.
-#[track_caller]
-fn padded_bias<T: Element>(
-    mask: Option<&Tensor<T>>,
-    lq: usize,
-    lk: usize,
-) -> (Vec<T>, Vec<Range<usize>>) {
-    let ld = width(lk);
-    let mut bias = vec![T::neg_infinity(); lq * ld];
-    let Some(mask) = mask else {
-        bias.chunks_mut(ld.max(1))
-            .for_each(|row| row[..lk].iter_mut().for_each(|b| *b = T::zero()));
-        return (bias, vec![0..lk; lq]);
-    };
-    let (b, reaches) = bias_of(mask, lq, lk);
-    for (row, src) in bias.chunks_mut(ld.max(1)).zip(b.chunks(lk.max(1))) {
-        row[..lk].copy_from_slice(src);
-    }
-    (bias, reaches)
-}
-
-/// The weights of a block of query rows, `w = softmax(x·scale + bias)`
-/// row by row over the keys each row reaches (`reaches`; none: a row of
-/// zeros), computed in place in the rows' scores `x` (row stride `ld`,
-/// whole runs, as the bias) over those keys widened to whole runs (the
-/// bias −∞ at every masked key and in the padding): vector loops with no
-/// scalar remainders, and each step done for every row of the block
-/// before the next, so that the rows' dependency chains (maximum, then
-/// exponentials, then sum) overlap. `w` (row stride `lk`) is written in
-/// full.
-#[inline(always)]
-fn weights_block<T: Element>(
-    w: &mut [T],
-    x: &mut [T],
-    bias: &[T],
-    reaches: &[Range<usize>],
-    scale: T,
-    (lk, ld): (usize, usize),
-) {
-    let mut tops = [T::zero(); ROWS];
-    for ((r, ks), m) in reaches.iter().enumerate().zip(&mut tops) {
-        let span = runs(ks);
-        let xs = &mut x[r * ld + span.start..r * ld + span.end];
-        let bs = &bias[r * ld + span.start..r * ld + span.end];
-        // the largest, by RUN independent maxima (no NaN among them)
-        let mut top = [T::neg_infinity(); RUN];
-        for (xc, bc) in xs.chunks_exact_mut(RUN).zip(bs.chunks_exact(RUN)) {
-            for ((t, x), &b) in top.iter_mut().zip(xc).zip(bc) {
-                *x = *x * scale + b;
-                *t = if *x > *t { *x } else { *t };
-            }
-        }
-        *m = halving(top, |a, b| if b > a { b } else { a });
-    }
-    let mut sums = [T::one(); ROWS];
-    for ((r, ks), (z, &m)) in reaches.iter().enumerate().zip(sums.iter_mut().zip(&tops)) {
-        let span = runs(ks);
-        let xs = &mut x[r * ld + span.start..r * ld + span.end];
-        let mut acc = [T::zero(); RUN];
-        for c in xs.chunks_exact_mut(RUN) {
-            for (a, v) in acc.iter_mut().zip(c) {
-                *v = (*v - m).exp_vectorised();
-                *a = *a + *v;
-            }
-        }
-        *z = halving(acc, |a, b| a + b);
-    }
-    for ((r, ks), &z) in reaches.iter().enumerate().zip(&sums) {
-        // one pass over the whole row (zeros outside the span, selected:
-        // two fills of run-time length were two `memset` calls), scaled
-        // by 1/z as PyTorch's CPU softmax does
-        let span = runs(ks);
-        let inv = T::one() / z;
-        let xs = &x[r * ld..r * ld + lk];
-        for ((o, &v), j) in w[r * lk..(r + 1) * lk].iter_mut().zip(xs).zip(0..) {
-            *o = if j >= span.start && j < span.end {
-                v * inv
-            } else {
-                T::zero()
-            };
-        }
     }
 }
 

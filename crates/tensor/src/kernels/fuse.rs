@@ -2,7 +2,7 @@
 //!
 //! An elementwise op on a large tensor (at least [`FUSE_MIN`] elements)
 //! does not run at once: its result is a tensor whose storage holds the
-//! op and its operands (an [`Expr`]). An op on such a result extends the
+//! op and its operands (an `Expr`). An op on such a result extends the
 //! expression. The first read of the storage — by a non-elementwise
 //! kernel, a view that is not dense, `to_vec`, or the user — evaluates the
 //! whole chain in one pass: the output is cut into blocks of [`BLOCK`]
@@ -16,7 +16,7 @@
 //! over 40 MB.
 //!
 //! Results are the same bits as eager evaluation: each op runs the same
-//! per-element function (vectorised the same way, see [`super::wide`]),
+//! per-element function (vectorised the same way, see `kernels::wide`),
 //! and fused sums cut the elements into the same chunks as
 //! [`det_sum`](super::reduce). A deferred operand read by two ops of one
 //! chain is computed once per block; read by two chains evaluated

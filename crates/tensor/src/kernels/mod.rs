@@ -3,6 +3,7 @@
 
 pub mod approx;
 pub mod attention;
+mod attention_rows;
 pub mod binary;
 pub mod fuse;
 // index arithmetic reviewed as in `layout` (see lib.rs)

@@ -4,8 +4,9 @@
 //!
 //! gemm's kernels reach the CPU's peak on large products, but a head's
 //! 64×64×32 products are smaller than its packing and dispatch costs, and
-//! gemm cannot skip the masked half. Here the right operand is copied
-//! once per head into rows padded to whole vectors ([`Padded`]), and each
+//! gemm cannot skip the masked half. Here the right operand is read in
+//! rows of whole vectors ([`Padded`]: in place when its rows already are,
+//! else copied once per head with zero padding), and each
 //! block of [`ROWS`] output rows accumulates in registers over the inner
 //! range its caller gives (the keys a row block reaches), a tile at most
 //! [`max_width`] columns wide. Safe code throughout: the tile's loops
