@@ -100,6 +100,36 @@ fn backward_loops(
     (dq, dk, dv_)
 }
 
+/// Names of the five results compared per head, in [`head_loops`]'s order.
+const RESULTS: [&str; 5] = ["weights", "output", "dq", "dk", "dv"];
+
+/// Head `h`'s weights, output and `(∂q, ∂k, ∂v)` by loops, from every
+/// head's inputs `[q, k, v, g]` (row-major, heads first).
+fn head_loops(
+    h: usize,
+    [q, k, v, g]: [&[f64]; 4],
+    (lq, lk, d, dv): (usize, usize, usize, usize),
+    mask: &[bool],
+    scale: f64,
+) -> [Vec<f64>; 5] {
+    let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
+    let (qh, kh, vh, gh) = (at(q, lq * d), at(k, lk * d), at(v, lk * dv), at(g, lq * dv));
+    let (w, y) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), mask, scale);
+    let (dq, dk, dv_) = backward_loops([&qh, &kh, &vh, &w, &gh], (lq, lk, d, dv), scale);
+    [w, y, dq, dk, dv_]
+}
+
+/// Head `h`'s part of each of the five results (weights, output, ∂q, ∂k,
+/// ∂v of every head).
+fn head_of(
+    h: usize,
+    results: [&[f64]; 5],
+    (lq, lk, d, dv): (usize, usize, usize, usize),
+) -> [Vec<f64>; 5] {
+    let sizes = [lq * lk, lq * dv, lq * d, lk * d, lk * dv];
+    std::array::from_fn(|i| results[i][h * sizes[i]..(h + 1) * sizes[i]].to_vec())
+}
+
 fn close(got: &[f64], want: &[f64], what: &str) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.len(), want.len(), "{} length", what);
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
@@ -160,21 +190,16 @@ proptest! {
         let (y, w) = q.attention(&k, &v, (mask_kind > 0).then_some(&mt), scale);
         let (dq, dk, dvv) = q.attention_backward(&k, &v, &w, &g, scale);
         let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
-        let (yv, wv) = (y.to_vec(), w.to_vec());
-        let (dqv, dkv, dvv) = (dq.to_vec(), dk.to_vec(), dvv.to_vec());
+        let got = [w.to_vec(), y.to_vec(), dq.to_vec(), dk.to_vec(), dvv.to_vec()];
         prop_assert_eq!(y.shape(), &[&lead[..], &[lq, dv]].concat()[..]);
         prop_assert_eq!(w.shape(), &[&lead[..], &[lq, lk]].concat()[..]);
+        let dims = (lq, lk, d, dv);
         for h in 0..heads {
-            let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
-            let (qh, kh, vh, gh) = (at(&qv, lq * d), at(&kv, lk * d), at(&vv, lk * dv), at(&gv, lq * dv));
-            let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), &mask, scale);
-            close(&at(&wv, lq * lk), &w_want, "weights")?;
-            close(&at(&yv, lq * dv), &y_want, "output")?;
-            let (dq_want, dk_want, dv_want) =
-                backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, dv), scale);
-            close(&at(&dqv, lq * d), &dq_want, "dq")?;
-            close(&at(&dkv, lk * d), &dk_want, "dk")?;
-            close(&at(&dvv, lk * dv), &dv_want, "dv")?;
+            let want = head_loops(h, [&qv, &kv, &vv, &gv], dims, &mask, scale);
+            let got = head_of(h, [&got[0], &got[1], &got[2], &got[3], &got[4]], dims);
+            for ((got, want), what) in got.iter().zip(&want).zip(RESULTS) {
+                close(got, want, what)?;
+            }
         }
     }
 }
@@ -232,28 +257,15 @@ fn attention_f32_wide_matches_loops() {
     let (y, w) = f(&q).attention(&f(&k), &f(&v), Some(&f(&mt)), 0.25);
     let (dq, dk, dvv) = f(&q).attention_backward(&f(&k), &f(&v), &w, &f(&g), 0.25);
     let all = |t: &Tensor<f32>| t.to_vec().iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let got = [all(&w), all(&y), all(&dq), all(&dk), all(&dvv)];
     let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
+    let dims = (lq, lk, d, dv);
     for h in 0..2 {
-        let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
-        let (qh, kh, vh, gh) = (
-            at(&qv, lq * d),
-            at(&kv, lk * d),
-            at(&vv, lk * dv),
-            at(&gv, lq * dv),
-        );
-        let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, dv), &mask, 0.25);
-        let (dq_want, dk_want, dv_want) =
-            backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, dv), 0.25);
-        let pairs = [
-            (at(&all(&w), lq * lk), w_want, "weights"),
-            (at(&all(&y), lq * dv), y_want, "output"),
-            (at(&all(&dq), lq * d), dq_want, "dq"),
-            (at(&all(&dk), lk * d), dk_want, "dk"),
-            (at(&all(&dvv), lk * dv), dv_want, "dv"),
-        ];
-        for (got, want, what) in pairs {
+        let want = head_loops(h, [&qv, &kv, &vv, &gv], dims, &mask, 0.25);
+        let got = head_of(h, [&got[0], &got[1], &got[2], &got[3], &got[4]], dims);
+        for ((got, want), what) in got.iter().zip(&want).zip(RESULTS) {
             let top = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            for (i, (a, b)) in got.iter().zip(want).enumerate() {
                 assert!(
                     (a - b).abs() <= 2e-5 * top.max(1.0),
                     "{what} [{i}]: {a} vs {b}"
@@ -284,28 +296,20 @@ fn unreached_keys_are_zero_in_recycled_buffers() {
         drop(Tensor::from_vec(vec![f64::NAN; heads * n], &[heads, n]).unwrap());
     }
     let (dq, dk, dv) = q.attention_backward(&k, &v, &w, &g, 0.5);
-    let all = |t: &Tensor<f64>| t.to_vec();
-    let (qv, kv, vv, gv) = (all(&q), all(&k), all(&v), all(&g));
+    let got = [
+        w.to_vec(),
+        y.to_vec(),
+        dq.to_vec(),
+        dk.to_vec(),
+        dv.to_vec(),
+    ];
+    let (qv, kv, vv, gv) = (q.to_vec(), k.to_vec(), v.to_vec(), g.to_vec());
+    let dims = (lq, lk, d, d);
     for h in 0..heads {
-        let at = |x: &[f64], n: usize| x[h * n..(h + 1) * n].to_vec();
-        let (qh, kh, vh, gh) = (
-            at(&qv, lq * d),
-            at(&kv, lk * d),
-            at(&vv, lk * d),
-            at(&gv, lq * d),
-        );
-        let (w_want, y_want) = forward_loops((&qh, &kh, &vh), (lq, lk, d, d), &mask, 0.5);
-        let (dq_want, dk_want, dv_want) =
-            backward_loops([&qh, &kh, &vh, &w_want, &gh], (lq, lk, d, d), 0.5);
-        let pairs = [
-            (at(&all(&w), lq * lk), w_want, "weights"),
-            (at(&all(&y), lq * d), y_want, "output"),
-            (at(&all(&dq), lq * d), dq_want, "dq"),
-            (at(&all(&dk), lk * d), dk_want, "dk"),
-            (at(&all(&dv), lk * d), dv_want, "dv"),
-        ];
-        for (got, want, what) in pairs {
-            for (a, b) in got.iter().zip(&want) {
+        let want = head_loops(h, [&qv, &kv, &vv, &gv], dims, &mask, 0.5);
+        let got = head_of(h, [&got[0], &got[1], &got[2], &got[3], &got[4]], dims);
+        for ((got, want), what) in got.iter().zip(&want).zip(RESULTS) {
+            for (a, b) in got.iter().zip(want) {
                 assert!(
                     (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
                     "{what}: {a} vs {b}"
@@ -313,7 +317,7 @@ fn unreached_keys_are_zero_in_recycled_buffers() {
             }
         }
         // the keys no query reaches: exactly zero gradient
-        assert!(at(&all(&dk), lk * d)[lq * d..].iter().all(|&x| x == 0.0));
+        assert!(got[3][lq * d..].iter().all(|&x| x == 0.0));
     }
 }
 
