@@ -181,7 +181,7 @@ impl<T: Element> Tensor<T> {
                         weights_block(
                             &mut wb[i0 * e.lk..(i0 + n) * e.lk],
                             &mut s,
-                            &bias[i0 * ld..(i0 + n) * ld],
+                            (&bias, i0),
                             &reaches[rows],
                             scale,
                             (e.lk, ld),

@@ -135,34 +135,67 @@ pub(super) fn runs(ks: &Range<usize>) -> Range<usize> {
     ks.start / RUN * RUN..ks.end.div_ceil(RUN) * RUN
 }
 
-/// The mask as an additive bias over `[Lq, width(Lk)]` (0 where allowed,
-/// −∞ where masked and in the padding) and, per query row, the keys it
-/// reaches (see [`reach`]); no mask allows every key.
+/// The mask as an additive bias, a row per query row padded to whole
+/// [`RUN`]s: 0 where allowed, −∞ where masked and in the padding. Without
+/// a mask, one row that every query row shares (no `[Lq, Lk]` buffer for
+/// a mask that is not there).
+pub(super) struct Bias<T> {
+    data: Vec<T>,
+    stride: usize,
+    ld: usize,
+}
+
+impl<T: Element> Bias<T> {
+    /// Query row `i`'s bias, `width(Lk)` long.
+    #[inline(always)]
+    pub(super) fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.stride..i * self.stride + self.ld]
+    }
+}
+
+/// The bias of `mask` (or of no mask) over `[Lq, Lk]`, and per query row
+/// the keys it reaches (see [`reach`]; no mask: every key).
 #[track_caller]
 pub(super) fn padded_bias<T: Element>(
     mask: Option<&Tensor<T>>,
     lq: usize,
     lk: usize,
-) -> (Vec<T>, Vec<Range<usize>>) {
+) -> (Bias<T>, Vec<Range<usize>>) {
     let ld = width(lk);
-    let mut bias = vec![T::neg_infinity(); lq * ld];
     let Some(mask) = mask else {
-        bias.chunks_mut(ld.max(1))
-            .for_each(|row| row[..lk].iter_mut().for_each(|b| *b = T::zero()));
+        let mut data = vec![T::neg_infinity(); ld];
+        data[..lk].iter_mut().for_each(|b| *b = T::zero());
+        let bias = Bias {
+            data,
+            stride: 0,
+            ld,
+        };
         return (bias, vec![0..lk; lq]);
     };
     let (b, reaches) = bias_of(mask, lq, lk);
-    for (row, src) in bias.chunks_mut(ld.max(1)).zip(b.chunks(lk.max(1))) {
-        row[..lk].copy_from_slice(src);
+    let n = crate::layout::numel_or_panic("attention", &[lq, ld]);
+    // the pool's allocation: a panic the caller can catch if it fails
+    let mut data = crate::pool::take(n);
+    for src in b.chunks(lk.max(1)).take(lq) {
+        data.extend_from_slice(src);
+        data.extend((lk..ld).map(|_| T::neg_infinity()));
     }
-    (bias, reaches)
+    (
+        Bias {
+            data,
+            stride: ld,
+            ld,
+        },
+        reaches,
+    )
 }
 
 /// The weights of a block of query rows, `w = softmax(x·scale + bias)`
 /// row by row over the keys each row reaches (`reaches`; none: a row of
-/// zeros), computed in place in the rows' scores `x` (row stride `ld`,
-/// whole runs, as the bias) over those keys widened to whole runs (the
-/// bias −∞ at every masked key and in the padding): vector loops with no
+/// zeros), the block's first row being query row `first` of `bias`,
+/// computed in place in the rows' scores `x` (row stride `ld`, whole
+/// runs) over those keys widened to whole runs (the bias −∞ at every
+/// masked key and in the padding): vector loops with no
 /// scalar remainders, and each step done for every row of the block
 /// before the next, so that the rows' dependency chains (maximum, then
 /// exponentials, then sum) overlap. `w` (row stride `lk`) is written in
@@ -171,7 +204,7 @@ pub(super) fn padded_bias<T: Element>(
 pub(super) fn weights_block<T: Element>(
     w: &mut [T],
     x: &mut [T],
-    bias: &[T],
+    (bias, first): (&Bias<T>, usize),
     reaches: &[Range<usize>],
     scale: T,
     (lk, ld): (usize, usize),
@@ -180,7 +213,7 @@ pub(super) fn weights_block<T: Element>(
     for ((r, ks), m) in reaches.iter().enumerate().zip(&mut tops) {
         let span = runs(ks);
         let xs = &mut x[r * ld + span.start..r * ld + span.end];
-        let bs = &bias[r * ld + span.start..r * ld + span.end];
+        let bs = &bias.row(first + r)[span.clone()];
         // the largest, by RUN independent maxima (no NaN among them)
         let mut top = [T::neg_infinity(); RUN];
         for (xc, bc) in xs.chunks_exact_mut(RUN).zip(bs.chunks_exact(RUN)) {
