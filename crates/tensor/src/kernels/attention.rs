@@ -16,7 +16,7 @@
 use super::attention_rows::{
     padded_bias, rows_reaching, run_dot, runs, union, weights_block, weights_reach,
 };
-use super::tile::{product_rows, width, Padded, Strided, ROWS};
+use super::tile::{product_rows, width, zeros, Padded, Strided, ROWS};
 use crate::element::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -171,7 +171,7 @@ impl<T: Element> Tensor<T> {
                     let vp = Padded::of(vh.head(i), e.lk, e.dv);
                     let q = qh.head(i);
                     let ld = width(e.lk);
-                    let mut s = vec![T::zero(); ROWS * ld];
+                    let mut s = zeros(ROWS, ld);
                     for i0 in (0..e.lq).step_by(ROWS) {
                         let n = ROWS.min(e.lq - i0);
                         let keys = union(&reaches[i0..i0 + n]);
@@ -261,9 +261,9 @@ impl<T: Element> Tensor<T> {
                     let kp = Padded::of(kh.head(i), lk, d);
                     let qp = Padded::of(qh.head(i), lq, d);
                     // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
-                    let mut ds = vec![T::zero(); lq * lk];
+                    let mut ds = zeros(lq, lk);
                     let ld = width(lk);
-                    let mut s = vec![T::zero(); ROWS * ld];
+                    let mut s = zeros(ROWS, ld);
                     for i0 in (0..lq).step_by(ROWS) {
                         let n = ROWS.min(lq - i0);
                         let keys = union(&reaches[i0..i0 + n]);

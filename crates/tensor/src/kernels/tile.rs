@@ -49,6 +49,26 @@ pub(super) fn width(n: usize) -> usize {
     n.div_ceil(UNIT) * UNIT
 }
 
+/// A zero-filled scratch matrix of `rows × cols`, its extent checked and
+/// a failure to allocate it a panic (catchable, as a tensor's), where
+/// `vec!` would abort: padding to whole units can make the copy of a huge
+/// head with one column 16 times its size.
+///
+/// # Panics
+/// When the extent overflows or the memory cannot be had.
+pub(super) fn zeros<T: Element>(rows: usize, cols: usize) -> Vec<T> {
+    let n = rows
+        .checked_mul(cols)
+        .unwrap_or_else(|| panic!("attention: scratch of {rows}×{cols} elements overflows"));
+    // not from the pool: a scratch buffer is freed, not given back
+    let mut v = Vec::new();
+    if let Err(e) = v.try_reserve_exact(n) {
+        panic!("out of memory: cannot allocate attention scratch of {n} elements: {e}");
+    }
+    v.resize(n, T::zero());
+    v
+}
+
 impl<'a, T: Element> Padded<'a, T> {
     /// The `rows × cols` matrix `m`.
     pub(super) fn of(m: Strided<'a, T>, rows: usize, cols: usize) -> Self {
@@ -64,7 +84,7 @@ impl<'a, T: Element> Padded<'a, T> {
                 width: cols,
             };
         }
-        let mut data = vec![T::zero(); rows * ld];
+        let mut data = zeros(rows, ld);
         for (r, row) in data.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
             let at = off + r * rs;
             if cs == 1 {
@@ -87,7 +107,7 @@ impl<'a, T: Element> Padded<'a, T> {
     pub(super) fn transposed(m: Strided<'_, T>, rows: usize, cols: usize) -> Self {
         let (src, off, rs, cs) = m;
         let ld = width(rows);
-        let mut data = vec![T::zero(); cols * ld];
+        let mut data = zeros(cols, ld);
         if cs == 1 && rows > 0 && cols > 0 {
             super::transpose::transpose_into(&src[off..], rs, &mut data, ld, (cols, rows));
         } else {
