@@ -2,60 +2,15 @@
 //! its mask, or from its weights, exactly 0 where the mask forbids), and
 //! the softmax of a block of rows over those keys in whole vector runs.
 
+use super::reduce::halving;
 use super::tile::{width, ROWS};
 use crate::element::Element;
 use crate::tensor::Tensor;
 use std::ops::Range;
 
-/// The mask as an additive bias over `[Lq, Lk]` (0 where allowed, −∞
-/// where masked) and, per query row, the keys it reaches (see [`reach`]).
-#[track_caller]
-fn bias_of<T: Element>(mask: &Tensor<T>, lq: usize, lk: usize) -> (Vec<T>, Vec<Range<usize>>) {
-    assert!(
-        mask.rank() <= 2,
-        "attention: mask of shape {:?} must broadcast to [Lq, Lk] = [{lq}, {lk}] from at most 2 axes, called at {}",
-        mask.shape(),
-        std::panic::Location::caller()
-    );
-    let m = mask.broadcast_to(&[lq, lk]).unwrap_or_else(|_| {
-        panic!(
-            "attention: mask of shape {:?} does not broadcast to [Lq, Lk] = [{lq}, {lk}], called at {}",
-            mask.shape(),
-            std::panic::Location::caller()
-        )
-    });
-    let bias: Vec<T> = m
-        .to_vec()
-        .into_iter()
-        .map(|x| {
-            if x != T::zero() {
-                T::neg_infinity()
-            } else {
-                T::zero()
-            }
-        })
-        .collect();
-    let reaches = (0..lq)
-        .map(|i| reach(&bias[i * lk..(i + 1) * lk], |b| b == T::zero()))
-        .collect();
-    (bias, reaches)
-}
-
-/// From the first element of `row` that is `live` to one past the last
-/// (empty when none is): the keys a query row reaches, from its mask
-/// (allowed) or its weights (non-zero).
-fn reach<T: Copy>(row: &[T], live: impl Fn(T) -> bool) -> Range<usize> {
-    match row.iter().position(|&x| live(x)) {
-        Some(first) => {
-            let last = row.iter().rposition(|&x| live(x)).unwrap_or(first);
-            first..last + 1
-        }
-        None => 0..0,
-    }
-}
-
-/// [`reach`] of a row of weights (its non-zero ones), a run of [`RUN`]
-/// at a time from each end: a causal row is mostly trailing zeros.
+/// The keys a query row reaches from its weights: from the first non-zero
+/// one to one past the last (empty when none is), a run of [`RUN`] at a
+/// time from each end: a causal row is mostly trailing zeros.
 #[inline(always)]
 pub(super) fn weights_reach<T: Element>(row: &[T]) -> Range<usize> {
     let nonzero = |x: &T| *x != T::zero();
@@ -101,20 +56,6 @@ pub(super) fn rows_reaching(reaches: &[Range<usize>], keys: Range<usize>) -> Ran
 /// widened to whole runs.
 const RUN: usize = 16;
 
-/// The lanes of `v` combined pairwise, halving each step (4 dependent
-/// steps where a running fold takes 15).
-#[inline(always)]
-fn halving<T: Copy>(mut v: [T; RUN], f: impl Fn(T, T) -> T) -> T {
-    let mut width = RUN / 2;
-    while width > 0 {
-        for i in 0..width {
-            v[i] = f(v[i], v[i + width]);
-        }
-        width /= 2;
-    }
-    v[0]
-}
-
 /// `Σ a·b` over two slices of one length, in [`RUN`] lanes (the
 /// remainder, at most a run at a row's end, added last).
 #[inline(always)]
@@ -154,7 +95,12 @@ impl<T: Element> Bias<T> {
 }
 
 /// The bias of `mask` (or of no mask) over `[Lq, Lk]`, and per query row
-/// the keys it reaches (see [`reach`]; no mask: every key).
+/// the keys it reaches: from its first allowed key to one past its last
+/// (empty when every key is masked; no mask: every key).
+///
+/// # Panics
+/// When the mask has more than 2 axes or does not broadcast to
+/// `[Lq, Lk]`, naming the shapes and the caller's line.
 #[track_caller]
 pub(super) fn padded_bias<T: Element>(
     mask: Option<&Tensor<T>>,
@@ -172,12 +118,36 @@ pub(super) fn padded_bias<T: Element>(
         };
         return (bias, vec![0..lk; lq]);
     };
-    let (b, reaches) = bias_of(mask, lq, lk);
+    assert!(
+        mask.rank() <= 2,
+        "attention: mask of shape {:?} must broadcast to [Lq, Lk] = [{lq}, {lk}] from at most 2 axes, called at {}",
+        mask.shape(),
+        std::panic::Location::caller()
+    );
+    let m = mask.broadcast_to(&[lq, lk]).unwrap_or_else(|_| {
+        panic!(
+            "attention: mask of shape {:?} does not broadcast to [Lq, Lk] = [{lq}, {lk}], called at {}",
+            mask.shape(),
+            std::panic::Location::caller()
+        )
+    });
     let n = crate::layout::numel_or_panic("attention", &[lq, ld]);
     // the pool's allocation: a panic the caller can catch if it fails
     let mut data = crate::pool::take(n);
-    for src in b.chunks(lk.max(1)).take(lq) {
-        data.extend_from_slice(src);
+    let mut reaches = Vec::with_capacity(lq);
+    for row in m.to_vec().chunks(lk.max(1)).take(lq) {
+        let allowed = |x: &T| *x == T::zero();
+        reaches.push(match row.iter().position(allowed) {
+            Some(first) => first..row.iter().rposition(allowed).unwrap_or(first) + 1,
+            None => 0..0,
+        });
+        data.extend(row.iter().map(|&x| {
+            if x != T::zero() {
+                T::neg_infinity()
+            } else {
+                T::zero()
+            }
+        }));
         data.extend((lk..ld).map(|_| T::neg_infinity()));
     }
     (

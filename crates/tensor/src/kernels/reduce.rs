@@ -59,15 +59,24 @@ pub(crate) fn lane_sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) 
 
 /// The lanes of [`lane_sum`] added pairwise, halving each step.
 #[inline(always)]
-fn fold_lanes<T: Element>(mut acc: [T; LANES]) -> T {
-    let mut width = LANES / 2;
+fn fold_lanes<T: Element>(acc: [T; LANES]) -> T {
+    halving(acc, |a, b| a + b)
+}
+
+/// The `N` lanes of `v` (a power of two) combined by `f` pairwise, lane
+/// `i` with lane `i + N/2`, halving each step: log2 N dependent steps (as
+/// vector shuffles) where a running fold takes N − 1, always in the same
+/// order.
+#[inline(always)]
+pub(crate) fn halving<T: Copy, const N: usize>(mut v: [T; N], f: impl Fn(T, T) -> T) -> T {
+    let mut width = N / 2;
     while width > 0 {
         for i in 0..width {
-            acc[i] = acc[i] + acc[i + width];
+            v[i] = f(v[i], v[i + width]);
         }
         width /= 2;
     }
-    acc[0]
+    v[0]
 }
 
 /// The largest element of a slice (NaNs skipped, as `f32::max` does;
@@ -85,16 +94,9 @@ pub(crate) fn lane_max<T: Element>(xs: &[T]) -> T {
             acc[i] = bigger(acc[i], c[i]);
         }
     }
-    // halving, as `fold_lanes` (vector shuffles; a maximum is the same in
-    // any order, and no lane holds a NaN)
-    let mut width = LANES / 2;
-    while width > 0 {
-        for i in 0..width {
-            acc[i] = bigger(acc[i], acc[i + width]);
-        }
-        width /= 2;
-    }
-    chunks.remainder().iter().fold(acc[0], |m, &x| bigger(m, x))
+    // a maximum is the same in any order, and no lane holds a NaN
+    let top = halving(acc, bigger);
+    chunks.remainder().iter().fold(top, |m, &x| bigger(m, x))
 }
 
 /// Deterministic sum of a dense slice (fixed chunking, parallel when long).
