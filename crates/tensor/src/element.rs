@@ -64,6 +64,57 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     fn transpose_tile(src: &[Self], ld_src: usize, dst: &mut [Self], ld_dst: usize) {
         crate::kernels::transpose::tile_by_loops(src, ld_src, dst, ld_dst)
     }
+    /// `d[i] += s[i]` for the first `len` lanes of a chunk of `N ≤ 32`,
+    /// the others left as they were (they add −0, which changes no value,
+    /// −0 included), without a branch: the lanes are masked by bits
+    /// loaded from a table, which vectorises where a comparison per lane
+    /// did not (see `kernels::window`'s fold).
+    ///
+    /// # Panics
+    /// When `len` or `N` exceeds 32.
+    #[doc(hidden)]
+    fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize);
+}
+
+/// The bits of −0.
+const NEG_ZERO_F32: u32 = 0x8000_0000;
+const NEG_ZERO_F64: u64 = 1 << 63;
+
+/// 32 masks of all ones, then 32 of zeros: `N` of them from `32 − len` on
+/// keep the first `len` lanes of a chunk.
+trait LaneMask: Copy + 'static {
+    fn table() -> &'static [Self; 64];
+}
+/// The table of `LaneMask` for a mask type, built at compile time.
+macro_rules! lane_mask {
+    ($t:ty) => {
+        impl LaneMask for $t {
+            fn table() -> &'static [$t; 64] {
+                static TABLE: [$t; 64] = {
+                    let mut t = [0; 64];
+                    let mut i = 0;
+                    while i < 32 {
+                        t[i] = <$t>::MAX;
+                        i += 1;
+                    }
+                    t
+                };
+                &TABLE
+            }
+        }
+    };
+}
+lane_mask!(u32);
+lane_mask!(u64);
+
+/// The masks that keep the first `len` of `N` lanes (both at most 32).
+#[inline(always)]
+fn keep_first<M: LaneMask, const N: usize>(len: usize) -> &'static [M; N] {
+    let table = M::table();
+    let start = 32usize.checked_sub(len).expect("add_first: len at most 32");
+    table[start..start + N]
+        .try_into()
+        .expect("add_first: N at most 32")
 }
 
 /// `½(1 + erf(x/√2))` and `e^(−x²/2)/√(2π)` in f64, exactly as written.
@@ -112,6 +163,16 @@ impl Element for f32 {
     fn transpose_tile(src: &[Self], ld_src: usize, dst: &mut [Self], ld_dst: usize) {
         crate::kernels::transpose::tile_f32(src, ld_src, dst, ld_dst)
     }
+    #[inline(always)]
+    fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize) {
+        // every load before the store, into locals: the compiler need
+        // not prove the chunks apart to vectorise
+        let (keep, s, mut v) = (*keep_first::<u32, N>(len), *s, *d);
+        for ((v, s), k) in v.iter_mut().zip(s).zip(keep) {
+            *v += f32::from_bits((s.to_bits() & k) | (NEG_ZERO_F32 & !k));
+        }
+        *d = v;
+    }
 }
 
 impl Element for f64 {
@@ -146,5 +207,15 @@ impl Element for f64 {
     fn free_list() -> &'static crate::pool::FreeList<Self> {
         static LIST: crate::pool::FreeList<f64> = std::sync::Mutex::new(Vec::new());
         &LIST
+    }
+    #[inline(always)]
+    fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize) {
+        // every load before the store, into locals: the compiler need
+        // not prove the chunks apart to vectorise
+        let (keep, s, mut v) = (*keep_first::<u64, N>(len), *s, *d);
+        for ((v, s), k) in v.iter_mut().zip(s).zip(keep) {
+            *v += f64::from_bits((s.to_bits() & k) | (NEG_ZERO_F64 & !k));
+        }
+        *d = v;
     }
 }

@@ -209,32 +209,36 @@ impl<T: Element> Tensor<T> {
         // every element is written below, padding included (one pass over
         // the columns, not a fill and then the copies)
         let mut out = crate::pool::overwritable(total);
-        let tap = TapWriter {
-            win: &win,
-            rows: win.valid_table(0, h, oh),
-            cols: win.valid_table(1, w, ow),
-            w,
-            ow,
-            l,
-            pad,
-        };
-        // Rows are written in memory order within a chunk: `copy_row` may
-        // write past a row's end into the next one, written after it.
+        let writer = Taps::new(&win, [h, w], [oh, ow]);
+        // Rows are written in memory order within a chunk: a row's copy
+        // may write past its end into the next one, written after it.
         if by_tap {
             // a chunk is one tap of one channel, over every image
             each_chunk(&mut out, n * l, |(t, dst)| {
-                for b in 0..n {
-                    tap.write(&mut dst[b * l..], plane(b, t / taps), t % taps);
-                }
+                let tap = &writer.table[t % taps];
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        for b in 0..n {
+                            writer.write(&mut dst[b * l..], plane(b, t / taps), tap, pad);
+                        }
+                    },
+                )
             });
         } else {
             // a chunk is one image, every channel and tap
             each_chunk(&mut out, c * taps * l, |(b, dst)| {
-                for ci in 0..c {
-                    for k in 0..taps {
-                        tap.write(&mut dst[(ci * taps + k) * l..], plane(b, ci), k);
-                    }
-                }
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        for ci in 0..c {
+                            for (k, tap) in writer.table.iter().enumerate() {
+                                let dst = &mut dst[(ci * taps + k) * l..];
+                                writer.write(dst, plane(b, ci), tap, pad);
+                            }
+                        }
+                    },
+                )
             });
         }
         Tensor::from_parts(out, &shape)
@@ -399,28 +403,7 @@ impl<T: Element> Tensor<T> {
             }
         };
         let mut out = crate::pool::zeroed(total);
-        let (rows, cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
-        // adds the row of tap `k` to the plane it was read from
-        let add_tap = |plane: &mut [T], row: &[T], k: usize| {
-            let (r0, r1, i0) = rows[k / win.kernel[1]];
-            let (c0, c1, j0) = cols[k % win.kernel[1]];
-            if c0 >= c1 {
-                return; // every tap of this column is padding
-            }
-            let j0 = j0 as usize;
-            for (step, oi) in (r0..r1).enumerate() {
-                let ii = (i0 + (step * win.stride[0]) as isize) as usize;
-                let drow = &mut plane[ii * w..][..w];
-                let srow = &row[oi * ow..][c0..c1];
-                if win.stride[1] == 1 {
-                    let d = &mut drow[j0..j0 + (c1 - c0)];
-                    d.iter_mut().zip(srow).for_each(|(d, &v)| *d = *d + v);
-                } else {
-                    let taps = drow[j0..].iter_mut().step_by(win.stride[1]);
-                    taps.zip(srow).for_each(|(d, &v)| *d = *d + v);
-                }
-            }
-        };
+        let taps_of = Taps::new(&win, [h, w], [oh, ow]);
         let plane_len = h * w;
         if by_tap {
             // the images split into one run per thread; within a run, one
@@ -434,23 +417,33 @@ impl<T: Element> Tensor<T> {
             let run = n.div_ceil(threads).max(1);
             each_chunk(&mut out, run * c * plane_len, |(r, dst)| {
                 let images = dst.len() / (c * plane_len).max(1);
-                for ci in 0..c {
-                    for k in 0..taps {
-                        for i in 0..images {
-                            let plane = &mut dst[(i * c + ci) * plane_len..][..plane_len];
-                            add_tap(plane, &src[row_at(r * run + i, ci, k)..][..l], k);
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        for ci in 0..c {
+                            for (k, tap) in taps_of.table.iter().enumerate() {
+                                for i in 0..images {
+                                    let plane = &mut dst[(i * c + ci) * plane_len..][..plane_len];
+                                    taps_of.add(plane, &src[row_at(r * run + i, ci, k)..], tap);
+                                }
+                            }
                         }
-                    }
-                }
+                    },
+                )
             });
         } else {
             each_chunk(&mut out, c * plane_len, |(b, dst)| {
-                for ci in 0..c {
-                    let plane = &mut dst[ci * plane_len..][..plane_len];
-                    for k in 0..taps {
-                        add_tap(plane, &src[row_at(b, ci, k)..][..l], k);
-                    }
-                }
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        for ci in 0..c {
+                            let plane = &mut dst[ci * plane_len..][..plane_len];
+                            for (k, tap) in taps_of.table.iter().enumerate() {
+                                taps_of.add(plane, &src[row_at(b, ci, k)..], tap);
+                            }
+                        }
+                    },
+                )
             });
         }
         Tensor::from_parts(out, &shape)
@@ -474,52 +467,97 @@ fn each_chunk<T: Element>(
     }
 }
 
-/// Writes one row of unfolded columns: tap `k` (`i·kw + j`) of one image
-/// plane at every window position.
-struct TapWriter<'w, T> {
-    win: &'w Window2d,
-    /// `Window2d::valid` per kernel row and per kernel column
-    rows: Vec<(usize, usize, isize)>,
-    cols: Vec<(usize, usize, isize)>,
-    /// the plane's width, the output's width, and windows per plane
-    w: usize,
-    ow: usize,
-    l: usize,
-    pad: T,
+/// Where one tap of a window (`k = i·kw + j`) reads within a plane: the
+/// output rows and columns whose tap lies inside the plane (not in the
+/// padding), and the plane index read at the first of them.
+struct Tap {
+    rows: (usize, usize),
+    cols: (usize, usize),
+    /// `None` when every position of this tap is padding
+    from: Option<usize>,
 }
 
-impl<T: Element> TapWriter<'_, T> {
-    /// Writes the row into `dst[..l]`; a short copy may write past it into
-    /// the rest of `dst`, which the caller writes afterwards.
-    #[inline]
-    fn write(&self, dst: &mut [T], plane: &[T], k: usize) {
-        let (w, ow, l, pad) = (self.w, self.ow, self.l, self.pad);
-        let (r0, r1, i0) = self.rows[k / self.win.kernel[1]];
-        let (c0, c1, j0) = self.cols[k % self.win.kernel[1]];
-        if c0 >= c1 || r0 >= r1 {
-            // every tap of this row is padding
+impl Tap {
+    /// Every tap of `win` over a plane of `size` with output `out`,
+    /// computed once per call rather than once per image and channel.
+    fn table(win: &Window2d, size: [usize; 2], out: [usize; 2]) -> Vec<Tap> {
+        let rows = win.valid_table(0, size[0], out[0]);
+        let cols = win.valid_table(1, size[1], out[1]);
+        let tap = |k: usize| {
+            let (r0, r1, i0) = rows[k / win.kernel[1]];
+            let (c0, c1, j0) = cols[k % win.kernel[1]];
+            // a non-empty range starts at a coordinate inside the plane
+            let from = (r0 < r1 && c0 < c1).then(|| i0 as usize * size[1] + j0 as usize);
+            Tap {
+                rows: (r0, r1),
+                cols: (c0, c1),
+                from,
+            }
+        };
+        (0..win.taps()).map(tap).collect()
+    }
+}
+
+/// Every tap of a window over a plane, and how their rows are laid out:
+/// what `unfold` writes and `fold` adds, one tap's row of columns at a
+/// time.
+struct Taps {
+    table: Vec<Tap>,
+    /// plane elements between the rows a tap reads, and between its columns
+    step: usize,
+    stride: usize,
+    /// the output's width, and windows per plane
+    ow: usize,
+    l: usize,
+}
+
+impl Taps {
+    fn new(win: &Window2d, size: [usize; 2], [oh, ow]: [usize; 2]) -> Self {
+        Taps {
+            table: Tap::table(win, size, [oh, ow]),
+            step: win.stride[0] * size[1],
+            stride: win.stride[1],
+            ow,
+            l: oh * ow,
+        }
+    }
+
+    /// Writes the row of columns of `tap` over `plane` into `dst[..l]`,
+    /// positions in the padding reading `pad`; a short copy may write
+    /// past `l` into the rest of `dst`, which the caller writes afterwards.
+    #[inline(always)]
+    fn write<T: Element>(&self, dst: &mut [T], plane: &[T], tap: &Tap, pad: T) {
+        let (ow, l) = (self.ow, self.l);
+        let Some(from) = tap.from else {
             dst[..l].fill(pad);
             return;
-        }
-        let j0 = j0 as usize;
+        };
+        let ((r0, r1), (c0, c1)) = (tap.rows, tap.cols);
         // the copies first, in order: a short one may write a whole 16- or
-        // 32-wide chunk, past its end into places written after it (all
-        // rows at once in `chunk_rows` when the last chunk fits, else row
-        // by row through `copy_row`)
-        let rows = (r0 * ow + c0, i0 as usize * w + j0, r1 - r0);
-        let fast = self.win.stride[1] == 1
-            && match c1 - c0 {
-                0..=16 => self.chunk_rows::<16>(dst, plane, rows),
-                17..=32 => self.chunk_rows::<32>(dst, plane, rows),
-                _ => false,
-            };
-        if !fast {
-            self.copy_rows(dst, plane, (r0, r1, i0), (c0, c1, j0));
+        // 32-wide chunk, past its end into places written after it
+        let len = c1 - c0;
+        for (q, oi) in (r0..r1).enumerate() {
+            let (at, src) = (oi * ow + c0, from + q * self.step);
+            let fast = self.stride == 1
+                && match len {
+                    0..=16 => copy_chunk::<T, 16>(dst, at, plane, src),
+                    17..=32 => copy_chunk::<T, 32>(dst, at, plane, src),
+                    _ => false,
+                };
+            if !fast {
+                let taps = plane[src..].iter().step_by(self.stride);
+                let drow = &mut dst[at..at + len];
+                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
+            }
         }
         // then the padding around them
         let row = &mut dst[..l];
-        row[..r0 * ow].fill(pad);
-        row[r1 * ow..].fill(pad);
+        if r0 > 0 {
+            row[..r0 * ow].fill(pad);
+        }
+        if r1 * ow < l {
+            row[r1 * ow..].fill(pad);
+        }
         if c0 > 0 || c1 < ow {
             for oi in r0..r1 {
                 let drow = &mut row[oi * ow..][..ow];
@@ -529,53 +567,79 @@ impl<T: Element> TapWriter<'_, T> {
         }
     }
 
-    /// Copies `rows` rows (the first from `plane[from..]` to `dst[at..]`,
-    /// then a stride's rows further in `plane` and an output row further
-    /// in `dst`) as whole `N`-wide chunks, spilling past each row's end,
-    /// when the last chunk fits in both; `false` (nothing copied) if not.
+    /// Adds the row of columns of `tap` (`row[..l]`; `row` may run on
+    /// past it) into `plane` where it was read. Short rows are added as
+    /// whole 16- or 32-wide chunks; consecutive chunks are kept from
+    /// overlapping (every other row first, then the rest, when two rows
+    /// are closer than a chunk): a load that overlaps a store still in
+    /// flight waits for it, which made the fold 1.6× slower.
     #[inline(always)]
-    fn chunk_rows<const N: usize>(
-        &self,
-        dst: &mut [T],
-        plane: &[T],
-        (at, from, rows): (usize, usize, usize),
-    ) -> bool {
-        let step = self.win.stride[0] * self.w;
-        let (last_at, last_from) = (at + (rows - 1) * self.ow, from + (rows - 1) * step);
-        if last_at + N > dst.len() || last_from + N > plane.len() {
-            return false;
-        }
-        for q in 0..rows {
-            let (at, from) = (at + q * self.ow, from + q * step);
-            let chunk: &[T; N] = plane[from..from + N].try_into().expect("N elements");
-            dst[at..at + N].copy_from_slice(chunk);
-        }
-        true
-    }
-
-    /// The rows of a tap one by one (any stride; rows that may not spill
-    /// past their end).
-    #[inline(always)]
-    fn copy_rows(
-        &self,
-        dst: &mut [T],
-        plane: &[T],
-        (r0, r1, i0): (usize, usize, isize),
-        (c0, c1, j0): (usize, usize, usize),
-    ) {
-        let (w, ow) = (self.w, self.ow);
-        for (step, oi) in (r0..r1).enumerate() {
-            let ii = (i0 + (step * self.win.stride[0]) as isize) as usize;
-            let at = oi * ow + c0;
-            if self.win.stride[1] == 1 {
-                copy_row(dst, at, plane, ii * w + j0, c1 - c0);
-            } else {
-                let taps = plane[ii * w + j0..].iter().step_by(self.win.stride[1]);
-                let drow = &mut dst[at..at + (c1 - c0)];
-                drow.iter_mut().zip(taps).for_each(|(d, &v)| *d = v);
+    fn add<T: Element>(&self, plane: &mut [T], row: &[T], tap: &Tap) {
+        let Some(from) = tap.from else {
+            return; // every tap of this row is padding
+        };
+        let ((r0, r1), (c0, c1)) = (tap.rows, tap.cols);
+        let len = c1 - c0;
+        let chunk: usize = if len <= 16 { 16 } else { 32 };
+        let passes = if self.stride == 1 && len <= 32 {
+            chunk.div_ceil(self.step.max(1))
+        } else {
+            1
+        };
+        for pass in 0..passes {
+            for q in (pass..r1 - r0).step_by(passes) {
+                let (at, src) = (from + q * self.step, (r0 + q) * self.ow + c0);
+                let fast = self.stride == 1
+                    && match len {
+                        0..=16 => add_chunk::<T, 16>(plane, at, row, src, len),
+                        17..=32 => add_chunk::<T, 32>(plane, at, row, src, len),
+                        _ => false,
+                    };
+                if !fast {
+                    let taps = plane[at..].iter_mut().step_by(self.stride);
+                    taps.zip(&row[src..src + len])
+                        .for_each(|(d, &v)| *d = *d + v);
+                }
             }
         }
     }
+}
+
+/// Copies `N` elements from `src[from..]` to `dst[at..]` as one fixed-size
+/// chunk (a row of at most `N` and what follows it, overwritten by the
+/// caller afterwards), if both have room; `false` (nothing copied) if not.
+/// Rows of an image are tens of elements: a copy of fixed size has no
+/// loop and no call into `memcpy`.
+#[inline(always)]
+fn copy_chunk<T: Copy, const N: usize>(dst: &mut [T], at: usize, src: &[T], from: usize) -> bool {
+    match (dst.get_mut(at..at + N), src.get(from..from + N)) {
+        (Some(d), Some(s)) => {
+            d.copy_from_slice(s);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Adds `src[from..from + len]` into `dst[at..]` as one fixed-size chunk
+/// of `N` (`len ≤ N`) if both have room; `false` (nothing added) if not.
+/// The lanes past `len` add −0, which leaves every value as it was (−0
+/// included, where +0 would turn it into +0), so the chunk may cover the
+/// elements after the row.
+#[inline(always)]
+fn add_chunk<T: Element, const N: usize>(
+    dst: &mut [T],
+    at: usize,
+    src: &[T],
+    from: usize,
+    len: usize,
+) -> bool {
+    let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(from..from + N)) else {
+        return false;
+    };
+    let (d, s): (&mut [T; N], &[T; N]) = (d.try_into().expect("N"), s.try_into().expect("N"));
+    T::add_first(d, s, len);
+    true
 }
 
 /// Whether tap `x` replaces the best so far: strictly greater (so the
@@ -612,35 +676,5 @@ fn pool_2x2<T: Element>(plane: &[T], w: usize, best: &mut [T], arg: &mut [usize]
             }
             (*b, *a) = (m, at);
         }
-    }
-}
-
-/// Copies `len` elements from `src[from..]` to `dst[at..]`. A row of at
-/// most 16 (32) elements is copied as a whole chunk of 16 (32) when both
-/// slices have room, so the copy has a fixed size and no loop: the
-/// elements past `len` are overwritten by the caller afterwards
-/// (rows of an image are tens of elements; W6's unfold copies 140,000 of
-/// them a step).
-#[inline(always)]
-fn copy_row<T: Copy>(dst: &mut [T], at: usize, src: &[T], from: usize, len: usize) {
-    if len <= 16 && at + 16 <= dst.len() && from + 16 <= src.len() {
-        dst[at..at + 16].copy_from_slice(&src[from..from + 16]);
-    } else if len <= 32 && at + 32 <= dst.len() && from + 32 <= src.len() {
-        dst[at..at + 32].copy_from_slice(&src[from..from + 32]);
-    } else {
-        copy_short(&mut dst[at..at + len], &src[from..from + len]);
-    }
-}
-
-/// Copies a short row without a call into `memcpy` per row (rows of an
-/// image are tens of elements; the call costs more than the copy).
-#[inline(always)]
-fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
-    let (mut d, mut s) = (dst.chunks_exact_mut(8), src.chunks_exact(8));
-    for (a, b) in (&mut d).zip(&mut s) {
-        a.copy_from_slice(b);
-    }
-    for (a, &b) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *a = b;
     }
 }

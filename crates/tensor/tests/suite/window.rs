@@ -115,6 +115,51 @@ fn large_batches_fold_and_unfold_by_tap_as_image_by_image() {
     assert_eq!(by_tap.fold2d_by_tap(win, [h, w]), cols.fold2d(win, [h, w]));
 }
 
+/// Fold adds short rows as whole 16- or 32-wide chunks whose lanes past
+/// the row add nothing: a NaN or an infinity in one column reaches only
+/// the pixel its tap read, in f32 and f64, in both layouts, for rows of
+/// 10 (LeNet's second convolution) and 28 (its first) elements.
+#[test]
+fn fold_keeps_a_nan_or_an_infinity_to_its_own_pixel() {
+    fn check<T: mnemon_tensor::Element>(bad: T) {
+        for (h, w, k, p) in [(14, 14, 5, 0), (28, 28, 5, 2)] {
+            let win = Window2d::new([k, k]).padding([p, p]);
+            let [oh, ow] = win.output_size([h, w]).unwrap();
+            let (n, c, l) = (3, 2, oh * ow);
+            // the column at image 1, channel 1, tap (1, 2), position (oh - 2, 3)
+            let (b, ci, (i, j), (oi, oj)) = (1, 1, (1, 2), (oh - 2, 3));
+            let tap = (ci * k + i) * k + j;
+            let mut cols = vec![T::one(); n * c * k * k * l];
+            cols[(b * c * k * k + tap) * l + oi * ow + oj] = bad;
+            let cols = Tensor::from_vec(cols, &[n, c * k * k, l]).unwrap();
+            let (y, x) = (oi + i - p, oj + j - p);
+            for back in [
+                cols.fold2d(win, [h, w]),
+                cols.permute(&[1, 0, 2])
+                    .contiguous()
+                    .fold2d_by_tap(win, [h, w]),
+            ] {
+                let ones = Tensor::<T>::ones(&[n, c * k * k, l])
+                    .fold2d(win, [h, w])
+                    .to_vec();
+                for (at, (&got, &count)) in back.to_vec().iter().zip(&ones).enumerate() {
+                    if at == ((b * c + ci) * h + y) * w + x {
+                        assert!(
+                            got.is_nan() == bad.is_nan() && got.is_infinite() == bad.is_infinite()
+                        );
+                    } else {
+                        assert_eq!(got, count, "pixel {at} of {h}x{w}");
+                    }
+                }
+            }
+        }
+    }
+    check(f32::NAN);
+    check(f32::INFINITY);
+    check(f64::NAN);
+    check(f64::NEG_INFINITY);
+}
+
 #[test]
 fn misfit_columns_panic_naming_the_layout() {
     let win = Window2d::new([2, 2]);
