@@ -74,6 +74,13 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// When `len` or `N` exceeds 32.
     #[doc(hidden)]
     fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize);
+    /// The first `len` lanes of a chunk of `N ≤ 32`, the others +0,
+    /// masked as in [`Element::add_first`].
+    ///
+    /// # Panics
+    /// When `len` or `N` exceeds 32.
+    #[doc(hidden)]
+    fn keep_first<const N: usize>(v: &[Self; N], len: usize) -> [Self; N];
 }
 
 /// The bits of −0.
@@ -109,7 +116,7 @@ lane_mask!(u64);
 
 /// The masks that keep the first `len` of `N` lanes (both at most 32).
 #[inline(always)]
-fn keep_first<M: LaneMask, const N: usize>(len: usize) -> &'static [M; N] {
+fn lane_masks<M: LaneMask, const N: usize>(len: usize) -> &'static [M; N] {
     let table = M::table();
     let start = 32usize.checked_sub(len).expect("add_first: len at most 32");
     table[start..start + N]
@@ -167,11 +174,19 @@ impl Element for f32 {
     fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize) {
         // every load before the store, into locals: the compiler need
         // not prove the chunks apart to vectorise
-        let (keep, s, mut v) = (*keep_first::<u32, N>(len), *s, *d);
+        let (keep, s, mut v) = (*lane_masks::<u32, N>(len), *s, *d);
         for ((v, s), k) in v.iter_mut().zip(s).zip(keep) {
             *v += f32::from_bits((s.to_bits() & k) | (NEG_ZERO_F32 & !k));
         }
         *d = v;
+    }
+    #[inline(always)]
+    fn keep_first<const N: usize>(v: &[Self; N], len: usize) -> [Self; N] {
+        let (keep, mut v) = (*lane_masks::<u32, N>(len), *v);
+        for (v, k) in v.iter_mut().zip(keep) {
+            *v = f32::from_bits(v.to_bits() & k);
+        }
+        v
     }
 }
 
@@ -212,10 +227,18 @@ impl Element for f64 {
     fn add_first<const N: usize>(d: &mut [Self; N], s: &[Self; N], len: usize) {
         // every load before the store, into locals: the compiler need
         // not prove the chunks apart to vectorise
-        let (keep, s, mut v) = (*keep_first::<u64, N>(len), *s, *d);
+        let (keep, s, mut v) = (*lane_masks::<u64, N>(len), *s, *d);
         for ((v, s), k) in v.iter_mut().zip(s).zip(keep) {
             *v += f64::from_bits((s.to_bits() & k) | (NEG_ZERO_F64 & !k));
         }
         *d = v;
+    }
+    #[inline(always)]
+    fn keep_first<const N: usize>(v: &[Self; N], len: usize) -> [Self; N] {
+        let (keep, mut v) = (*lane_masks::<u64, N>(len), *v);
+        for (v, k) in v.iter_mut().zip(keep) {
+            *v = f64::from_bits(v.to_bits() & k);
+        }
+        v
     }
 }

@@ -67,6 +67,24 @@ impl Default for Conv1dOptions {
 /// ran at 110 (Zen 4, one thread); at 784 windows the two were even.
 const BY_TAP_BELOW: usize = 512;
 
+/// At most this many inner terms per output (`C·kh·kw`: LeNet's first
+/// layer has 25), a stride-1 convolution runs directly
+/// ([`Tensor::conv2d_stride1`]): unfolding would write `kh·kw` copies of
+/// the input for a product too thin for gemm to run at speed.
+const DIRECT_TAPS: usize = 32;
+
+/// Whether [`Var::conv2d`] runs directly: groups 1, stride and dilation
+/// 1, padding below the window (so the input's gradient is a stride-1
+/// convolution too), and at most [`DIRECT_TAPS`] inner terms.
+fn direct(win: &Window2d, groups: usize, inner: usize) -> bool {
+    groups == 1
+        && win.stride == [1, 1]
+        && win.dilation == [1, 1]
+        && win.padding[0] < win.kernel[0]
+        && win.padding[1] < win.kernel[1]
+        && inner <= DIRECT_TAPS
+}
+
 fn pack(win: &Window2d, size: [usize; 2]) -> Rc<Vec<usize>> {
     let w = win;
     Rc::new(vec![
@@ -232,7 +250,20 @@ impl<'t, T: Element> Var<'t, T> {
             )
         });
         let (ck, l) = (ws[1] * win.taps(), oh * ow);
-        let y = if g == 1 && l < BY_TAP_BELOW {
+        let y = if direct(&win, g, ck) {
+            // few inner terms: directly, no columns (see `DIRECT_TAPS`)
+            let v = self.value.conv2d_stride1(&weight.value, win.padding);
+            let size = [xs[2], xs[3]];
+            self.tape.record(
+                "conv2d",
+                v,
+                &[self, weight],
+                conv2d_direct_rule,
+                Keep::Values,
+                Location::caller(),
+                |s, _| s.indices = Some(pack(&win, size)),
+            )
+        } else if g == 1 && l < BY_TAP_BELOW {
             // few windows per image: one product over the whole batch
             let cols = self.unfold2d_by_tap(win).reshape_to(&[ck, n * l]);
             let y = weight.reshape_to(&[o, ck]).matmul(&cols); // [O, N·L]
@@ -359,6 +390,43 @@ impl<'t, T: Element> Var<'t, T> {
 /// The window and input size a window op saved.
 fn saved_window<T: Element>(c: &Ctx<'_, '_, T>) -> (Window2d, [usize; 2]) {
     unpack(c.saved.indices.as_ref().expect("window saved"))
+}
+
+/// The direct convolution's rule: `∂x` a stride-1 convolution of `g`
+/// with the weight flipped, `∂w = Σ g · x` shifted by each tap — by the
+/// direct kernels in a plain backward; when gradients of gradients are
+/// being built, the same two as the composed convolution's (`unfold`,
+/// matmul, `fold`) in `Var` ops, so that they are differentiable too.
+fn conv2d_direct_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let (win, size) = saved_window(c);
+    let ws = c.input_shape(1);
+    if !c.tape.recording.get() {
+        let gx = c.wants(0).then(|| {
+            let w = c.input_value(1);
+            let v = g.value.conv2d_stride1_input_grad(&w, win.padding, size);
+            super::computed(c, "conv2d_input_grad", v, conv2d_direct_rule)
+        });
+        let gw = c.wants(1).then(|| {
+            let x = c.input_value(0);
+            let v = x.conv2d_stride1_weight_grad(&g.value, win.kernel, win.padding);
+            super::computed(c, "conv2d_weight_grad", v, conv2d_direct_rule)
+        });
+        return smallvec::smallvec![gx, gw];
+    }
+    let (x, w) = (c.input(0), c.input(1));
+    let gs = g.shape().to_vec();
+    let (n, o, l) = (gs[0], gs[1], gs[2] * gs[3]);
+    let ck = ws[1] * ws[2] * ws[3];
+    let g3 = g.reshape_to(&[n, o, l]);
+    let gx = c.wants(0).then(|| {
+        let cols = w.reshape_to(&[o, ck]).t().matmul(&g3); // [N, C·k, L]
+        cols.fold2d(win, size)
+    });
+    let gw = c.wants(1).then(|| {
+        let cols = x.unfold2d(win); // [N, C·k, L]
+        g3.matmul_sum(&cols.transpose(1, 2)).reshape_to(&ws)
+    });
+    smallvec::smallvec![gx, gw]
 }
 
 fn unfold_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {

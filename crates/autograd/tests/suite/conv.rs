@@ -159,13 +159,17 @@ proptest! {
 
 /// `conv2d` runs one product per image when images have many windows
 /// (here 529) and one over the batch when they have few (the proptest's
-/// shapes): the first path against loops and finite differences too.
+/// shapes): the first path against loops and finite differences too
+/// (dilated, so that it does not run directly).
 #[test]
 fn conv2d_with_many_windows_per_image_matches_loops_and_gradchecks() {
-    let x = filled(&[2, 2, 24, 24], 1);
+    let x = filled(&[2, 2, 25, 25], 1);
     let w = filled(&[3, 2, 2, 2], 2);
     let b = filled(&[3], 3);
-    let opts = Conv2dOptions::default();
+    let opts = Conv2dOptions {
+        dilation: [2, 2],
+        ..Default::default()
+    };
     let tape = Tape::<f64>::new();
     let y = tape.constant(x.clone()).conv2d(
         &tape.constant(w.clone()),
@@ -176,13 +180,79 @@ fn conv2d_with_many_windows_per_image_matches_loops_and_gradchecks() {
     let want = conv_loops(&x, &w, Some(&b), opts);
     assert!(y.value().all_close(&want, 1e-12, 1e-12));
     let inputs = [x.narrow(0, 0, 1), w, b];
-    gradcheck(|v| conv_of(v, Conv2dOptions::default()), &inputs, tol()).unwrap();
-    gradgradcheck(
-        |v| conv_of(v, Conv2dOptions::default()).powi(2),
-        &inputs,
-        tol(),
-    )
-    .unwrap();
+    gradcheck(|v| conv_of(v, opts), &inputs, tol()).unwrap();
+    gradgradcheck(|v| conv_of(v, opts).powi(2), &inputs, tol()).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
+    ))]
+
+    /// Stride-1 convolutions with few inner terms run directly: values
+    /// against loops, gradients first and second order against finite
+    /// differences, and the first-order gradients of a plain backward (the
+    /// direct kernels) equal to those built as a graph (the composed rule,
+    /// which the second order differentiates) — rows crossing the
+    /// 16-column blocks, output channels crossing the blocks of 4.
+    #[test]
+    fn direct_conv2d_matches_loops_and_its_composed_rule(
+        n in 1usize..3, c in 1usize..3, o in 1usize..7, h in 1usize..6, w in prop_oneof![1usize..6, 15usize..20],
+        kh in 1usize..4, kw in 1usize..4, ph in 0usize..3, pw in 0usize..3, bias in any::<bool>(),
+    ) {
+        prop_assume!(ph < kh && pw < kw && h + 2 * ph >= kh && w + 2 * pw >= kw);
+        let opts = Conv2dOptions { padding: [ph, pw], ..Default::default() };
+        let x = filled(&[n, c, h, w], 1);
+        let wt = filled(&[o, c, kh, kw], 2);
+        let b = bias.then(|| filled(&[o], 3));
+        let tape = Tape::<f64>::new();
+        let (xv, wv) = (tape.leaf(x.clone()), tape.leaf(wt.clone()));
+        let y = xv.conv2d(&wv, b.clone().map(|b| tape.constant(b)).as_ref(), opts);
+        prop_assert!(tape.to_dot().contains(" conv2d\\n"), "the direct op");
+        let want = conv_loops(&x, &wt, b.as_ref(), opts);
+        prop_assert!(y.value().all_close(&want, 1e-12, 1e-12));
+        let loss = y.powi(2).sum_all();
+        let graph = loss.grad_graph(&[&xv, &wv]);
+        let plain = loss.backward();
+        for (v, gg) in [&xv, &wv].into_iter().zip(&graph) {
+            prop_assert!(plain.wrt(v).unwrap().all_close(gg.value(), 1e-12, 1e-12));
+        }
+        let mut inputs = vec![x, wt];
+        inputs.extend(b);
+        gradcheck(move |v| conv_of(v, opts), &inputs, tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        gradgradcheck(move |v| conv_of(v, opts).powi(2), &inputs, tol()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+}
+
+/// A first layer as LeNet's (one input channel, 5×5, padding 2) runs
+/// directly, without columns: against loops, and its gradients first and
+/// second order against finite differences, with rows of 20 outputs
+/// (crossing the kernel's 16-column blocks) and 3 output channels (a
+/// partial block of 4). The second order goes through the composed rule.
+#[test]
+fn a_first_layer_runs_directly_and_gradchecks() {
+    let x = filled(&[2, 1, 6, 20], 1);
+    let w = filled(&[3, 1, 5, 5], 2);
+    let b = filled(&[3], 3);
+    let opts = Conv2dOptions {
+        padding: [2, 2],
+        ..Default::default()
+    };
+    let tape = Tape::<f64>::new();
+    let (xv, wv) = (tape.leaf(x.clone()), tape.leaf(w.clone()));
+    let y = xv.conv2d(&wv, Some(&tape.constant(b.clone())), opts);
+    assert_eq!(y.shape(), &[2, 3, 6, 20]);
+    let want = conv_loops(&x, &w, Some(&b), opts);
+    assert!(y.value().all_close(&want, 1e-12, 1e-12));
+    // the direct op, not unfold and matmul
+    let dot = tape.to_dot();
+    assert!(
+        dot.contains(" conv2d\\n") && !dot.contains("unfold2d"),
+        "{dot}"
+    );
+    let inputs = [x.narrow(0, 0, 1), w, b];
+    gradcheck(|v| conv_of(v, opts), &inputs, tol()).unwrap();
+    gradgradcheck(|v| conv_of(v, opts).powi(2), &inputs, tol()).unwrap();
 }
 
 proptest! {

@@ -5,6 +5,7 @@ pub mod approx;
 pub mod attention;
 mod attention_rows;
 pub mod binary;
+pub mod conv;
 pub mod fuse;
 // index arithmetic reviewed as in `layout` (see lib.rs)
 #[warn(clippy::arithmetic_side_effects)]

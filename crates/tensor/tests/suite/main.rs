@@ -5,6 +5,7 @@
 
 mod approx;
 mod attention;
+mod conv;
 mod fuse;
 mod hardening;
 mod norm;
