@@ -2,7 +2,9 @@
 //! are each other's adjoint (so each one's gradient is the other, at every
 //! order), and what is composed from them with no rule of its own:
 //! `conv2d`/`conv1d` (unfold + one matmul + reshape) and the pools
-//! (unfold + max or mean over the window axis).
+//! (unfold + max or mean over the window axis). A convolution with few
+//! inner terms (a first layer) runs directly instead, as one op whose rule
+//! is those same composed ops when gradients of gradients are built.
 
 use crate::tape::{Ctx, InputGrads, Keep};
 use crate::var::Var;
@@ -201,8 +203,14 @@ impl<'t, T: Element> Var<'t, T> {
     /// 2-D convolution (cross-correlation, as every framework computes it)
     /// of an `[N, C, H, W]` input with a `[O, C/groups, kh, kw]` weight and
     /// an optional `[O]` bias: `unfold2d`, one (batched) matmul, a reshape,
-    /// so its gradients of every order come from those ops. PyTorch:
-    /// `F.conv2d`.
+    /// so its gradients of every order come from those ops. With few inner
+    /// terms (`C·kh·kw ≤ 32`, stride and dilation 1, groups 1, padding
+    /// below the window: a first layer on 1 or 3 channels) it runs directly
+    /// ([`Tensor::conv2d_stride1`], no columns), its rule the direct
+    /// gradients in a plain backward and the composed ones' when gradients
+    /// of gradients are built. PyTorch: `F.conv2d`.
+    ///
+    /// [`Tensor::conv2d_stride1`]: mnemon_tensor::Tensor::conv2d_stride1
     ///
     /// ```
     /// use mnemon_autograd::{Conv2dOptions, Tape};
