@@ -170,6 +170,15 @@ fn forward_image<T: Element>(xp: &[T], g: &Geo, packed: &[T], y: &mut [T]) {
         let live = (g.o - ob * OUTS).min(OUTS);
         let out = &mut y[ob * OUTS * g.oh * g.ow..][..live * g.oh * g.ow];
         for oy in 0..g.oh {
+            if g.ow.div_ceil(LANES) == 2 {
+                // rows of 17 to 32 outputs (LeNet's 28): both blocks at
+                // once, each tap's weights loaded once for both
+                wide(
+                    #[inline(always)]
+                    || forward_row2(xp, g, wb, out, oy),
+                );
+                continue;
+            }
             for ox in (0..g.ow).step_by(LANES) {
                 // each block in a function of its own compiled for wide
                 // vectors, its accumulators in registers
@@ -180,6 +189,34 @@ fn forward_image<T: Element>(xp: &[T], g: &Geo, packed: &[T], y: &mut [T]) {
             }
         }
     }
+}
+
+/// [`forward_block`] for both blocks of a row of 17 to 32 outputs: 16
+/// accumulators, each tap two input vectors times 8 broadcast weights.
+#[inline(always)]
+fn forward_row2<T: Element>(xp: &[T], g: &Geo, wb: &[T], out: &mut [T], oy: usize) {
+    let zero = [[T::zero(); LANES]; QUAD];
+    let (mut lo0, mut hi0, mut lo1, mut hi1) = (zero, zero, zero, zero);
+    let kw = g.k[1];
+    for ci in 0..g.c {
+        for i in 0..g.k[0] {
+            let row = &xp[(ci * g.hp + oy + i) * g.wp..][..kw - 1 + 2 * LANES];
+            let taps = &wb[(ci * g.k[0] + i) * kw * OUTS..][..kw * OUTS];
+            for j in 0..kw {
+                let (mut v0, mut v1) = ([T::zero(); LANES], [T::zero(); LANES]);
+                v0.copy_from_slice(&row[j..j + LANES]);
+                v1.copy_from_slice(&row[j + LANES..j + 2 * LANES]);
+                let mut wt = [T::zero(); OUTS];
+                wt.copy_from_slice(&taps[j * OUTS..j * OUTS + OUTS]);
+                quad(&mut lo0, &wt[..QUAD], &v0);
+                quad(&mut hi0, &wt[QUAD..], &v0);
+                quad(&mut lo1, &wt[..QUAD], &v1);
+                quad(&mut hi1, &wt[QUAD..], &v1);
+            }
+        }
+    }
+    store_block(out, g, (oy, 0), [lo0, hi0]);
+    store_block(out, g, (oy, LANES), [lo1, hi1]);
 }
 
 /// The block of `LANES` output columns from `ox` of row `oy` for the
@@ -208,10 +245,23 @@ fn forward_block<T: Element>(xp: &[T], g: &Geo, wb: &[T], out: &mut [T], (oy, ox
             }
         }
     }
+    store_block(out, g, (oy, ox), [lo, hi]);
+}
+
+/// Stores a block's sums (`[lo, hi]`: output channels 0–3 and 4–7 of the
+/// block) at row `oy`, column `ox` of the (up to) `OUTS` channels of
+/// `out` (`[live, oh, ow]`).
+#[inline(always)]
+fn store_block<T: Element>(
+    out: &mut [T],
+    g: &Geo,
+    (oy, ox): (usize, usize),
+    sums: [[[T; LANES]; QUAD]; 2],
+) {
     let plane = g.oh * g.ow;
     let (at, n) = (oy * g.ow + ox, (g.ow - ox).min(LANES));
     let live = out.len() / plane.max(1);
-    for (o, a) in lo.iter().chain(&hi).enumerate() {
+    for (o, a) in sums.iter().flatten().enumerate() {
         if o >= live {
             break;
         }
@@ -276,18 +326,8 @@ fn weight_grad_rows<T: Element, const NB: usize>(
     a: &mut [T],
 ) {
     let owp = NB * LANES;
-    let all = g.c * g.taps();
-    let mut from = [0; QUAD];
-    for (t, f) in from.iter_mut().enumerate() {
-        let tap = (tq * QUAD + t).min(all - 1);
-        let (ci, k) = (tap / g.taps(), tap % g.taps());
-        *f = (ci * g.hp + k / g.k[1]) * g.wp + k % g.k[1];
-    }
-    let mut acc = [[[T::zero(); LANES]; QUAD]; QUAD];
-    for (s, a) in acc.iter_mut().flatten().zip(a.chunks_exact(LANES)) {
-        s.copy_from_slice(a);
-    }
-    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    let from = tap_starts(g, tq);
+    let [mut a0, mut a1, mut a2, mut a3] = load_sums(a);
     let ld = g.oh * owp;
     let gb = &gp[oq * QUAD * ld..][..QUAD * ld];
     let tail = g.ow - (NB - 1) * LANES; // lanes of the last block
@@ -321,10 +361,7 @@ fn weight_grad_rows<T: Element, const NB: usize>(
             quad_rows(&mut a3, &xv, &gv[3]);
         }
     }
-    let acc = [a0, a1, a2, a3];
-    for (s, a) in acc.iter().flatten().zip(a.chunks_exact_mut(LANES)) {
-        a.copy_from_slice(s);
-    }
+    store_sums(a, [a0, a1, a2, a3]);
 }
 
 /// Block `(oq, tq)` of one image: output channels `4·oq..` by taps
@@ -338,20 +375,8 @@ fn weight_grad_block<T: Element>(
     a: &mut [T],
 ) {
     let owp = g.ow.div_ceil(LANES) * LANES;
-    let all = g.c * g.taps();
-    // where each tap's input rows start (row oy adds oy·wp)
-    let mut from = [0; QUAD];
-    for (t, f) in from.iter_mut().enumerate() {
-        let tap = (tq * QUAD + t).min(all - 1);
-        let (ci, k) = (tap / g.taps(), tap % g.taps());
-        *f = (ci * g.hp + k / g.k[1]) * g.wp + k % g.k[1];
-    }
-    // one array of 4 taps per output channel (see `forward_block`)
-    let mut acc = [[[T::zero(); LANES]; QUAD]; QUAD];
-    for (s, a) in acc.iter_mut().flatten().zip(a.chunks_exact(LANES)) {
-        s.copy_from_slice(a);
-    }
-    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    let from = tap_starts(g, tq);
+    let [mut a0, mut a1, mut a2, mut a3] = load_sums(a);
     let ld = g.oh * owp; // between the gradient's channels
     let gb = &gp[oq * QUAD * ld..][..QUAD * ld];
     // one loop over every block of every row (nested loops, the inner
@@ -380,7 +405,37 @@ fn weight_grad_block<T: Element>(
             (oy, ox) = (oy + 1, 0);
         }
     }
-    let acc = [a0, a1, a2, a3];
+    store_sums(a, [a0, a1, a2, a3]);
+}
+
+/// Where the input rows of taps `4·tq..` start in the padded copy (row
+/// `oy` adds `oy·wp`; taps past the last repeat it).
+#[inline(always)]
+fn tap_starts(g: &Geo, tq: usize) -> [usize; QUAD] {
+    let all = g.c * g.taps();
+    let mut from = [0; QUAD];
+    for (t, f) in from.iter_mut().enumerate() {
+        let tap = (tq * QUAD + t).min(all - 1);
+        let (ci, k) = (tap / g.taps(), tap % g.taps());
+        *f = (ci * g.hp + k / g.k[1]) * g.wp + k % g.k[1];
+    }
+    from
+}
+
+/// A block's sums from `a`: one array of 4 taps per output channel (see
+/// `forward_block`).
+#[inline(always)]
+fn load_sums<T: Element>(a: &[T]) -> [[[T; LANES]; QUAD]; QUAD] {
+    let mut acc = [[[T::zero(); LANES]; QUAD]; QUAD];
+    for (s, a) in acc.iter_mut().flatten().zip(a.chunks_exact(LANES)) {
+        s.copy_from_slice(a);
+    }
+    acc
+}
+
+/// A block's sums back into `a`.
+#[inline(always)]
+fn store_sums<T: Element>(a: &mut [T], acc: [[[T; LANES]; QUAD]; QUAD]) {
     for (s, a) in acc.iter().flatten().zip(a.chunks_exact_mut(LANES)) {
         a.copy_from_slice(s);
     }
