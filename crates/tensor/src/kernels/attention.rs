@@ -105,9 +105,9 @@ fn blocks<T>(buf: &mut [T], size: usize, n: usize) -> Vec<&mut [T]> {
     out
 }
 
-/// Runs `f(block, data)` for every block of heads, across threads when
-/// there is more than one block, more than one thread and enough work.
-fn each_block<B: Send>(blocks: Vec<B>, work: usize, f: impl Fn(usize, B) + Sync + Send) {
+/// Runs `f(head, block)` for every head, across threads when there is
+/// more than one head, more than one thread and enough work.
+fn each_head<B: Send>(blocks: Vec<B>, work: usize, f: impl Fn(usize, B) + Sync + Send) {
     if blocks.len() > 1 && rayon::current_num_threads() > 1 && work >= super::PAR_MIN {
         blocks
             .into_par_iter()
@@ -115,73 +115,6 @@ fn each_block<B: Send>(blocks: Vec<B>, work: usize, f: impl Fn(usize, B) + Sync 
             .for_each(|(i, b)| f(i, b));
     } else {
         blocks.into_iter().enumerate().for_each(|(i, b)| f(i, b));
-    }
-}
-
-/// Whether `t: [.., H, L, w]` has its heads interleaved along each row:
-/// the view `[.., L, H, w].permute(.., H, L, w)` a multi-head layer makes
-/// of a projection `[B, L, H·w]` (a head's rows `H·w` apart, the heads of
-/// a row side by side), with at least as many outer indices as threads to
-/// share them. Its result is then written in that same order, so that the
-/// layer's permute back and reshape to `[B, L, H·w]` are views, not a copy
-/// (what PyTorch's `empty_like` does: keep the input's memory format).
-fn interleaved<T: Element>(t: &Tensor<T>) -> bool {
-    let (s, st) = (t.shape(), &t.layout.strides);
-    let r = s.len();
-    r >= 3
-        && s[r - 3] > 1
-        && s[r - 2] > 1
-        && st[r - 1] == 1
-        && st[r - 3] < st[r - 2]
-        && s[..r - 3].iter().product::<usize>() >= rayon::current_num_threads()
-}
-
-/// Where an output writes one head's `[L, w]` matrix inside a block of
-/// `per` heads: dense head after head, or, when `interleaved`, the heads
-/// side by side along each row (a block is `[L, per, w]`).
-#[derive(Clone, Copy)]
-struct Out {
-    rows: usize,
-    width: usize,
-    per: usize,
-    interleaved: bool,
-}
-
-impl Out {
-    /// The elements of a block of `per` heads.
-    fn block(&self) -> usize {
-        self.per * self.rows * self.width
-    }
-
-    /// Head `j` of a block: its first element and its row stride.
-    fn head(&self, j: usize) -> (usize, usize) {
-        if self.interleaved {
-            (j * self.width, self.per * self.width)
-        } else {
-            (j * self.rows * self.width, self.width)
-        }
-    }
-
-    /// The tensor of `shape` (`[.., H, L, w]`) these blocks make up.
-    fn tensor<T: Element>(&self, data: Vec<T>, shape: &[usize]) -> Tensor<T> {
-        if !self.interleaved {
-            return Tensor::from_parts(data, shape);
-        }
-        let r = shape.len();
-        let (mut stored, mut order): (Vec<usize>, Vec<usize>) = (shape.to_vec(), (0..r).collect());
-        stored.swap(r - 3, r - 2);
-        order.swap(r - 3, r - 2);
-        Tensor::from_parts(data, &stored).permute(&order)
-    }
-}
-
-/// Heads per block: all `H` of an outer index when any output is written
-/// interleaved (each block then holds whole rows of it), else one.
-fn heads_per_block(shape: &[usize], any_interleaved: bool) -> usize {
-    if any_interleaved {
-        shape[shape.len() - 3]
-    } else {
-        1
     }
 }
 
@@ -226,55 +159,43 @@ impl<T: Element> Tensor<T> {
         // every block below is written in full
         let (mut w, mut y) = (crate::pool::overwritable(nw), crate::pool::overwritable(ny));
         let (qh, kh, vh) = (Heads::of(self), Heads::of(k), Heads::of(v));
-        let inter = interleaved(self);
-        let per = heads_per_block(self.shape(), inter);
-        let yo = Out {
-            rows: e.lq,
-            width: e.dv,
-            per,
-            interleaved: inter,
-        };
-        let n = e.heads / per;
-        let wbs = blocks(&mut w, per * e.lq * e.lk, n);
-        let ybs = blocks(&mut y, yo.block(), n);
+        let wbs = blocks(&mut w, e.lq * e.lk, e.heads);
+        let ybs = blocks(&mut y, e.lq * e.dv, e.heads);
         let blocks: Vec<_> = wbs.into_iter().zip(ybs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
-        each_block(blocks, work, |b, (wblk, yblk)| {
-            for j in 0..per {
-                let i = b * per + j;
-                let wb = &mut wblk[j * e.lq * e.lk..(j + 1) * e.lq * e.lk];
-                let (yat, ld_y) = yo.head(j);
-                super::wide::wide(
-                    #[inline(always)]
-                    || {
-                        let kt = Padded::transposed(kh.head(i), e.lk, e.d);
-                        let vp = Padded::of(vh.head(i), e.lk, e.dv);
-                        let q = qh.head(i);
-                        let ld = width(e.lk);
-                        let mut s = zeros(ROWS, ld);
-                        for i0 in (0..e.lq).step_by(ROWS) {
-                            let n = ROWS.min(e.lq - i0);
-                            let keys = union(&reaches[i0..i0 + n]);
-                            let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
-                            product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
-                            let rows = i0..i0 + n;
-                            weights_block(
-                                &mut wb[i0 * e.lk..(i0 + n) * e.lk],
-                                &mut s,
-                                (&bias, i0),
-                                &reaches[rows],
-                                scale,
-                                (e.lk, ld),
-                            );
-                            let wr = (&wb[..], i0 * e.lk, e.lk, 1);
-                            let out = &mut yblk[yat + i0 * ld_y..];
-                            product_rows(out, ld_y, n, wr, &vp, 0..e.dv, keys);
-                        }
-                    },
-                );
-            }
+        each_head(blocks, work, |i, (wb, yb)| {
+            super::wide::wide(
+                #[inline(always)]
+                || {
+                    let kt = Padded::transposed(kh.head(i), e.lk, e.d);
+                    let vp = Padded::of(vh.head(i), e.lk, e.dv);
+                    let q = qh.head(i);
+                    let ld = width(e.lk);
+                    let mut s = zeros(ROWS, ld);
+                    for i0 in (0..e.lq).step_by(ROWS) {
+                        let n = ROWS.min(e.lq - i0);
+                        let keys = union(&reaches[i0..i0 + n]);
+                        let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
+                        product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
+                        let rows = i0..i0 + n;
+                        weights_block(
+                            &mut wb[i0 * e.lk..(i0 + n) * e.lk],
+                            &mut s,
+                            (&bias, i0),
+                            &reaches[rows],
+                            scale,
+                            (e.lk, ld),
+                        );
+                        let wr = (&wb[..], i0 * e.lk, e.lk, 1);
+                        product_rows(&mut yb[i0 * e.dv..], e.dv, n, wr, &vp, 0..e.dv, keys);
+                    }
+                },
+            );
         });
-        (yo.tensor(y, &y_shape), Tensor::from_parts(w, &w_shape))
+        (
+            Tensor::from_parts(y, &y_shape),
+            Tensor::from_parts(w, &w_shape),
+        )
     }
 
     /// The backward of [`Tensor::attention`] at the queries `self`, keys
@@ -318,95 +239,74 @@ impl<T: Element> Tensor<T> {
         let mut dk = crate::pool::overwritable(k.numel());
         let mut dv = crate::pool::overwritable(v.numel());
         let (qh, kh, vh) = (Heads::of(self), Heads::of(k), Heads::of(v));
-        let inter = [interleaved(self), interleaved(k), interleaved(v)];
-        let per = heads_per_block(self.shape(), inter.contains(&true));
-        let out = |rows, width, interleaved| Out {
-            rows,
-            width,
-            per,
-            interleaved,
-        };
-        let (qo, ko, vo) = (
-            out(e.lq, e.d, inter[0]),
-            out(e.lk, e.d, inter[1]),
-            out(e.lk, e.dv, inter[2]),
-        );
-        let n = e.heads / per;
-        let dqs = blocks(&mut dq, qo.block(), n);
-        let dks = blocks(&mut dk, ko.block(), n);
-        let dvs = blocks(&mut dv, vo.block(), n);
+        let dqs = blocks(&mut dq, e.lq * e.d, e.heads);
+        let dks = blocks(&mut dk, e.lk * e.d, e.heads);
+        let dvs = blocks(&mut dv, e.lk * e.dv, e.heads);
         let blocks: Vec<_> = dqs.into_iter().zip(dks).zip(dvs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
-        each_block(blocks, work, |b, ((dqblk, dkblk), dvblk)| {
-            for j in 0..per {
-                let i = b * per + j;
-                let ((qat, ldq), (kat, ldk), (vat, ldv)) = (qo.head(j), ko.head(j), vo.head(j));
-                super::wide::wide(
-                    #[inline(always)]
-                    || {
-                        let (lq, lk, d, dv) = (e.lq, e.lk, e.d, e.dv);
-                        let w = &w[i * lq * lk..(i + 1) * lq * lk];
-                        // the keys each row reaches: its weights are exactly 0
-                        // past them (masked, or a dead row)
-                        let reaches: Vec<_> = (0..lq)
-                            .map(|r| weights_reach(&w[r * lk..(r + 1) * lk]))
-                            .collect();
-                        let g = gh.head(i);
-                        let gp = Padded::of(g, lq, dv);
-                        let vt = Padded::transposed(vh.head(i), lk, dv);
-                        let kp = Padded::of(kh.head(i), lk, d);
-                        let qp = Padded::of(qh.head(i), lq, d);
-                        // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
-                        let mut ds = zeros(lq, lk);
-                        let ld = width(lk);
-                        let mut s = zeros(ROWS, ld);
-                        for i0 in (0..lq).step_by(ROWS) {
-                            let n = ROWS.min(lq - i0);
-                            let keys = union(&reaches[i0..i0 + n]);
-                            let gb = (g.0, g.1 + i0 * g.2, g.2, g.3);
-                            product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
-                            for r in 0..n {
-                                let ks = reaches[i0 + r].clone();
-                                if ks.is_empty() {
-                                    continue;
-                                }
-                                // over whole runs (w is 0 past `ks`), up to the row's end
-                                let span = runs(&ks);
-                                let span = span.start..span.end.min(lk);
-                                let at = (i0 + r) * lk;
-                                let wr = &w[at + span.start..at + span.end];
-                                let sr = &s[r * ld + span.start..r * ld + span.end];
-                                let dot = run_dot(wr, sr);
-                                let out = &mut ds[at + span.start..at + span.end];
-                                for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
-                                    *o = scale * (w * (d - dot));
-                                }
+        each_head(blocks, work, |i, ((dqb, dkb), dvb)| {
+            super::wide::wide(
+                #[inline(always)]
+                || {
+                    let (lq, lk, d, dv) = (e.lq, e.lk, e.d, e.dv);
+                    let w = &w[i * lq * lk..(i + 1) * lq * lk];
+                    // the keys each row reaches: its weights are exactly 0
+                    // past them (masked, or a dead row)
+                    let reaches: Vec<_> = (0..lq)
+                        .map(|r| weights_reach(&w[r * lk..(r + 1) * lk]))
+                        .collect();
+                    let g = gh.head(i);
+                    let gp = Padded::of(g, lq, dv);
+                    let vt = Padded::transposed(vh.head(i), lk, dv);
+                    let kp = Padded::of(kh.head(i), lk, d);
+                    let qp = Padded::of(qh.head(i), lq, d);
+                    // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
+                    let mut ds = zeros(lq, lk);
+                    let ld = width(lk);
+                    let mut s = zeros(ROWS, ld);
+                    for i0 in (0..lq).step_by(ROWS) {
+                        let n = ROWS.min(lq - i0);
+                        let keys = union(&reaches[i0..i0 + n]);
+                        let gb = (g.0, g.1 + i0 * g.2, g.2, g.3);
+                        product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
+                        for r in 0..n {
+                            let ks = reaches[i0 + r].clone();
+                            if ks.is_empty() {
+                                continue;
                             }
-                            // ∂q = ∂s·k over the same keys
-                            let dsb = (&ds[..], i0 * lk, lk, 1);
-                            let out = &mut dqblk[qat + i0 * ldq..];
-                            product_rows(out, ldq, n, dsb, &kp, 0..d, keys);
+                            // over whole runs (w is 0 past `ks`), up to the row's end
+                            let span = runs(&ks);
+                            let span = span.start..span.end.min(lk);
+                            let at = (i0 + r) * lk;
+                            let wr = &w[at + span.start..at + span.end];
+                            let sr = &s[r * ld + span.start..r * ld + span.end];
+                            let dot = run_dot(wr, sr);
+                            let out = &mut ds[at + span.start..at + span.end];
+                            for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
+                                *o = scale * (w * (d - dot));
+                            }
                         }
-                        // ∂v = wᵀ·g and ∂k = ∂sᵀ·q, by blocks of keys over the
-                        // rows that reach them (none: zeros)
-                        for j0 in (0..lk).step_by(ROWS) {
-                            let n = ROWS.min(lk - j0);
-                            let rows = rows_reaching(&reaches, j0..j0 + n);
-                            let wt = (w, j0, 1, lk);
-                            let out = &mut dvblk[vat + j0 * ldv..];
-                            product_rows(out, ldv, n, wt, &gp, 0..dv, rows.clone());
-                            let dst = (&ds[..], j0, 1, lk);
-                            let out = &mut dkblk[kat + j0 * ldk..];
-                            product_rows(out, ldk, n, dst, &qp, 0..d, rows);
-                        }
-                    },
-                );
-            }
+                        // ∂q = ∂s·k over the same keys
+                        let dsb = (&ds[..], i0 * lk, lk, 1);
+                        product_rows(&mut dqb[i0 * d..], d, n, dsb, &kp, 0..d, keys);
+                    }
+                    // ∂v = wᵀ·g and ∂k = ∂sᵀ·q, by blocks of keys over the
+                    // rows that reach them (none: zeros)
+                    for j0 in (0..lk).step_by(ROWS) {
+                        let n = ROWS.min(lk - j0);
+                        let rows = rows_reaching(&reaches, j0..j0 + n);
+                        let wt = (w, j0, 1, lk);
+                        product_rows(&mut dvb[j0 * dv..], dv, n, wt, &gp, 0..dv, rows.clone());
+                        let dst = (&ds[..], j0, 1, lk);
+                        product_rows(&mut dkb[j0 * d..], d, n, dst, &qp, 0..d, rows);
+                    }
+                },
+            );
         });
         (
-            qo.tensor(dq, self.shape()),
-            ko.tensor(dk, k.shape()),
-            vo.tensor(dv, v.shape()),
+            Tensor::from_parts(dq, self.shape()),
+            Tensor::from_parts(dk, k.shape()),
+            Tensor::from_parts(dv, v.shape()),
         )
     }
 }
