@@ -161,11 +161,12 @@ proptest! {
         ],
         mask_kind in 0usize..7,
         strided in any::<bool>(),
+        strided_k in any::<bool>(),
         seed in 0usize..40,
     ) {
         let heads: usize = lead.iter().product();
         let q = tensor(&lead, lq, d, seed, strided);
-        let k = tensor(&lead, lk, d, seed + 1, false);
+        let k = tensor(&lead, lk, d, seed + 1, strided_k);
         let v = tensor(&lead, lk, dv, seed + 2, strided);
         let g = tensor(&lead, lq, dv, seed + 3, strided);
         // none, causal, random (with dead rows), one dead first row,
