@@ -30,8 +30,13 @@ fn check_indices(
 ) -> Result<(), TensorError> {
     // the largest index first, in a loop that vectorises (a search that
     // stops at the first bad one does not: 2 % of a W6 step, whose
-    // max-pool backward scatters 75,000 indices); the culprit only then
-    let largest = indices.iter().fold(0, |m, &i| m.max(i));
+    // max-pool backward scatters 75,000 indices) — inside `wide`, as the
+    // baseline build has no vector maximum of 64-bit integers and ran it
+    // one index at a time; the culprit only then
+    let largest = super::wide::wide(
+        #[inline(always)]
+        || indices.iter().fold(0, |m, &i| m.max(i)),
+    );
     if indices.is_empty() || largest < size {
         return Ok(());
     }
@@ -311,7 +316,9 @@ impl<T: Element> Tensor<T> {
                 index_shape: index_shape.to_vec(),
             });
         }
-        let vals = self.to_vec();
+        // read in place when dense (a max-pool's gradient is), else copied
+        let dense = self.contiguous();
+        let vals = dense.as_slice().expect("contiguous");
         let total = fits::<T>("scatter_add", shape)?;
         if let ([rows, width], [index_rows, per], 1) = (shape, index_shape, axis) {
             if super::parallel(total) && index_rows == rows && *per > 0 && *width > 0 {
