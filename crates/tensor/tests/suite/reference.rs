@@ -645,3 +645,36 @@ proptest! {
         }
     }
 }
+
+/// scatter_add reads its values in place when they are dense, and through
+/// a copy otherwise: a transposed view, a narrowed one (an offset) and a
+/// deferred elementwise result scatter the same values as their dense
+/// copies, on the large-rows path and on the general one.
+#[test]
+fn scatter_add_of_views_and_deferred_values_matches_dense_copies() {
+    for (rows, per, width) in [(300, 200, 400), (3, 4, 6)] {
+        let idx: Vec<usize> = (0..rows * per)
+            .map(|i| (i * 31 + i / per) % width)
+            .collect();
+        let base = Tensor::<f32>::linspace(-1.0, 1.0, rows * per * 2);
+        // rows × per values three ways, each with a dense twin
+        let wide = base.reshape(&[rows, 2 * per]).unwrap();
+        let narrowed = wide.narrow(1, per, per);
+        let transposed = base
+            .narrow(0, 0, rows * per)
+            .reshape(&[per, rows])
+            .unwrap()
+            .t();
+        let deferred = (&base.narrow(0, 0, rows * per).reshape(&[rows, per]).unwrap() * 3.0) + 1.0;
+        for v in [narrowed, transposed, deferred] {
+            let dense = Tensor::from_vec(v.to_vec(), v.shape()).unwrap();
+            let got = v
+                .scatter_add(1, &idx, &[rows, per], &[rows, width])
+                .unwrap();
+            let want = dense
+                .scatter_add(1, &idx, &[rows, per], &[rows, width])
+                .unwrap();
+            assert_eq!(got.to_vec(), want.to_vec(), "{rows}×{per}");
+        }
+    }
+}
