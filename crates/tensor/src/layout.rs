@@ -179,6 +179,29 @@ pub(crate) fn row_repeat(a: &[usize], b: &[usize]) -> Option<usize> {
     (tail == b && m > 0).then_some(m)
 }
 
+/// When `b`, right-aligned against `a`, is `[1.., a's axes p..q, 1..]`
+/// with at least one trailing 1 (a per-channel bias `[1, C, 1, 1]`
+/// against `[N, C, H, W]`): `(period, run)`, where `run` is the product
+/// of `a`'s trailing axes that `b` broadcasts along and `period` is `b`'s
+/// element count, so that run `k` of `a` (row-major) meets element
+/// `k % period` of `b`. `None` otherwise, and for runs of one element.
+// index arithmetic bounded by the ranks: the counts of leading and
+// trailing ones are checked below `b`'s rank, itself at most `a`'s
+#[allow(clippy::arithmetic_side_effects)]
+pub(crate) fn run_repeat(a: &[usize], b: &[usize]) -> Option<(usize, usize)> {
+    let tail_ones = b.iter().rev().take_while(|&&d| d == 1).count();
+    let lead_ones = b.iter().take_while(|&&d| d == 1).count();
+    if tail_ones == 0 || b.len() > a.len() || lead_ones + tail_ones >= b.len() {
+        return None;
+    }
+    let skip = a.len() - b.len();
+    let middle = &b[lead_ones..b.len() - tail_ones];
+    let a_middle = &a[skip + lead_ones..a.len() - tail_ones];
+    let run: usize = a[a.len() - tail_ones..].iter().product();
+    let period: usize = middle.iter().product();
+    (same_shape(middle, a_middle) && run > 1 && period > 0).then_some((period, run))
+}
+
 /// `a == b` for two shapes, as a plain loop: slice equality of `usize`s
 /// is a call to `memcmp`, which on the short shapes of every op cost more
 /// than the comparison (W4: 2 % of all instructions).

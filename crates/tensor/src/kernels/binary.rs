@@ -2,8 +2,8 @@
 
 use super::{map_in_place, piece, zip_strided, PAR_CHUNK, PAR_MIN};
 use crate::element::Element;
-use crate::layout::row_repeat;
 use crate::layout::{broadcast_shapes, same_shape};
+use crate::layout::{row_repeat, run_repeat};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -135,6 +135,18 @@ impl<T: Element> Tensor<T> {
                     out.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
                 }
                 return Tensor::from_parts(out, &shape);
+            }
+        }
+        if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
+            if let Some(runs) =
+                run_repeat(&shape, other.shape()).filter(|_| same_shape(&shape, self.shape()))
+            {
+                return Tensor::from_parts(zip_runs(a, b, runs, &f), &shape);
+            }
+            if let Some(runs) =
+                run_repeat(&shape, self.shape()).filter(|_| same_shape(&shape, other.shape()))
+            {
+                return Tensor::from_parts(zip_runs(b, a, runs, &|y, x| f(x, y)), &shape);
             }
         }
         if let Some(y) = other.single_value().filter(|_| self.numel() == n) {
@@ -369,6 +381,30 @@ fn mask<T: Element>(c: bool) -> T {
     } else {
         T::zero()
     }
+}
+
+/// `f(a, b[k % period])` over each run `k` of `run` elements of `a` (a
+/// per-channel bias against `[N, C, H, W]`, see `run_repeat`): one pass,
+/// each run inside the AVX-512 region when it is long enough to pay for
+/// entering it (the general strided walk, with its zero fill first, was
+/// 1.6 % of a W6 step for LeNet's two conv biases).
+fn zip_runs<T: Element, F>(a: &[T], b: &[T], (period, run): (usize, usize), f: &F) -> Vec<T>
+where
+    F: Fn(T, T) -> T + Sync + Send,
+{
+    let mut out = crate::pool::take(a.len());
+    for (k, src) in a.chunks_exact(run).enumerate() {
+        let y = b[k % period];
+        if run >= 64 {
+            super::wide::wide(
+                #[inline(always)]
+                || out.extend(src.iter().map(|&x| f(x, y))),
+            );
+        } else {
+            out.extend(src.iter().map(|&x| f(x, y)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -678,3 +678,33 @@ fn scatter_add_of_views_and_deferred_values_matches_dense_copies() {
         }
     }
 }
+
+/// A per-channel operand (`[1, C, 1, 1]` or `[C, 1, 1]`, a conv bias)
+/// against `[N, C, H, W]`, on either side of a non-commutative op, with
+/// planes long enough for the vectorised runs (81) and short (4): each
+/// element meets its own channel's value.
+#[test]
+fn per_channel_operands_meet_their_channel() {
+    for (n, c, h, w) in [(3, 5, 9, 9), (2, 3, 2, 2), (0, 4, 9, 9)] {
+        let x = Tensor::<f64>::from_vec(
+            (0..n * c * h * w)
+                .map(|i| (i % 17) as f64 * 0.5 - 3.0)
+                .collect(),
+            &[n, c, h, w],
+        )
+        .unwrap();
+        for bshape in [vec![1, c, 1, 1], vec![c, 1, 1]] {
+            let b =
+                Tensor::<f64>::from_vec((0..c).map(|k| 10.0 * k as f64 + 1.0).collect(), &bshape)
+                    .unwrap();
+            let (xb, bx) = (&x - &b, &b - &x);
+            let xv = x.to_vec();
+            for (i, (&got1, &got2)) in xb.to_vec().iter().zip(&bx.to_vec()).enumerate() {
+                let k = (i / (h * w)) % c;
+                let want = xv[i] - (10.0 * k as f64 + 1.0);
+                assert_eq!((got1, got2), (want, -want), "{bshape:?} at {i}");
+            }
+            assert_eq!(xb.shape(), &[n, c, h, w]);
+        }
+    }
+}
