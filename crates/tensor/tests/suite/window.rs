@@ -259,3 +259,35 @@ proptest! {
         }
     }
 }
+
+/// The 2×2 stride-2 pool in f32 (16 lanes), over rows of windows shorter
+/// than a vector, batches of several rows, odd sizes (a last row and
+/// column left out) and rows past a batch (66 windows, the one-window-
+/// at-a-time path): values and first-maximum indices as the loops', ties,
+/// NaN and −∞ included.
+#[test]
+fn two_by_two_pool_in_f32_matches_loops() {
+    let win = Window2d::new([2, 2]).stride([2, 2]);
+    for shape in [[2, 3, 28, 28], [1, 2, 11, 9], [1, 2, 5, 132], [3, 1, 2, 2]] {
+        let [n, c, h, w] = shape;
+        let v: Vec<f64> = values(n * c * h * w, 5)
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match i % 11 {
+                3 => f64::NAN,
+                7 => f64::NEG_INFINITY,
+                _ => (x / 4.0).round(),
+            })
+            .collect();
+        let (want, want_at) = pool_loops(&v, shape, win).expect("no window of padding alone");
+        let x = Tensor::<f32>::from_vec(v.iter().map(|&x| x as f32).collect(), &shape).unwrap();
+        let (y, at) = x.max_pool2d_with_indices(win);
+        assert_eq!(at, want_at, "{shape:?}");
+        for (g, e) in y.to_vec().iter().zip(&want) {
+            assert!(
+                *g as f64 == *e || (g.is_nan() && e.is_nan()),
+                "{shape:?}: {g} vs {e}"
+            );
+        }
+    }
+}
