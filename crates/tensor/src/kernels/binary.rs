@@ -136,8 +136,7 @@ impl<T: Element> Tensor<T> {
                 }
                 return Tensor::from_parts(out, &shape);
             }
-        }
-        if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
+            // a per-channel operand (a conv bias), on either side
             if let Some(runs) =
                 run_repeat(&shape, other.shape()).filter(|_| same_shape(&shape, self.shape()))
             {
