@@ -252,9 +252,12 @@ impl<T: Element> Tensor<T> {
                     let w = &w[i * lq * lk..(i + 1) * lq * lk];
                     // the keys each row reaches: its weights are exactly 0
                     // past them (masked, or a dead row)
-                    let reaches: Vec<_> = (0..lq)
-                        .map(|r| weights_reach(&w[r * lk..(r + 1) * lk]))
-                        .collect();
+                    // a loop, not `map` and `collect`, so that the
+                    // search is inlined here, inside `wide`
+                    let mut reaches = Vec::with_capacity(lq);
+                    for r in 0..lq {
+                        reaches.push(weights_reach(&w[r * lk..(r + 1) * lk]));
+                    }
                     let g = gh.head(i);
                     let gp = Padded::of(g, lq, dv);
                     let vt = Padded::transposed(vh.head(i), lk, dv);
