@@ -62,7 +62,8 @@ fn recycled<T: Element>(n: usize) -> Option<Vec<T>> {
         .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
         .min_by_key(|(_, v)| v.capacity())
         .map(|(i, _)| i)?;
-    Some(list.swap_remove(best))
+    // `remove`, not `swap_remove`: the list stays oldest first
+    Some(list.remove(best))
 }
 
 /// A vector of length `n` whose contents are unspecified (but initialised:
@@ -257,21 +258,33 @@ impl<T: Element> Deferred<T> {
     }
 }
 
-/// Gives a large heap buffer back to the pool.
+/// Gives a large heap buffer back to the pool. When the pool is full (in
+/// count or bytes), the buffers that waited longest make room: a pool that
+/// kept its old buffers and turned new ones away filled up, in W7, with
+/// 45 buffers of a size no kernel asked for again (a concat's, allocated
+/// outside the pool), and every later miss mapped and faulted in fresh
+/// pages (160 page faults per step).
 #[inline(never)]
 fn recycle<T: Element>(buf: &mut Buf<T>) {
     let bytes = buf.capacity() * std::mem::size_of::<T>();
-    if bytes < POOL_MIN_BYTES || !buf.spilled() {
+    if bytes < POOL_MIN_BYTES || bytes > MAX_BYTES || !buf.spilled() {
         return;
     }
     if let Ok(mut list) = T::free_list().lock() {
-        let held: usize = list
-            .iter()
-            .map(|v| v.capacity() * std::mem::size_of::<T>())
-            .sum();
-        if list.len() < MAX_BUFFERS && held + bytes <= MAX_BYTES {
-            list.push(std::mem::take(buf).into_vec());
+        let size = |v: &Vec<T>| v.capacity() * std::mem::size_of::<T>();
+        let mut held: usize = list.iter().map(size).sum();
+        // oldest first: the list is in the order buffers came back
+        let mut evict = 0;
+        while evict < list.len() && (list.len() - evict >= MAX_BUFFERS || held + bytes > MAX_BYTES)
+        {
+            held -= size(&list[evict]);
+            evict += 1;
         }
+        let dropped: Vec<Vec<T>> = list.drain(..evict).collect();
+        list.push(std::mem::take(buf).into_vec());
+        // freed after the lock is released
+        drop(list);
+        drop(dropped);
     }
 }
 
@@ -342,5 +355,36 @@ mod tests {
         );
         clear::<f64>();
         assert_eq!(pooled_bytes::<f64>(), 0);
+
+        // a full pool makes room for a returned buffer by dropping the
+        // ones that waited longest (a pool that turned new buffers away
+        // stayed full of a size nothing asked for again)
+        let stale = POOL_MIN_BYTES / 8 * 5;
+        let first: Vec<f64> = Vec::with_capacity(stale);
+        let first_at = first.as_ptr();
+        drop(Storage::new(Buf::from_vec(first)));
+        for _ in 1..MAX_BUFFERS {
+            drop(Storage::new(Buf::from_vec(Vec::<f64>::with_capacity(
+                stale,
+            ))));
+        }
+        let count = || f64::free_list().lock().map(|l| l.len()).unwrap_or(0);
+        assert_eq!(count(), MAX_BUFFERS);
+        let fresh: Vec<f64> = Vec::with_capacity(n);
+        let fresh_at = fresh.as_ptr();
+        drop(Storage::new(Buf::from_vec(fresh)));
+        assert_eq!(count(), MAX_BUFFERS, "one in, the oldest out");
+        let kept = f64::free_list()
+            .lock()
+            .map(|l| l.iter().any(|v| v.as_ptr() == first_at));
+        assert_eq!(kept.ok(), Some(false), "the oldest buffer was dropped");
+        let w: Vec<f64> = take(n);
+        assert_eq!(w.as_ptr(), fresh_at, "the newest buffer is kept");
+        // the rest keep their order, oldest first, and the oldest fitting
+        // one is taken first
+        let oldest = f64::free_list().lock().map(|l| l[0].as_ptr()).ok();
+        let older: Vec<f64> = take(stale);
+        assert_eq!(Some(older.as_ptr()), oldest);
+        clear::<f64>();
     }
 }

@@ -96,7 +96,7 @@ impl<T: Element> Tensor<T> {
         let outer: usize = first[..axis].iter().product();
         let inner: usize = first[axis + 1..].iter().product();
         let parts: Vec<Tensor<T>> = tensors.iter().map(|t| t.contiguous()).collect();
-        let mut out = Vec::with_capacity(n);
+        let mut out = crate::pool::take(n);
         for o in 0..outer {
             for p in &parts {
                 let w = p.shape()[axis] * inner;
@@ -159,7 +159,7 @@ impl<T: Element> Tensor<T> {
         let inner: usize = self.shape()[axis + 1..].iter().product();
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let mut out = Vec::with_capacity(n);
+        let mut out = crate::pool::take(n);
         for o in 0..outer {
             for &i in indices {
                 let start = (o * r + i) * inner;
@@ -276,7 +276,7 @@ impl<T: Element> Tensor<T> {
             Self::gather_layout("gather", self.shape(), axis, indices, index_shape)?;
         let c = self.contiguous();
         let src = c.as_slice().expect("contiguous");
-        let mut out = Vec::with_capacity(indices.len());
+        let mut out = crate::pool::take(indices.len());
         if !indices.is_empty() {
             let last = *index_shape.last().unwrap_or(&1);
             let step = *walk.strides.last().unwrap_or(&0);
@@ -374,7 +374,7 @@ impl<T: Element> Tensor<T> {
     pub fn one_hot(indices: &[usize], classes: usize) -> Result<Self, TensorError> {
         check_indices("one_hot", 1, classes, indices)?;
         let n = fits::<T>("one_hot", &[indices.len(), classes])?;
-        let mut out = vec![T::zero(); n];
+        let mut out = crate::pool::zeroed(n);
         for (r, &i) in indices.iter().enumerate() {
             out[r * classes + i] = T::one();
         }
