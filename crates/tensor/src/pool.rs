@@ -267,7 +267,7 @@ impl<T: Element> Deferred<T> {
 #[inline(never)]
 fn recycle<T: Element>(buf: &mut Buf<T>) {
     let bytes = buf.capacity() * std::mem::size_of::<T>();
-    if bytes < POOL_MIN_BYTES || bytes > MAX_BYTES || !buf.spilled() {
+    if !(POOL_MIN_BYTES..=MAX_BYTES).contains(&bytes) || !buf.spilled() {
         return;
     }
     if let Ok(mut list) = T::free_list().lock() {
