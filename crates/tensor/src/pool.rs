@@ -49,7 +49,8 @@ pub(crate) fn take<T: Element>(n: usize) -> Vec<T> {
 }
 
 /// The smallest pooled buffer with room for `n` elements (and at most
-/// 2n), taken out of the pool with its old contents.
+/// 2n), taken out of the pool with its old contents; of equal fits, the
+/// one returned last (the likeliest to be in cache still).
 fn recycled<T: Element>(n: usize) -> Option<Vec<T>> {
     let bytes = n.saturating_mul(std::mem::size_of::<T>());
     if bytes < POOL_MIN_BYTES {
@@ -59,6 +60,7 @@ fn recycled<T: Element>(n: usize) -> Option<Vec<T>> {
     let best = list
         .iter()
         .enumerate()
+        .rev()
         .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
         .min_by_key(|(_, v)| v.capacity())
         .map(|(i, _)| i)?;
@@ -380,11 +382,13 @@ mod tests {
         assert_eq!(kept.ok(), Some(false), "the oldest buffer was dropped");
         let w: Vec<f64> = take(n);
         assert_eq!(w.as_ptr(), fresh_at, "the newest buffer is kept");
-        // the rest keep their order, oldest first, and the oldest fitting
-        // one is taken first
-        let oldest = f64::free_list().lock().map(|l| l[0].as_ptr()).ok();
-        let older: Vec<f64> = take(stale);
-        assert_eq!(Some(older.as_ptr()), oldest);
+        // of equal fits, the one returned last is taken first
+        let newest = f64::free_list()
+            .lock()
+            .ok()
+            .and_then(|l| l.last().map(|v| v.as_ptr()));
+        let taken: Vec<f64> = take(stale);
+        assert_eq!(Some(taken.as_ptr()), newest);
         clear::<f64>();
     }
 }
