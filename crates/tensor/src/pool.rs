@@ -20,8 +20,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// anew on every step (181,000 faults per 1,000 steps at 2 threads, a
 /// quarter of the step time); at 128 KiB, 1,800.
 pub const POOL_MIN_BYTES: usize = 1 << 17;
-/// At most this many buffers wait in the pool (per element type).
-const MAX_BUFFERS: usize = 16;
+/// At most this many buffers wait in the pool (per element type). W7's
+/// step (a transformer block) cycles through about 30 large buffers: with
+/// 16, 44 requests a step missed and were zero-filled afresh.
+const MAX_BUFFERS: usize = 32;
 /// At most this many bytes wait in the pool (per element type).
 const MAX_BYTES: usize = 1 << 30;
 
