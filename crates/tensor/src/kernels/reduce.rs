@@ -384,18 +384,20 @@ impl<T: Element> Tensor<T> {
             // thread owning a band of columns (the same order of additions
             // for every element, whatever the thread count)
             let mut out = vec![T::zero(); m];
+            // the row loop inside `wide` (one dispatch per band, not per
+            // row: W7's bias gradients have rows of 128 to 512)
             let add_rows = |(band, o): (usize, &mut [T])| {
                 let start = band * super::PAR_CHUNK;
-                for row in src.chunks_exact(m) {
-                    super::wide::wide(
-                        #[inline(always)]
-                        || {
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        for row in src.chunks_exact(m) {
                             for (o, &x) in o.iter_mut().zip(&row[start..]) {
                                 *o = *o + x;
                             }
-                        },
-                    );
-                }
+                        }
+                    },
+                );
             };
             if super::parallel(src.len()) && m > super::PAR_CHUNK {
                 out.par_chunks_mut(super::PAR_CHUNK)
