@@ -22,7 +22,8 @@ use crate::tensor::Tensor;
 use rayon::prelude::*;
 
 /// The extents of one attention call: `heads` (the product of the leading
-/// axes), query and key lengths, and the query/key and value widths.
+/// axes), query and key lengths, the query/key and value widths, and
+/// `hpg`, the heads per group of the outputs' layout (see [`heads_inner`]).
 #[derive(Clone, Copy)]
 struct Extents {
     heads: usize,
@@ -30,6 +31,52 @@ struct Extents {
     lk: usize,
     d: usize,
     dv: usize,
+    hpg: usize,
+}
+
+impl Extents {
+    /// The groups of heads the outputs are written by (one task each).
+    fn groups(&self) -> usize {
+        self.heads / self.hpg
+    }
+}
+
+/// The heads per group of a call's outputs: the last leading axis's
+/// extent `H` when every input holds that axis inside its rows (strides
+/// ordered `[.., L, H, d]`, as the split heads of a `[B, L, H·d]`
+/// projection are), else 1.
+///
+/// With `H`, each output is written in that order too, `[.., L, H, w]`,
+/// and returned as its `[.., H, L, w]` view (as PyTorch's fused attention
+/// returns its output): a multi-head layer's merge of the heads, and the
+/// gradients' way back to `[B, L, H·d]`, are then views instead of
+/// copies (1 % of a W7 step). One task per group of `H` heads, so only
+/// when there are at least as many groups as threads.
+fn heads_inner<T: Element>(ts: [&Tensor<T>; 3], heads: usize) -> usize {
+    let r = ts[0].rank();
+    if r < 3 {
+        return 1;
+    }
+    let h = ts[0].shape()[r - 3];
+    let inside = |t: &Tensor<T>| t.strides()[r - 3] < t.strides()[r - 2];
+    let groups = if h == 0 { 0 } else { heads / h };
+    if h > 1 && ts.iter().all(|t| inside(t)) && groups >= rayon::current_num_threads() {
+        h
+    } else {
+        1
+    }
+}
+
+/// `buf` (written in groups of `e.hpg` heads, `[.., L, hpg, w]`) as a
+/// tensor of `shape` (`[.., H, L, w]`).
+fn grouped<T: Element>(buf: Vec<T>, shape: &[usize], hpg: usize) -> Tensor<T> {
+    if hpg == 1 {
+        return Tensor::from_parts(buf, shape);
+    }
+    let r = shape.len();
+    let mut stored = shape.to_vec();
+    stored.swap(r - 3, r - 2);
+    Tensor::from_parts(buf, &stored).transpose(r - 3, r - 2)
 }
 
 /// A tensor's storage, its offset for each head, and its row and column
@@ -83,12 +130,14 @@ fn extents<T: Element>(op: &str, q: &Tensor<T>, k: &Tensor<T>, v: &Tensor<T>) ->
         "{op}: q {qs:?}, k {ks:?} and v {vs:?} do not fit ([.., Lq, d], [.., Lk, d], [.., Lk, dv]), called at {}",
         std::panic::Location::caller()
     );
+    let heads = qs[..r - 2].iter().product();
     Extents {
-        heads: qs[..r - 2].iter().product(),
+        heads,
         lq: qs[r - 2],
         lk: ks[r - 2],
         d: qs[r - 1],
         dv: vs[r - 1],
+        hpg: heads_inner([q, k, v], heads),
     }
 }
 
@@ -159,43 +208,49 @@ impl<T: Element> Tensor<T> {
         // every block below is written in full
         let (mut w, mut y) = (crate::pool::overwritable(nw), crate::pool::overwritable(ny));
         let (qh, kh, vh) = (Heads::of(self), Heads::of(k), Heads::of(v));
-        let wbs = blocks(&mut w, e.lq * e.lk, e.heads);
-        let ybs = blocks(&mut y, e.lq * e.dv, e.heads);
+        let (hpg, groups) = (e.hpg, e.groups());
+        let wbs = blocks(&mut w, hpg * e.lq * e.lk, groups);
+        let ybs = blocks(&mut y, hpg * e.lq * e.dv, groups);
         let blocks: Vec<_> = wbs.into_iter().zip(ybs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
-        each_head(blocks, work, |i, (wb, yb)| {
-            super::wide::wide(
-                #[inline(always)]
-                || {
-                    let kt = Padded::transposed(kh.head(i), e.lk, e.d);
-                    let vp = Padded::of(vh.head(i), e.lk, e.dv);
-                    let q = qh.head(i);
-                    let ld = width(e.lk);
-                    let mut s = zeros(ROWS, ld);
-                    for i0 in (0..e.lq).step_by(ROWS) {
-                        let n = ROWS.min(e.lq - i0);
-                        let keys = union(&reaches[i0..i0 + n]);
-                        let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
-                        product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
-                        let rows = i0..i0 + n;
-                        weights_block(
-                            &mut wb[i0 * e.lk..(i0 + n) * e.lk],
-                            &mut s,
-                            (&bias, i0),
-                            &reaches[rows],
-                            scale,
-                            (e.lk, ld),
-                        );
-                        let wr = (&wb[..], i0 * e.lk, e.lk, 1);
-                        product_rows(&mut yb[i0 * e.dv..], e.dv, n, wr, &vp, 0..e.dv, keys);
-                    }
-                },
-            );
+        // a group's output rows hold its heads side by side
+        let ldy = hpg * e.dv;
+        each_head(blocks, work, |gi, (wg, yg)| {
+            for h in 0..hpg {
+                let i = gi * hpg + h;
+                let wb = &mut wg[h * e.lq * e.lk..(h + 1) * e.lq * e.lk];
+                let yb = &mut yg[h * e.dv..];
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        let kt = Padded::transposed(kh.head(i), e.lk, e.d);
+                        let vp = Padded::of(vh.head(i), e.lk, e.dv);
+                        let q = qh.head(i);
+                        let ld = width(e.lk);
+                        let mut s = zeros(ROWS, ld);
+                        for i0 in (0..e.lq).step_by(ROWS) {
+                            let n = ROWS.min(e.lq - i0);
+                            let keys = union(&reaches[i0..i0 + n]);
+                            let qb = (q.0, q.1 + i0 * q.2, q.2, q.3);
+                            product_rows(&mut s, ld, n, qb, &kt, runs(&keys), 0..e.d);
+                            let rows = i0..i0 + n;
+                            weights_block(
+                                &mut wb[i0 * e.lk..(i0 + n) * e.lk],
+                                &mut s,
+                                (&bias, i0),
+                                &reaches[rows],
+                                scale,
+                                (e.lk, ld),
+                            );
+                            let wr = (&wb[..], i0 * e.lk, e.lk, 1);
+                            let yr = &mut yb[i0 * ldy..];
+                            product_rows(yr, ldy, n, wr, &vp, 0..e.dv, keys);
+                        }
+                    },
+                );
+            }
         });
-        (
-            Tensor::from_parts(y, &y_shape),
-            Tensor::from_parts(w, &w_shape),
-        )
+        (grouped(y, &y_shape, hpg), Tensor::from_parts(w, &w_shape))
     }
 
     /// The backward of [`Tensor::attention`] at the queries `self`, keys
@@ -239,77 +294,87 @@ impl<T: Element> Tensor<T> {
         let mut dk = crate::pool::overwritable(k.numel());
         let mut dv = crate::pool::overwritable(v.numel());
         let (qh, kh, vh) = (Heads::of(self), Heads::of(k), Heads::of(v));
-        let dqs = blocks(&mut dq, e.lq * e.d, e.heads);
-        let dks = blocks(&mut dk, e.lk * e.d, e.heads);
-        let dvs = blocks(&mut dv, e.lk * e.dv, e.heads);
+        let (hpg, groups) = (e.hpg, e.groups());
+        let dqs = blocks(&mut dq, hpg * e.lq * e.d, groups);
+        let dks = blocks(&mut dk, hpg * e.lk * e.d, groups);
+        let dvs = blocks(&mut dv, hpg * e.lk * e.dv, groups);
         let blocks: Vec<_> = dqs.into_iter().zip(dks).zip(dvs).collect();
         let work = (e.heads * e.lq * e.lk).saturating_mul(e.d + e.dv);
-        each_head(blocks, work, |i, ((dqb, dkb), dvb)| {
-            super::wide::wide(
-                #[inline(always)]
-                || {
-                    let (lq, lk, d, dv) = (e.lq, e.lk, e.d, e.dv);
-                    let w = &w[i * lq * lk..(i + 1) * lq * lk];
-                    // the keys each row reaches: its weights are exactly 0
-                    // past them (masked, or a dead row)
-                    // a loop, not `map` and `collect`, so that the
-                    // search is inlined here, inside `wide`
-                    let mut reaches = Vec::with_capacity(lq);
-                    for r in 0..lq {
-                        reaches.push(weights_reach(&w[r * lk..(r + 1) * lk]));
-                    }
-                    let g = gh.head(i);
-                    let gp = Padded::of(g, lq, dv);
-                    let vt = Padded::transposed(vh.head(i), lk, dv);
-                    let kp = Padded::of(kh.head(i), lk, d);
-                    let qp = Padded::of(qh.head(i), lq, d);
-                    // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
-                    let mut ds = zeros(lq, lk);
-                    let ld = width(lk);
-                    let mut s = zeros(ROWS, ld);
-                    for i0 in (0..lq).step_by(ROWS) {
-                        let n = ROWS.min(lq - i0);
-                        let keys = union(&reaches[i0..i0 + n]);
-                        let gb = (g.0, g.1 + i0 * g.2, g.2, g.3);
-                        product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
-                        for r in 0..n {
-                            let ks = reaches[i0 + r].clone();
-                            if ks.is_empty() {
-                                continue;
-                            }
-                            // over whole runs (w is 0 past `ks`), up to the row's end
-                            let span = runs(&ks);
-                            let span = span.start..span.end.min(lk);
-                            let at = (i0 + r) * lk;
-                            let wr = &w[at + span.start..at + span.end];
-                            let sr = &s[r * ld + span.start..r * ld + span.end];
-                            let dot = run_dot(wr, sr);
-                            let out = &mut ds[at + span.start..at + span.end];
-                            for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
-                                *o = scale * (w * (d - dot));
-                            }
+        // a group's gradient rows hold its heads side by side
+        let (ldd, ldv) = (hpg * e.d, hpg * e.dv);
+        each_head(blocks, work, |gi, ((dqg, dkg), dvg)| {
+            for h in 0..hpg {
+                let i = gi * hpg + h;
+                let (dqb, dkb) = (&mut dqg[h * e.d..], &mut dkg[h * e.d..]);
+                let dvb = &mut dvg[h * e.dv..];
+                super::wide::wide(
+                    #[inline(always)]
+                    || {
+                        let (lq, lk, d, dv) = (e.lq, e.lk, e.d, e.dv);
+                        let w = &w[i * lq * lk..(i + 1) * lq * lk];
+                        // the keys each row reaches: its weights are exactly 0
+                        // past them (masked, or a dead row)
+                        // a loop, not `map` and `collect`, so that the
+                        // search is inlined here, inside `wide`
+                        let mut reaches = Vec::with_capacity(lq);
+                        for r in 0..lq {
+                            reaches.push(weights_reach(&w[r * lk..(r + 1) * lk]));
                         }
-                        // ∂q = ∂s·k over the same keys
-                        let dsb = (&ds[..], i0 * lk, lk, 1);
-                        product_rows(&mut dqb[i0 * d..], d, n, dsb, &kp, 0..d, keys);
-                    }
-                    // ∂v = wᵀ·g and ∂k = ∂sᵀ·q, by blocks of keys over the
-                    // rows that reach them (none: zeros)
-                    for j0 in (0..lk).step_by(ROWS) {
-                        let n = ROWS.min(lk - j0);
-                        let rows = rows_reaching(&reaches, j0..j0 + n);
-                        let wt = (w, j0, 1, lk);
-                        product_rows(&mut dvb[j0 * dv..], dv, n, wt, &gp, 0..dv, rows.clone());
-                        let dst = (&ds[..], j0, 1, lk);
-                        product_rows(&mut dkb[j0 * d..], d, n, dst, &qp, 0..d, rows);
-                    }
-                },
-            );
+                        let g = gh.head(i);
+                        let gp = Padded::of(g, lq, dv);
+                        let vt = Padded::transposed(vh.head(i), lk, dv);
+                        let kp = Padded::of(kh.head(i), lk, d);
+                        let qp = Padded::of(qh.head(i), lq, d);
+                        // ∂s = scale · w ⊙ (g·vᵀ − Σ_row w ⊙ g·vᵀ), 0 past the reach
+                        let mut ds = zeros(lq, lk);
+                        let ld = width(lk);
+                        let mut s = zeros(ROWS, ld);
+                        for i0 in (0..lq).step_by(ROWS) {
+                            let n = ROWS.min(lq - i0);
+                            let keys = union(&reaches[i0..i0 + n]);
+                            let gb = (g.0, g.1 + i0 * g.2, g.2, g.3);
+                            product_rows(&mut s, ld, n, gb, &vt, runs(&keys), 0..dv);
+                            for r in 0..n {
+                                let ks = reaches[i0 + r].clone();
+                                if ks.is_empty() {
+                                    continue;
+                                }
+                                // over whole runs (w is 0 past `ks`), up to the row's end
+                                let span = runs(&ks);
+                                let span = span.start..span.end.min(lk);
+                                let at = (i0 + r) * lk;
+                                let wr = &w[at + span.start..at + span.end];
+                                let sr = &s[r * ld + span.start..r * ld + span.end];
+                                let dot = run_dot(wr, sr);
+                                let out = &mut ds[at + span.start..at + span.end];
+                                for ((o, &w), &d) in out.iter_mut().zip(wr).zip(sr) {
+                                    *o = scale * (w * (d - dot));
+                                }
+                            }
+                            // ∂q = ∂s·k over the same keys
+                            let dsb = (&ds[..], i0 * lk, lk, 1);
+                            let dqr = &mut dqb[i0 * ldd..];
+                            product_rows(dqr, ldd, n, dsb, &kp, 0..d, keys);
+                        }
+                        // ∂v = wᵀ·g and ∂k = ∂sᵀ·q, by blocks of keys over the
+                        // rows that reach them (none: zeros)
+                        for j0 in (0..lk).step_by(ROWS) {
+                            let n = ROWS.min(lk - j0);
+                            let rows = rows_reaching(&reaches, j0..j0 + n);
+                            let wt = (w, j0, 1, lk);
+                            let dvr = &mut dvb[j0 * ldv..];
+                            product_rows(dvr, ldv, n, wt, &gp, 0..dv, rows.clone());
+                            let dst = (&ds[..], j0, 1, lk);
+                            product_rows(&mut dkb[j0 * ldd..], ldd, n, dst, &qp, 0..d, rows);
+                        }
+                    },
+                );
+            }
         });
         (
-            Tensor::from_parts(dq, self.shape()),
-            Tensor::from_parts(dk, k.shape()),
-            Tensor::from_parts(dv, v.shape()),
+            grouped(dq, self.shape(), hpg),
+            grouped(dk, k.shape(), hpg),
+            grouped(dv, v.shape(), hpg),
         )
     }
 }

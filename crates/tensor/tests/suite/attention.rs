@@ -322,6 +322,56 @@ fn unreached_keys_are_zero_in_recycled_buffers() {
     }
 }
 
+/// Heads split from `[B, L, H·d]` (as a multi-head layer splits them):
+/// outputs and gradients come back laid out `[B, L, H, w]`, so permuting
+/// them back is a view with no copy, and hold exactly what the same call
+/// on dense heads gives — every place written, even into recycled
+/// buffers full of NaN, under a causal mask with more keys than queries.
+#[test]
+fn heads_split_from_rows_come_back_in_row_order() {
+    let (b, h, lq, lk, d) = (3, 4, 20, 36, 16);
+    let split = |l: usize, seed: usize| {
+        let v = values(b * l * h * d, seed);
+        Tensor::from_vec(v, &[b, l, h, d])
+            .unwrap()
+            .permute(&[0, 2, 1, 3])
+    };
+    let (q, k, v, g) = (split(lq, 1), split(lk, 2), split(lk, 3), split(lq, 4));
+    let dense = |t: &Tensor<f64>| t.contiguous();
+    let mask: Vec<f64> = (0..lq * lk)
+        .map(|i| (i % lk > i / lk) as u8 as f64)
+        .collect();
+    let mt = Tensor::from_vec(mask, &[lq, lk]).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for n in [lq * lk, lq * d, lk * d, lk * d, lq * d] {
+            drop(Tensor::from_vec(vec![f64::NAN; b * h * n], &[b * h, n]).unwrap());
+        }
+        let (y, w) = q.attention(&k, &v, Some(&mt), 0.25);
+        let (dq, dk, dv) = q.attention_backward(&k, &v, &w, &g, 0.25);
+        let (y0, w0) = dense(&q).attention(&dense(&k), &dense(&v), Some(&mt), 0.25);
+        let (dq0, dk0, dv0) =
+            dense(&q).attention_backward(&dense(&k), &dense(&v), &w0, &dense(&g), 0.25);
+        assert_eq!(w.to_vec(), w0.to_vec());
+        for (got, want, what) in [
+            (&y, &y0, "y"),
+            (&dq, &dq0, "dq"),
+            (&dk, &dk0, "dk"),
+            (&dv, &dv0, "dv"),
+        ] {
+            assert_eq!(got.shape(), want.shape(), "{what}");
+            assert_eq!(got.to_vec(), want.to_vec(), "{what}");
+            assert!(
+                got.permute(&[0, 2, 1, 3]).is_contiguous(),
+                "{what} in [B, L, H, w] order"
+            );
+        }
+    });
+}
+
 #[test]
 #[should_panic(expected = "attention: q [2, 3, 4], k [2, 3, 5]")]
 fn misfit_shapes_panic_naming_them() {
