@@ -95,6 +95,27 @@ proptest! {
         }
     }
 
+    /// The same with a weight and a bias (one op: its rule gives all
+    /// three gradients in one pass, or in `Var` ops).
+    #[test]
+    fn affine_layer_norm_plain_and_recorded_gradients_agree(x in rank_at_least(1), eps in prop_oneof![Just(1e-5), Just(0.5)]) {
+        let tape = Tape::<f64>::new();
+        let tail = x.shape()[x.rank() - 1];
+        let xv = tape.leaf(x.clone());
+        let w = tape.leaf(Tensor::from_vec((0..tail).map(|i| 0.5 + i as f64 * 0.25).collect(), &[tail]).unwrap());
+        let b = tape.leaf(Tensor::from_vec((0..tail).map(|i| i as f64 * 0.1 - 0.2).collect(), &[tail]).unwrap());
+        let seed = Tensor::from_vec((0..x.numel()).map(|i| (i as f64 * 0.37).sin() * 3.0).collect(), x.shape()).unwrap();
+        let y = xv.layer_norm(1, Some(&w), Some(&b), eps);
+        let plain = y.backward_with(&seed);
+        let recorded = y.grad_graph_with(&tape.constant(seed), &[&xv, &w, &b]);
+        for (v, r) in [&xv, &w, &b].into_iter().zip(&recorded) {
+            let p = plain.wrt(v).unwrap().to_vec();
+            for (p, r) in p.iter().zip(&r.value().to_vec()) {
+                prop_assert!((p - r).abs() <= 1e-9 * (1.0 + r.abs()), "{} vs {}", p, r);
+            }
+        }
+    }
+
     #[test]
     fn attention_with_a_causal_mask(l in 1usize..4, d in 1usize..4, batch in 1usize..3, seed in 0u64..50) {
         let t = |shape: &[usize], s: u64| {

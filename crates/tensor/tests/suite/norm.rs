@@ -111,6 +111,120 @@ fn layer_norm_rows_edges() {
     assert!(yn[0].is_nan() && yn[1].is_nan() && yn[2].is_finite() && yn[3].is_finite());
 }
 
+/// With a weight and a bias: `x̂·w + b`, and `(∂x, ∂w, ∂b)` against the
+/// loops (`∂x` the plain gradient for `g·w`, `∂w = Σ g·x̂`, `∂b = Σ g`
+/// over the rows); the sums the same bits on 1 and 2 threads.
+#[test]
+fn layer_norm_affine_matches_the_loops() {
+    for (rows, n) in [
+        (1, 1),
+        (3, 1),
+        (2, 5),
+        (4, 31),
+        (5, 32),
+        (3, 33),
+        (3000, 128),
+    ] {
+        let (x, g) = (data(rows * n, 1), data(rows * n, 2));
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + i as f64 * 0.125).collect();
+        let b: Vec<f64> = (0..n).map(|i| i as f64 * 0.1 - 1.0).collect();
+        let eps = 1e-5;
+        let gw: Vec<f64> = g.iter().enumerate().map(|(i, g)| g * w[i % n]).collect();
+        let (xhat, want_dx) = reference(&x, &gw, n, eps);
+        let want_y: Vec<f64> = xhat
+            .iter()
+            .enumerate()
+            .map(|(i, h)| h * w[i % n] + b[i % n])
+            .collect();
+        let (mut want_dw, mut want_db) = (vec![0.0; n], vec![0.0; n]);
+        for i in 0..rows * n {
+            want_dw[i % n] += g[i] * xhat[i];
+            want_db[i % n] += g[i];
+        }
+        let t = |v: &[f64], s: &[usize]| Tensor::from_vec(v.to_vec(), s).unwrap();
+        let (xt, gt, wt, bt) = (
+            t(&x, &[rows, n]),
+            t(&g, &[rows, n]),
+            t(&w, &[n]),
+            t(&b, &[n]),
+        );
+        let y = xt.layer_norm_last_affine(&wt, &bt, eps).to_vec();
+        let (dx, dw, db) = xt.layer_norm_last_affine_backward(&wt, &gt, eps);
+        let close = |got: &[f64], want: &[f64], tol: f64, what: &str| {
+            assert_eq!(got.len(), want.len(), "{what}");
+            for (i, (a, b)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (a - b).abs() < tol * (1.0 + b.abs()),
+                    "[{rows},{n}] {what}[{i}]: {a} vs {b}"
+                );
+            }
+        };
+        close(&y, &want_y, 1e-12, "y");
+        close(&dx.to_vec(), &want_dx, 1e-10, "dx");
+        close(&dw.to_vec(), &want_dw, 1e-10, "dw");
+        close(&db.to_vec(), &want_db, 1e-10, "db");
+        // the same bits as normalize, then mul, then add
+        let composed = (&(&xt.layer_norm_last(eps) * &wt) + &bt).to_vec();
+        assert_eq!(y, composed, "[{rows},{n}] forward as the composed ops");
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (dx2, dw2, db2) =
+                pool.install(|| xt.layer_norm_last_affine_backward(&wt, &gt, eps));
+            assert_eq!(dx2.to_vec(), dx.to_vec());
+            assert_eq!(
+                (dw2.to_vec(), db2.to_vec()),
+                (dw.to_vec(), db.to_vec()),
+                "{threads} threads"
+            );
+        }
+        // f32 within a few roundings of the f64 loops
+        let f = |v: &[f64], s: &[usize]| {
+            Tensor::from_vec(v.iter().map(|&v| v as f32).collect(), s).unwrap()
+        };
+        let (x32, g32, w32, b32) = (
+            f(&x, &[rows, n]),
+            f(&g, &[rows, n]),
+            f(&w, &[n]),
+            f(&b, &[n]),
+        );
+        let (dx32, dw32, _) = x32.layer_norm_last_affine_backward(&w32, &g32, eps);
+        let scale = want_dx.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in dx32.to_vec().iter().zip(&want_dx) {
+            assert!((*a as f64 - b).abs() < 1e-5 * scale, "f32 dx {a} vs {b}");
+        }
+        let top = want_dw.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in dw32.to_vec().iter().zip(&want_dw) {
+            assert!((*a as f64 - b).abs() < 1e-5 * top, "f32 dw {a} vs {b}");
+        }
+        let y32 = x32.layer_norm_last_affine(&w32, &b32, eps).to_vec();
+        for (a, b) in y32.iter().zip(&want_y) {
+            assert!(
+                (*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()),
+                "f32 y {a} vs {b}"
+            );
+        }
+    }
+    // an empty batch: no rows, zero sums
+    let e = Tensor::<f64>::zeros(&[0, 3]);
+    let (w, b) = (Tensor::ones(&[3]), Tensor::zeros(&[3]));
+    assert_eq!(e.layer_norm_last_affine(&w, &b, 1e-5).shape(), &[0, 3]);
+    let (dx, dw, db) = e.layer_norm_last_affine_backward(&w, &e, 1e-5);
+    assert_eq!(
+        (dx.shape(), dw.to_vec(), db.to_vec()),
+        (&[0, 3][..], vec![0.0; 3], vec![0.0; 3])
+    );
+}
+
+#[test]
+#[should_panic(expected = "layer_norm: weight [4] and bias [3] are not [n] for input [2, 3]")]
+fn layer_norm_affine_misfit_weight_panics() {
+    let x = Tensor::<f64>::zeros(&[2, 3]);
+    x.layer_norm_last_affine(&Tensor::zeros(&[4]), &Tensor::zeros(&[3]), 1e-5);
+}
+
 #[test]
 #[should_panic(expected = "layer_norm backward")]
 fn layer_norm_backward_shape_mismatch_panics() {
