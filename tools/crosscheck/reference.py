@@ -19,7 +19,8 @@ t_relu.defjvps(lambda g, ans, x: g * (x > 0))
 def t_clamp(lo, hi):
     @jax.custom_jvp
     def f(x): return jnp.minimum(jnp.maximum(x, lo), hi)
-    f.defjvps(lambda g, ans, x: g * ((x >= lo) & (x <= hi)))
+    # PyTorch 2.15: 1 strictly inside, 0 on the bounds
+    f.defjvps(lambda g, ans, x: g * ((x > lo) & (x < hi)))
     return f
 def t_softplus(x): return jnp.logaddexp(x, 0.0)
 def t_bce(p, t):

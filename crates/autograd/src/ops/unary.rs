@@ -139,8 +139,18 @@ impl<'t, T: Element> Var<'t, T> {
     }
 
     /// Clamps into `[lo, hi]` (NaN stays NaN; `hi` wins when `lo > hi`);
-    /// derivative 1 inside, bounds included, 0 outside and at NaN.
-    /// PyTorch: `clamp`.
+    /// derivative 1 strictly inside, 0 on the bounds, outside and at NaN:
+    /// PyTorch 2.15's `clamp` with scalar bounds (its `hardtanh` too;
+    /// PyTorch before 2.15 gave 1 on the bounds).
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![-2.0, -1.0, 0.5, 1.0], &[4]).unwrap());
+    /// let g = x.clamp(-1.0, 1.0).sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
+    /// ```
     #[track_caller]
     pub fn clamp(&self, lo: T, hi: T) -> Self {
         let v = self.value.clamp(lo, hi);
@@ -153,9 +163,9 @@ impl<'t, T: Element> Var<'t, T> {
             Keep::Shapes,
             Location::caller(),
             |s, _| {
-                // the rule's mask: 1 where x was inside [lo, hi]
+                // the rule's mask: 1 where x was strictly inside (lo, hi)
                 s.output = Some(src.map(move |x| {
-                    if x >= lo && x <= hi {
+                    if x > lo && x < hi {
                         T::one()
                     } else {
                         T::zero()

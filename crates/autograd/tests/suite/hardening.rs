@@ -226,7 +226,8 @@ fn item14_anomaly_in_backward_names_the_forward_op_and_line() {
 
 #[test]
 fn kinks_and_ties_take_pytorchs_subgradient() {
-    // relu'(0) = 0, |x|'(0) = 0 (sign(0)), clamp' = 1 on both bounds
+    // relu'(0) = 0, |x|'(0) = 0 (sign(0)), clamp' = 0 on both bounds
+    // (PyTorch 2.15: 1 strictly inside only)
     assert_eq!(
         grad_of(|x| x.relu(), &[-1.0, 0.0, 2.0]),
         vec![0.0, 0.0, 1.0]
@@ -255,7 +256,7 @@ fn kinks_and_ties_take_pytorchs_subgradient() {
     assert!(x.relu().value().to_vec()[3].is_nan(), "relu(NaN) is NaN");
     assert_eq!(
         grad_of(|x| x.clamp(-1.0, 1.0), &[-2.0, -1.0, 0.0, 1.0, 2.0]),
-        vec![0.0, 1.0, 1.0, 1.0, 0.0]
+        vec![0.0, 0.0, 1.0, 0.0, 0.0]
     );
     // maximum/minimum at a tie: half to each side (PyTorch's maximum)
     let half = |max: bool| {
