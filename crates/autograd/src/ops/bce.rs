@@ -19,8 +19,11 @@ use mnemon_tensor::{Element, Tensor};
 use smallvec::smallvec;
 use std::panic::Location;
 
-/// PyTorch's floor on `p(1−p)` in `binary_cross_entropy`'s gradient.
-const EPS: f64 = 1e-12;
+/// PyTorch's floor on `p(1−p)` in `binary_cross_entropy`'s gradient: its
+/// `1e-12` is an `f32` constant, so in f64 the floor is that `f32`'s
+/// value, 9.99999996e-13 (torch 2.15's f64 gradient at p = 1, t = 0 is
+/// 1/9.99999996e-13, not 1e12).
+const EPS: f64 = 1e-12_f32 as f64;
 
 /// PyTorch's floor on the logs in `binary_cross_entropy`.
 const LOG_FLOOR: f64 = -100.0;
@@ -75,7 +78,8 @@ impl<'t, T: Element> Var<'t, T> {
 
     /// Elementwise binary cross-entropy of probabilities `self` against
     /// targets `t`, each log floored at −100 as PyTorch does; derivative
-    /// `(p − t) / max(p(1−p), 1e−12)`, finite at `p = 0` and `p = 1`.
+    /// `(p − t) / max(p(1−p), ε)`, finite at `p = 0` and `p = 1`, with
+    /// PyTorch's ε: the `f32` nearest 1e−12 (also in f64).
     /// PyTorch: `binary_cross_entropy(..., reduction="none")`.
     ///
     /// ```
@@ -87,7 +91,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// let l = p.binary_cross_entropy(&t);
     /// assert_eq!(l.value().to_vec()[..2], [100.0, 0.0]);
     /// let g = l.sum_all().backward().wrt(&p).unwrap().to_vec();
-    /// assert_eq!(g[..2], [-1e12, 0.0]);                  // finite at the edges
+    /// assert_eq!(g[..2], [-1.0 / (1e-12_f32 as f64), 0.0]); // finite at the edges
     /// assert!((g[2] - 1.0 / 0.75).abs() < 1e-12);        // 1/(1−p) inside
     /// ```
     ///

@@ -84,7 +84,9 @@ impl<'t, T: Element> Var<'t, T> {
     }
 
     /// The larger of `a` and `b`; the gradient goes to the larger input, and
-    /// is split in half on ties (as PyTorch does). PyTorch: `maximum`.
+    /// is split in half on ties (as PyTorch does); where either is NaN (so
+    /// is the result) both inputs get all of it, as in PyTorch 2.15.
+    /// PyTorch: `maximum`.
     #[track_caller]
     pub fn maximum(&self, other: &Self) -> Self {
         let v = self.value.maximum(&other.value);
@@ -206,17 +208,21 @@ fn pick_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
     let (a, b) = (c.input_value(0), c.input_value(1));
     let half = T::of_f64(0.5);
     let is_max = c.saved.flag;
-    // share of the gradient going to `a`: 1 where a wins, ½ on ties, else 0
-    let share = a.zip_with(&b, "maximum", move |x, y| {
+    // each input's share of the gradient: ½ on ties, 0 where it loses, 1
+    // otherwise — so both get all of it where either is NaN (the result
+    // is NaN; PyTorch's `maximum`/`minimum` backward, as torch 2.15 gives)
+    let loses = move |x: T, y: T| if is_max { x < y } else { x > y };
+    let share_of = move |x: T, y: T| {
         if x == y {
             half
-        } else if (x > y) == is_max {
-            T::one()
-        } else {
+        } else if loses(x, y) {
             T::zero()
+        } else {
+            T::one()
         }
-    });
-    let rest = share.map(|s| T::one() - s);
+    };
+    let share = a.zip_with(&b, "maximum", share_of);
+    let rest = a.zip_with(&b, "maximum", move |x, y| share_of(y, x));
     smallvec![
         c.wants(0)
             .then(|| g.mul_const(&share).sum_to(&c.input_shape(0))),

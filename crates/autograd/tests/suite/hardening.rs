@@ -83,8 +83,13 @@ fn item7_bce_gradient_is_finite_at_probabilities_0_and_1() {
     let l = p.binary_cross_entropy(&target);
     assert_eq!(l.value().to_vec(), vec![0.0, 100.0, 100.0, 0.0]);
     let g = l.sum_all().backward();
-    // PyTorch: (p − t) / max(p(1−p), 1e−12)
-    assert_eq!(g.wrt(&p).unwrap().to_vec(), vec![0.0, -1e12, 1e12, 0.0]);
+    // PyTorch: (p − t) / max(p(1−p), 1e−12), its 1e−12 an f32 constant
+    // (torch 2.15 in f64: 1/9.99999996e−13)
+    let floor = 1e-12_f32 as f64;
+    assert_eq!(
+        g.wrt(&p).unwrap().to_vec(),
+        vec![0.0, -1.0 / floor, 1.0 / floor, 0.0]
+    );
     // PyTorch: max(ln(1−p), −100) − max(ln p, −100)
     assert_eq!(
         g.wrt(&target).unwrap().to_vec(),
@@ -269,6 +274,18 @@ fn kinks_and_ties_take_pytorchs_subgradient() {
     };
     assert_eq!(half(true), (vec![0.5, 1.0], vec![0.5, 0.0]));
     assert_eq!(half(false), (vec![0.5, 0.0], vec![0.5, 1.0]));
+    // where either side is NaN (and so the result), both get the whole
+    // gradient: torch 2.15's maximum/minimum backward
+    for max in [true, false] {
+        let tape = Tape::<f64>::new();
+        let a = tape.leaf(t(&[f64::NAN, 1.0, f64::NAN]));
+        let b = tape.leaf(t(&[2.0, f64::NAN, f64::NAN]));
+        let y = if max { a.maximum(&b) } else { a.minimum(&b) };
+        assert!(y.value().to_vec().iter().all(|v| v.is_nan()));
+        let g = y.sum_all().backward();
+        assert_eq!(g.wrt(&a).unwrap().to_vec(), vec![1.0; 3], "max {max}");
+        assert_eq!(g.wrt(&b).unwrap().to_vec(), vec![1.0; 3], "max {max}");
+    }
     // max over an axis: to the first argmax (PyTorch's max(dim)); over
     // everything: split evenly among ties (PyTorch's max())
     assert_eq!(
