@@ -35,7 +35,10 @@ impl LrSchedule for StepLr {
 }
 
 /// From `base` down to `min` along half a cosine over `total` steps, then
-/// `min`. PyTorch: `CosineAnnealingLR` (`T_max = total`, `eta_min = min`).
+/// `min`. PyTorch: `CosineAnnealingLR` (`T_max = total`, `eta_min = min`)
+/// up to step `total` (checked against torch 2.15); past it PyTorch's
+/// rises again (a cosine of period `2·total`), where this one stays at
+/// `min`, as JAX's `optax.cosine_decay_schedule` does.
 ///
 /// ```
 /// use mnemon_nn::{CosineAnnealing, LrSchedule, Warmup};
@@ -65,8 +68,10 @@ impl LrSchedule for CosineAnnealing {
 }
 
 /// A linear warm-up over `steps` (from `1/steps` of the rate up to the
-/// full rate) followed by `then`, whose step count starts after the
-/// warm-up. PyTorch: `SequentialLR([LinearLR, then], milestones=[steps])`.
+/// full rate at step `steps − 1`) followed by `then`, whose step count
+/// starts after the warm-up. PyTorch: `SequentialLR([LinearLR(opt,
+/// start_factor=1/steps, total_iters=steps-1), then],
+/// milestones=[steps])` (the same rates as torch 2.15, step for step).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Warmup<S> {
     /// Steps of warm-up.

@@ -87,6 +87,32 @@ fn schedules_drive_any_optimizer() {
     let lrs: Vec<f64> = (0..4).map(|i| w.lr_at(i)).collect();
     assert_eq!(lrs, vec![0.25, 0.5, 0.75, 1.0]);
     assert!((w.lr_at(14) - 0.1).abs() < 1e-12);
+    // torch 2.15: SequentialLR([LinearLR(start_factor=0.25,
+    // total_iters=3), CosineAnnealingLR(T_max=4, eta_min=0.1)],
+    // milestones=[4]) from lr 1, steps 0..=8
+    let short = Warmup {
+        steps: 4,
+        then: CosineAnnealing {
+            base: 1.0,
+            min: 0.1,
+            total: 4,
+        },
+    };
+    let torch = [
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        1.0,
+        0.8681980515339464,
+        0.55,
+        0.23180194846605368,
+        0.1,
+    ];
+    for (i, want) in torch.iter().enumerate() {
+        let got = short.lr_at(i);
+        assert!((got - want).abs() < 1e-12, "step {i}: {got} vs {want}");
+    }
     let mut sgd = Sgd::<f32>::new(1.0);
     let mut adam = Adam::<f32>::new(1.0);
     s.apply(&mut sgd, 10);
