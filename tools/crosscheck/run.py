@@ -1,8 +1,28 @@
 """Runs every case of cases.py through mnemon (the crosscheck example) and
-JAX, and prints the ones that differ. Usage: run.py SEED [BINARY]."""
+JAX — or, with --torch, PyTorch itself — and prints the ones that differ.
+Usage: run.py SEED [BINARY] [--torch]."""
 import sys
+TORCH = "--torch" in sys.argv
+sys.argv = [a for a in sys.argv if a != "--torch"]
 from reference import *
 import cases as C  # noqa: registers the cases
+
+def jax_eval(op, ps, ins, masks):
+    """The reference's output, and functions giving its vector-Jacobian
+    product for a cotangent and the Hessian-vector product through it."""
+    xs = [jnp.asarray(x) for x in ins]; ms = [jnp.asarray(m) for m in masks]
+    f = lambda *a: ref(op, ps, list(a), ms)
+    y, vjp = jax.vjp(f, *xs)
+    def hvps(cot, vs):
+        def gdot(*a):
+            _, vj = jax.vjp(f, *a); g = vj(jnp.asarray(cot))
+            return sum((gi * vi).sum() for gi, vi in zip(g, vs))
+        return jax.grad(gdot, argnums=tuple(range(len(xs))))(*xs)
+    return np.asarray(y), lambda cot: vjp(jnp.asarray(cot)), hvps
+if TORCH:
+    from torch_reference import torch_eval as evaluate
+else:
+    evaluate = jax_eval
 inp = []
 for name, op, ps, ins, masks, hvp in cases:
     try: shp = np.shape(ref(op, ps, [jnp.asarray(x) for x in ins], [jnp.asarray(m) for m in masks]))
@@ -40,31 +60,24 @@ bad = 0
 for (name, op, ps, ins, masks, hvp), text in zip(cases, inp):
     r = res.get(name, {})
     if not r: print(f"{name}: no result from mnemon"); bad += 1; continue
-    xs = [jnp.asarray(x) for x in ins]; ms = [jnp.asarray(m) for m in masks]
     try:
-        f = lambda *a: ref(op, ps, list(a), ms)
-        y, vjp = jax.vjp(f, *xs)
+        y, vjp, hvps = evaluate(op, ps, ins, masks)
     except Exception as e:
-        if "panic" not in r: print(f"{name}: jax error {type(e).__name__} but mnemon gave a result"); bad += 1
+        if "panic" not in r: print(f"{name}: reference error {type(e).__name__} but mnemon gave a result"); bad += 1
         continue
-    if "panic" in r: print(f"{name}: mnemon panicked; jax gives {np.asarray(y).ravel()[:6]}"); bad += 1; continue
-    cot = r and None
+    if "panic" in r: print(f"{name}: mnemon panicked; the reference gives {np.asarray(y).ravel()[:6]}"); bad += 1; continue
     cotv = np.array([float(v) for v in text.split("cot ")[1].split("\n")[0].split(":")[1].split()]).reshape(np.shape(y))
     msgs = []
     e = close(r["out"], y)
-    if e: msgs.append(f"out {e}: mn {r['out'].ravel()[:8]} jx {np.asarray(y).ravel()[:8]}")
-    gs = vjp(jnp.asarray(cotv))
+    if e: msgs.append(f"out {e}: mn {r['out'].ravel()[:8]} ref {np.asarray(y).ravel()[:8]}")
+    gs = vjp(cotv)
     for i, g in enumerate(gs):
         e = close(r[f"grad{i}"], g)
-        if e: msgs.append(f"grad{i} {e}: mn {r[f'grad{i}'].ravel()[:8]} jx {np.asarray(g).ravel()[:8]}")
+        if e: msgs.append(f"grad{i} {e}: mn {r[f'grad{i}'].ravel()[:16]} ref {np.asarray(g).ravel()[:16]}")
     if hvp and "hvp0" in r:
         vs = [np.array([float(v) for v in seg.split("\n")[0].split(":")[1].split()]).reshape(x.shape) for seg, x in zip(text.split("\nv ")[1:], ins)]
-        def gdot(*a):
-            _, vj = jax.vjp(f, *a); g = vj(jnp.asarray(cotv))
-            return sum((gi * vi).sum() for gi, vi in zip(g, vs))
-        hs = jax.grad(gdot, argnums=tuple(range(len(xs))))(*xs)
-        for i, h in enumerate(hs):
+        for i, h in enumerate(hvps(cotv, vs)):
             e = close(r[f"hvp{i}"], h)
-            if e: msgs.append(f"hvp{i} {e}: mn {r[f'hvp{i}'].ravel()[:6]} jx {np.asarray(h).ravel()[:6]}")
+            if e: msgs.append(f"hvp{i} {e}: mn {r[f'hvp{i}'].ravel()[:6]} ref {np.asarray(h).ravel()[:6]}")
     if msgs: bad += 1; print(f"== {name}:"); [print("   ", m) for m in msgs]
 print(f"{len(cases)} cases, {bad} differ")

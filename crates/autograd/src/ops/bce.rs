@@ -79,7 +79,9 @@ impl<'t, T: Element> Var<'t, T> {
     /// Elementwise binary cross-entropy of probabilities `self` against
     /// targets `t`, each log floored at −100 as PyTorch does; derivative
     /// `(p − t) / max(p(1−p), ε)`, finite at `p = 0` and `p = 1`, with
-    /// PyTorch's ε: the `f32` nearest 1e−12 (also in f64).
+    /// PyTorch's ε: the `f32` nearest 1e−12 (also in f64); the target's
+    /// `ln(1−p) − ln p`, its logs not floored (±∞ at `p` = 0 and 1), as
+    /// torch 2.15 gives.
     /// PyTorch: `binary_cross_entropy(..., reduction="none")`.
     ///
     /// ```
@@ -109,24 +111,6 @@ impl<'t, T: Element> Var<'t, T> {
         self.tape
             .record(op, v, &[self, target], rule, Keep::Values, loc, |_, _| {})
     }
-
-    /// `max(ln x, −100)` as a differentiable op whose gradient is `1/x`
-    /// where the log is above the floor and 0 below it, without a NaN at
-    /// `x = 0` (the unused branch takes the log of 1).
-    #[track_caller]
-    fn clamped_log(&self) -> Self {
-        let keep = self.value.map(|x| {
-            if x.ln() >= T::of_f64(LOG_FLOOR) {
-                T::one()
-            } else {
-                T::zero()
-            }
-        });
-        let one = self.lift(Tensor::ones(&[]));
-        let floor = self.lift(Tensor::full(&[], T::of_f64(LOG_FLOOR)));
-        let safe = Var::where_(&keep, self, &one);
-        Var::where_(&keep, &safe.log(), &floor)
-    }
 }
 
 fn bce_logits_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
@@ -143,9 +127,11 @@ fn bce_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t,
         let eps = p.lift(Tensor::full(&[], T::of_f64(EPS)));
         &(&(&p - &t) / &(&p * &q).maximum(&eps)) * &g
     });
+    // the target's: ln(1−p) − ln p, the logs not floored (±∞ at p = 0
+    // and 1), as torch 2.15's `binary_cross_entropy` gives
     let gt = c.wants(1).then(|| {
         let q = p.neg().add_scalar(T::one());
-        &(&q.clamped_log() - &p.clamped_log()) * &g
+        &(&q.log() - &p.log()) * &g
     });
     smallvec![gp, gt]
 }

@@ -40,7 +40,8 @@ impl<'t, T: Element> Var<'t, T> {
         /// `√x`; derivative `1/(2√x)` (from the saved output). PyTorch: `sqrt`.
         sqrt, true, Shapes, sqrt_rule);
     unary!(
-        /// `|x|`; derivative `sign(x)` (0 at 0). PyTorch: `abs`.
+        /// `|x|`; derivative `sign(x)` (0 at 0, and at NaN as torch 2.15
+        /// gives). PyTorch: `abs`.
         abs, false, Values, abs_rule);
     unary!(
         /// `1/x`; derivative `-1/x²` (from the saved output). PyTorch: `reciprocal`.
@@ -65,9 +66,17 @@ impl<'t, T: Element> Var<'t, T> {
         cos, false, Values, cos_rule);
 
     /// `x^p`; derivative `p·x^(p−1)`. Integer-valued `p` gives the real
-    /// result for negative `x`. PyTorch: `pow(x, p)`.
+    /// result for negative `x`. `p = ±0.5` are `sqrt` and its reciprocal,
+    /// as PyTorch runs them (so at −0 and −∞ they follow `sqrt`: −0 and
+    /// NaN, where IEEE `pow` gives +0 and +∞). PyTorch: `pow(x, p)`.
     #[track_caller]
     pub fn powf(&self, p: T) -> Self {
+        if p == T::of_f64(0.5) {
+            return self.sqrt();
+        }
+        if p == T::of_f64(-0.5) {
+            return self.sqrt().recip();
+        }
         let v = self.value.powf(p);
         self.tape.record(
             "powf",
@@ -263,7 +272,17 @@ fn sqrt_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
 
 fn abs_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
     let g = &g;
-    one(g.mul_const(&c.input_value(0).sign()))
+    // sign(x), 0 at ±0 and at NaN (torch's `sgn` there)
+    let sign = c.input_value(0).map(|x| {
+        if x > T::zero() {
+            T::one()
+        } else if x < T::zero() {
+            -T::one()
+        } else {
+            T::zero()
+        }
+    });
+    one(g.mul_const(&sign))
 }
 
 fn recip_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
