@@ -59,7 +59,7 @@ fn heads_inner<T: Element>(ts: [&Tensor<T>; 3], heads: usize) -> usize {
     }
     let h = ts[0].shape()[r - 3];
     let inside = |t: &Tensor<T>| t.strides()[r - 3] < t.strides()[r - 2];
-    let groups = if h == 0 { 0 } else { heads / h };
+    let groups = heads.checked_div(h).unwrap_or(0);
     if h > 1 && ts.iter().all(|t| inside(t)) && groups >= rayon::current_num_threads() {
         h
     } else {
