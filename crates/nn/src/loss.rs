@@ -13,12 +13,16 @@ pub enum Reduction {
     Mean,
     /// The sum.
     Sum,
+    /// No reduction: the per-element losses (per-row for
+    /// [`cross_entropy`]), PyTorch's `reduction="none"`.
+    None,
 }
 
 fn reduce<'t, T: Element>(l: Var<'t, T>, r: Reduction) -> Var<'t, T> {
     match r {
         Reduction::Mean => l.mean_all(),
         Reduction::Sum => l.sum_all(),
+        Reduction::None => l,
     }
 }
 
@@ -50,6 +54,9 @@ fn same_shape<T: Element>(op: &str, a: &Var<'_, T>, b: &Var<'_, T>) {
 #[track_caller]
 pub fn mse<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
     same_shape("mse", pred, target);
+    if r == Reduction::None {
+        return (pred - target).square();
+    }
     // one fused node (`Var::squared_error`), as PyTorch's `mse_loss`
     pred.squared_error(target, r == Reduction::Mean)
 }
@@ -128,5 +135,7 @@ pub fn cross_entropy<'t, T: Element>(
     let picked = logits
         .log_softmax(1)
         .gather(1, targets, &[targets.len(), 1])?;
-    Ok(reduce(-picked, r))
+    // one loss per row, `[batch]` (PyTorch's shape for reduction="none")
+    let per_row = (-picked).reshape(&[rows]).expect("one value per row");
+    Ok(reduce(per_row, r))
 }

@@ -79,6 +79,64 @@ fn loss_values_match_formulas() {
     assert!(cross_entropy(&logits, &[0], Reduction::Mean).is_err());
 }
 
+/// `Reduction::None`: the per-element losses (per row for cross-entropy,
+/// shape `[batch]`), values and gradients as torch 2.15's
+/// `reduction="none"`; they sum to `Reduction::Sum`'s.
+#[test]
+fn unreduced_losses_match_torch() {
+    let close = |got: &[f64], want: &[f64]| {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < 1e-12 * (1.0 + w.abs()),
+                "{got:?} vs {want:?}"
+            );
+        }
+    };
+    let tape = Tape::<f64>::new();
+    let z = tape.leaf(t(&[1.0, 2.0, 0.5, 0.0, -1.0, 3.0], &[2, 3]));
+    let l = cross_entropy(&z, &[1, 2], Reduction::None).unwrap();
+    assert_eq!(l.shape(), &[2]);
+    close(
+        &l.value().to_vec(),
+        &[0.4643687841079449, 0.06588390375742911],
+    );
+    let sum = cross_entropy(&z, &[1, 2], Reduction::Sum).unwrap().item();
+    close(&[l.value().to_vec().iter().sum()], &[sum]);
+    let g = l.backward_with(&t(&[1.0, 2.0], &[2]));
+    close(
+        &g.wrt(&z).unwrap().to_vec(),
+        &[
+            0.23122389762214904,
+            -0.37146828078823757,
+            0.14024438316608848,
+            0.09322524515594778,
+            0.034295651091040776,
+            -0.12752089624698848,
+        ],
+    );
+    let p = tape.leaf(t(&[0.2, 0.9], &[2]));
+    let y = tape.constant(t(&[0.0, 1.0], &[2]));
+    let m = mse(&p, &y, Reduction::None);
+    close(
+        &m.value().to_vec(),
+        &[0.04000000000000001, 0.009999999999999995],
+    );
+    // ∂/∂p of Σ (p − t)² = 2(p − t)
+    close(
+        &m.sum_all().backward().wrt(&p).unwrap().to_vec(),
+        &[0.4, -0.2],
+    );
+    close(
+        &bce(&p, &y, Reduction::None).value().to_vec(),
+        &[0.22314355131420976, 0.10536051565782628],
+    );
+    close(
+        &bce_with_logits(&p, &y, Reduction::None).value().to_vec(),
+        &[0.7981388693815918, 0.3411538747320878],
+    );
+}
+
 #[test]
 fn losses_are_stable_at_large_logits() {
     let tape = Tape::<f32>::new();
