@@ -78,14 +78,28 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(c.layer_norm_last(1e-5).to_vec(), vec![0.0, 0.0]);
     /// ```
     pub fn layer_norm_last(&self, eps: f64) -> Self {
+        self.normalized_rows(eps, None)
+    }
+
+    /// Each row normalized, then `· w + b` when `affine` holds `(w, b)`.
+    fn normalized_rows(&self, eps: f64, affine: Option<(&[T], &[T])>) -> Self {
         let eps = T::of_f64(eps);
         self.rows_map(
             None,
             #[inline(always)]
             |x, _, y| {
                 let (mu, inv) = row_stats(x, eps);
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = (x - mu) * inv;
+                match affine {
+                    None => {
+                        for (y, &x) in y.iter_mut().zip(x) {
+                            *y = (x - mu) * inv;
+                        }
+                    }
+                    Some((ws, bs)) => {
+                        for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(ws).zip(bs) {
+                            *y = ((x - mu) * inv) * w + b;
+                        }
+                    }
                 }
             },
         )
@@ -145,17 +159,7 @@ impl<T: Element> Tensor<T> {
     pub fn layer_norm_last_affine(&self, weight: &Self, bias: &Self, eps: f64) -> Self {
         let (w, b) = affine_params("layer_norm", self, weight, bias);
         let (ws, bs) = (w.as_slice().expect("dense"), b.as_slice().expect("dense"));
-        let eps = T::of_f64(eps);
-        self.rows_map(
-            None,
-            #[inline(always)]
-            |x, _, y| {
-                let (mu, inv) = row_stats(x, eps);
-                for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(ws).zip(bs) {
-                    *y = ((x - mu) * inv) * w + b;
-                }
-            },
-        )
+        self.normalized_rows(eps, Some((ws, bs)))
     }
 
     /// The gradients of [`Tensor::layer_norm_last_affine`] at this input

@@ -24,6 +24,19 @@ fn reference(x: &[f64], g: &[f64], n: usize, eps: f64) -> (Vec<f64>, Vec<f64>) {
     (y, dx)
 }
 
+/// `[rows, n]`: row lengths around the 32 lanes, one row and many (split
+/// over threads: 3000 × 128 is past the parallel threshold).
+const SHAPES: [(usize, usize); 8] = [
+    (1, 1),
+    (3, 1),
+    (2, 5),
+    (4, 31),
+    (5, 32),
+    (3, 33),
+    (7, 128),
+    (3000, 128),
+];
+
 fn data(len: usize, seed: u64) -> Vec<f64> {
     (0..len)
         .map(|i| (((i as u64 * 37 + seed * 11) % 101) as f64 - 50.0) / 17.0)
@@ -32,18 +45,7 @@ fn data(len: usize, seed: u64) -> Vec<f64> {
 
 #[test]
 fn layer_norm_rows_match_the_loops_in_f64_and_f32() {
-    // row lengths around the 32 lanes, one row and many (split over
-    // threads: 3000 × 128 is past the parallel threshold)
-    for (rows, n) in [
-        (1, 1),
-        (3, 1),
-        (2, 5),
-        (4, 31),
-        (5, 32),
-        (3, 33),
-        (7, 128),
-        (3000, 128),
-    ] {
+    for (rows, n) in SHAPES {
         let (x, g) = (data(rows * n, 1), data(rows * n, 2));
         let eps = 1e-5;
         let (want_y, want_dx) = reference(&x, &g, n, eps);
@@ -116,15 +118,7 @@ fn layer_norm_rows_edges() {
 /// over the rows); the sums the same bits on 1 and 2 threads.
 #[test]
 fn layer_norm_affine_matches_the_loops() {
-    for (rows, n) in [
-        (1, 1),
-        (3, 1),
-        (2, 5),
-        (4, 31),
-        (5, 32),
-        (3, 33),
-        (3000, 128),
-    ] {
+    for (rows, n) in SHAPES {
         let (x, g) = (data(rows * n, 1), data(rows * n, 2));
         let w: Vec<f64> = (0..n).map(|i| 0.5 + i as f64 * 0.125).collect();
         let b: Vec<f64> = (0..n).map(|i| i as f64 * 0.1 - 1.0).collect();
