@@ -372,6 +372,36 @@ fn heads_split_from_rows_come_back_in_row_order() {
     });
 }
 
+/// Heads of no rows or no keys, on as many groups as threads (where the
+/// outputs would be written in the heads' own order): empty results of
+/// the right shapes, zeros where keys are missing. Found by proptest: a
+/// group of heads with no rows had no room for its heads' columns.
+#[test]
+fn empty_heads_on_two_threads_give_empty_results() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for (lq, lk) in [(0, 0), (0, 3), (3, 0)] {
+            let t = |l: usize| Tensor::<f64>::ones(&[2, 2, l, 1]);
+            let (q, k, v) = (t(lq), t(lk), t(lk));
+            let (y, w) = q.attention(&k, &v, None, 1.0);
+            assert_eq!(y.shape(), [2, 2, lq, 1]);
+            assert_eq!(w.shape(), [2, 2, lq, lk]);
+            assert!(y.to_vec().iter().all(|&x| x == 0.0));
+            let (dq, dk, dv) = q.attention_backward(&k, &v, &w, &t(lq), 1.0);
+            assert_eq!(
+                (dq.shape(), dk.shape(), dv.shape()),
+                (q.shape(), k.shape(), v.shape())
+            );
+            for g in [dq, dk, dv] {
+                assert!(g.to_vec().iter().all(|&x| x == 0.0));
+            }
+        }
+    });
+}
+
 #[test]
 #[should_panic(expected = "attention: q [2, 3, 4], k [2, 3, 5]")]
 fn misfit_shapes_panic_naming_them() {
