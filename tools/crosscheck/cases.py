@@ -123,3 +123,79 @@ for op, ps, ins in [("softmax", [0], [R(3, 4)]), ("log_softmax", [1], [R(3, 4)])
                     ("linear", [], [R(3, 4), R(2, 3), R(2)]), ("mse", [1], [R(3, 4), R(4, 3)]), ("conv2d", [1,1,0,0,1,1,1], [R(1, 1, 4, 5), R(2, 1, 2, 2)])]:
     add("T_" + op, "T_" + op, ps, ins, hvp=(op not in ("max", "relu")))
     add("N_" + op, "N_" + op, ps, [np.concatenate([R(1, *np.shape(ins[0])[1:]), ins[0]])] + ins[1:], hvp=(op not in ("max", "relu")))
+
+# Random hyper-parameters, a new draw for every seed: the windowed ops over
+# strides, paddings, dilations and groups the fixed cases above do not
+# name, attention over random shapes and masks (dead rows included), and
+# layer norm and matmul over random shapes.
+def ri(lo, hi):
+    return int(rng.integers(lo, hi + 1))
+def fits(n, k, s, p, d):
+    return n + 2 * p - d * (k - 1) - 1 >= 0
+for i in range(24):
+    g = ri(1, 3); cin = g * ri(1, 2); cout = g * ri(1, 2)
+    k = (ri(1, 4), ri(1, 4)); s = (ri(1, 3), ri(1, 3)); p = (ri(0, 3), ri(0, 3)); d = (ri(1, 3), ri(1, 2))
+    h, w = ri(1, 9), ri(1, 9)
+    if not (fits(h, k[0], s[0], p[0], d[0]) and fits(w, k[1], s[1], p[1], d[1])):
+        continue
+    bias = bool(rng.integers(0, 2))
+    ins = [R(ri(1, 2), cin, h, w), R(cout, cin // g, *k)] + ([R(cout)] if bias else [])
+    add(f"fuzz_conv2d_{i}", "conv2d", [s[0], s[1], p[0], p[1], d[0], d[1], g], ins)
+for i in range(16):
+    g = ri(1, 3); cin = g * ri(1, 2); cout = g * ri(1, 3)
+    k, s, p, d, n = ri(1, 5), ri(1, 3), ri(0, 4), ri(1, 3), ri(1, 12)
+    if not fits(n, k, s, p, d):
+        continue
+    bias = bool(rng.integers(0, 2))
+    ins = [R(ri(1, 2), cin, n), R(cout, cin // g, k)] + ([R(cout)] if bias else [])
+    add(f"fuzz_conv1d_{i}", "conv1d", [s, p, d, g], ins)
+def padding_alone(n, k, s, p, d):
+    # some window whose taps all fall in the padding (see max_pool2d_padonly)
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return any(all(not 0 <= o * s - p + t * d < n for t in range(k)) for o in range(out))
+for i in range(24):
+    k = (ri(1, 4), ri(1, 4)); s = (ri(1, 4), ri(1, 4)); d = (ri(1, 2), ri(1, 2))
+    # PyTorch's limit: padding at most half the kernel
+    p = (ri(0, k[0] // 2), ri(0, k[1] // 2))
+    h, w = ri(1, 9), ri(1, 9)
+    if not (fits(h, k[0], s[0], p[0], d[0]) and fits(w, k[1], s[1], p[1], d[1])):
+        continue
+    if padding_alone(h, k[0], s[0], p[0], d[0]) or padding_alone(w, k[1], s[1], p[1], d[1]):
+        continue
+    x = R(ri(1, 2), ri(1, 3), h, w)
+    if i % 3 == 0:
+        x = np.round(x)  # ties
+    add(f"fuzz_max_pool2d_{i}", "max_pool2d", [k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]], [x], hvp=False)
+    if d == (1, 1) and p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
+        add(f"fuzz_avg_pool2d_{i}", "avg_pool2d", [k[0], k[1], s[0], s[1], p[0], p[1], 1, 1], [x])
+for i in range(12):
+    lead = [ri(1, 2) for _ in range(ri(0, 2))]
+    lq, lk, dk, dv = ri(1, 7), ri(1, 7), ri(1, 5), ri(1, 4)
+    m = (rng.random((lq, lk)) < 0.4).astype(np.float64)
+    if i % 4 == 0:
+        m[ri(0, lq - 1)] = 1.0  # a row with every key masked
+    q, k_, v = R(*lead, lq, dk), R(*lead, lk, dk), R(*lead, lk, dv)
+    add(f"fuzz_sdpa_{i}", "sdpa", [1], [q, k_, v], masks=[m])
+    if lq == lk:
+        add(f"fuzz_causal_sdpa_{i}", "causal_sdpa", [], [q, k_, v])
+for i in range(8):
+    # rows of at least 3 elements: over one, x − mean is exactly 0 (and so
+    # are the gradients) in mnemon, rounding noise of 1e-15 in PyTorch; over
+    # two, x̂ = ±1 whatever x, so the gradient is ~eps/σ² and cancels: both
+    # libraries' values are then rounding-limited (checked against 60-digit
+    # mpmath: each within 5e-8 relative, so 1e-9 apart is not to be had)
+    shape = [ri(1, 4) for _ in range(ri(1, 3))]
+    dims = ri(1, len(shape))
+    shape[-1] = max(shape[-1], 3)
+    tail = shape[len(shape) - dims:]
+    ins = [R(*shape) * 10.0 ** ri(-3, 3)] + ([R(*tail), R(*tail)] if i % 2 else [])
+    add(f"fuzz_ln_{i}", "layer_norm", [dims, 10.0 ** -ri(1, 6)], ins)
+for i in range(10):
+    m_, k_, n_ = ri(1, 5), ri(1, 5), ri(1, 5)
+    la = [ri(1, 3) for _ in range(ri(0, 2))]
+    lb = [1 if rng.random() < 0.5 else x for x in la][ri(0, len(la)):] if la else []
+    add(f"fuzz_matmul_{i}", "matmul", [], [R(*la, m_, k_), R(*lb, k_, n_)])
+# (last, so that the draws above stay as they were) a dilated window over
+# a one-wide input reads columns −1 and 1: padding alone, −∞ with no
+# gradient (PyTorch's backward sends it to an element it does not hold)
+add("max_pool2d_padonly", "max_pool2d", [1,2,1,1,0,1,1,2], [R(1,1,2,1)], hvp=False)

@@ -316,7 +316,13 @@ impl<'t, T: Element> Var<'t, T> {
 
     /// Max over each window of an `[N, C, H, W]` input (padding never
     /// wins); the gradient goes to the first maximum of each window, as
-    /// PyTorch's. PyTorch: `F.max_pool2d`.
+    /// PyTorch's. PyTorch: `F.max_pool2d`, with its limit on the padding:
+    /// at most half the kernel.
+    ///
+    /// A dilated window can still step over the whole input and hold
+    /// padding alone: its maximum is −∞ (as PyTorch's) and no gradient
+    /// flows from it, since it does not depend on the input (PyTorch's
+    /// backward sends it to an element the window does not hold).
     ///
     /// ```
     /// use mnemon_autograd::Tape;
@@ -369,9 +375,9 @@ impl<'t, T: Element> Var<'t, T> {
     #[track_caller]
     fn pool2d(&self, op: &str, win: Window2d, is_max: bool) -> Self {
         let s = self.shape();
-        // PyTorch's rule: padding at most half the kernel, so no window
-        // is all padding
-        let half = (0..2).all(|a| 2 * win.padding[a] <= win.kernel[a]);
+        // PyTorch's rule: padding at most half the kernel (dilation or
+        // not: a dilated window can still hold padding alone)
+        let half = (0..2).all(|a| win.padding[a].saturating_mul(2) <= win.kernel[a]);
         if s.len() != 4 || !half || win.output_size([s[2], s[3]]).is_none() {
             panic!(
                 "{op}: window {win:?} does not fit an input of shape {s:?} ([N, C, H, W], padding at most half the kernel), called at {}",
@@ -385,8 +391,19 @@ impl<'t, T: Element> Var<'t, T> {
             // scatter_add (and its rule gather), so every order works
             let (y, idx) = self.value.max_pool2d_with_indices(win);
             let y = y.reshape(&[n * c, oh * ow]).expect("same elements");
-            self.reshape_to(&[n * c, s[2] * s[3]])
-                .gather_computed(1, idx, y, Location::caller())
+            let hw = s[2] * s[3];
+            let planes = self.reshape_to(&[n * c, hw]);
+            // a window of padding alone has index `hw`: gathered from a
+            // constant −∞ column after the plane, so no gradient flows
+            let planes = if idx.contains(&hw) {
+                let pad = self
+                    .tape
+                    .constant(Tensor::full(&[n * c, 1], T::neg_infinity()));
+                Var::concat(&[planes, pad], 1)
+            } else {
+                planes
+            };
+            planes.gather_computed(1, idx, y, Location::caller())
         } else {
             let planes = self.reshape_to(&[n * c, 1, s[2], s[3]]);
             planes.unfold2d(win).mean(1, false)

@@ -356,3 +356,37 @@ fn conv2d_of_an_empty_batch_or_no_channels() {
         assert!(g.wrt(&wv).unwrap().to_vec().iter().all(|&v| v == 0.0));
     }
 }
+
+/// A dilated window can step over the whole input and hold padding alone
+/// (PyTorch's limit, padding at most half the kernel, allows it): −∞, as
+/// PyTorch's, with no gradient (it does not depend on the input).
+/// Values as PyTorch 2.15's `F.max_pool2d` on the same inputs.
+#[test]
+fn dilated_max_pool_windows_of_padding_alone_are_minus_infinity() {
+    let tape = Tape::<f64>::new();
+    // [1, 1, 3, 1]; window 2×2, dilation 2, padding 1: every window's
+    // columns are -1 and 1, outside the one-wide input
+    let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 1, 3, 1]).unwrap());
+    let win = Window2d::new([2, 2]).padding([1, 1]).dilation([2, 2]);
+    let y = x.max_pool2d(win);
+    assert_eq!(y.shape(), &[1, 1, 3, 1]);
+    assert!(y.value().to_vec().iter().all(|&v| v == f64::NEG_INFINITY));
+    let g = y.sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![0.0; 3]);
+    // some windows of padding alone, some not: the gradient reaches only
+    // the real windows' maxima (1×2 window, taps 2 apart, padding 1, over
+    // [1, 1, 1, 2]: the windows read columns (-1, 1) and (0, 2))
+    let x = tape.leaf(Tensor::from_vec(vec![6.0, 7.0], &[1, 1, 1, 2]).unwrap());
+    let win = Window2d::new([1, 2]).padding([0, 1]).dilation([1, 2]);
+    let y = x.max_pool2d(win);
+    assert_eq!(y.value().to_vec(), vec![7.0, 6.0]);
+    let g = (&y * &tape.constant(Tensor::from_vec(vec![3.0, 5.0], &[1, 1, 1, 2]).unwrap()))
+        .sum_all()
+        .backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![5.0, 3.0]);
+    // the second order through the padding column: none either
+    let gx = &x.max_pool2d(win).square().sum_all().grad_graph(&[&x])[0];
+    assert_eq!(gx.value().to_vec(), vec![12.0, 14.0]);
+    let h = gx.sum_all().backward();
+    assert_eq!(h.wrt(&x).unwrap().to_vec(), vec![2.0, 2.0]);
+}

@@ -86,7 +86,8 @@ impl Window2d {
 
     /// For window offset `k` along axis `a`, the output positions `o` whose
     /// input coordinate `o·stride + k·dilation − padding` lies in
-    /// `0..size`, as a range, and that coordinate for the first of them.
+    /// `0..size`, as a range, and that coordinate for the first of them
+    /// (when the range is empty, a coordinate that may lie past `size`).
     #[inline]
     fn valid(&self, a: usize, k: usize, size: usize, out: usize) -> (usize, usize, isize) {
         let (s, p) = (self.stride[a] as isize, self.padding[a] as isize);
@@ -249,16 +250,25 @@ impl<T: Element> Tensor<T> {
     /// (`i·W + j`) of the window's first maximum, laid out `[N·C, oh·ow]`
     /// (a NaN counts as the maximum, as in PyTorch; padding never wins).
     ///
+    /// A window whose taps all fall in the padding (a dilated window can
+    /// step over the input) holds no element: its maximum is −∞, as in
+    /// PyTorch, and its index `H·W`, one past the plane (PyTorch's points
+    /// at an element the window does not hold).
+    ///
     /// ```
     /// use mnemon_tensor::{Tensor, Window2d};
     /// let x = Tensor::<f32>::from_vec(vec![1., 5., 5., 2.], &[1, 1, 2, 2]).unwrap();
     /// let (y, at) = x.max_pool2d_with_indices(Window2d::new([2, 2]));
     /// assert_eq!((y.to_vec(), at), (vec![5.], vec![1])); // the first of the tied 5s
+    /// // a 1-wide input, taps 2 apart, padding 1: the window reads -1 and 1
+    /// let x = Tensor::<f32>::from_vec(vec![7.], &[1, 1, 1, 1]).unwrap();
+    /// let win = Window2d::new([1, 2]).padding([0, 1]).dilation([1, 2]);
+    /// let (y, at) = x.max_pool2d_with_indices(win);
+    /// assert_eq!((y.to_vec(), at), (vec![f32::NEG_INFINITY], vec![1]));
     /// ```
     ///
     /// # Panics
-    /// When the tensor is not rank 4 or the window does not fit or holds
-    /// no input element.
+    /// When the tensor is not rank 4 or the window does not fit.
     #[track_caller]
     pub fn max_pool2d_with_indices(&self, win: Window2d) -> (Self, Vec<usize>) {
         let [n, c, h, w] = nchw("max_pool2d", self.shape());
@@ -273,12 +283,6 @@ impl<T: Element> Tensor<T> {
         let per = oh * ow;
         let rows: Vec<_> = (0..oh).map(|o| win.taps_inside(0, o, h)).collect();
         let cols: Vec<_> = (0..ow).map(|o| win.taps_inside(1, o, w)).collect();
-        if rows.iter().chain(&cols).any(|&(_, count)| count == 0) {
-            panic!(
-                "max_pool2d: a window {win:?} holds only padding, called at {}",
-                std::panic::Location::caller()
-            );
-        }
         let (tap_rows, tap_cols) = (win.valid_table(0, h, oh), win.valid_table(1, w, ow));
         let s1 = win.stride[1];
         // Tap by tap in window order, each over a row of windows, so a
@@ -287,7 +291,8 @@ impl<T: Element> Tensor<T> {
         // row, so the comparisons run over contiguous rows with no branch
         // on the data (which tap wins is unpredictable; 4× faster than a
         // window at a time). The best starts at -∞ and its argument at
-        // the window's first tap, which is right when every tap is -∞.
+        // the window's first tap, which is right when every tap is -∞
+        // (and one past the plane for a window with no tap inside).
         let fill = |(p, (vdst, adst)): (usize, (&mut [T], &mut [usize]))| {
             let plane = &src[p * h * w..][..h * w];
             if win == Window2d::new([2, 2]).stride([2, 2]) {
@@ -296,10 +301,14 @@ impl<T: Element> Tensor<T> {
             }
             let taps = &mut vec![T::zero(); ow][..];
             let outs = vdst.chunks_exact_mut(ow).zip(adst.chunks_exact_mut(ow));
-            for (oi, ((best, arg), &(i0, _))) in outs.zip(&rows).enumerate() {
+            for (oi, ((best, arg), &(i0, hits))) in outs.zip(&rows).enumerate() {
                 best.fill(T::neg_infinity());
-                for (a, &(j0, _)) in arg.iter_mut().zip(&cols) {
-                    *a = i0 * w + j0;
+                for (a, &(j0, n)) in arg.iter_mut().zip(&cols) {
+                    *a = if hits == 0 || n == 0 {
+                        h * w
+                    } else {
+                        i0 * w + j0
+                    };
                 }
                 for &(r0, r1, ii0) in &tap_rows {
                     if !(r0..r1).contains(&oi) {
@@ -307,6 +316,11 @@ impl<T: Element> Tensor<T> {
                     }
                     let ii = (ii0 + ((oi - r0) * win.stride[0]) as isize) as usize;
                     for &(c0, c1, j0) in &tap_cols {
+                        if c0 >= c1 {
+                            // no window reads this tap inside the input (and
+                            // `j0` is then past the row)
+                            continue;
+                        }
                         let first = ii * w + j0 as usize;
                         let taps = &mut taps[c0..c1];
                         let row = plane[first..].iter().step_by(s1);
