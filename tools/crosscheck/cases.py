@@ -195,6 +195,24 @@ for i in range(10):
     la = [ri(1, 3) for _ in range(ri(0, 2))]
     lb = [1 if rng.random() < 0.5 else x for x in la][ri(0, len(la)):] if la else []
     add(f"fuzz_matmul_{i}", "matmul", [], [R(*la, m_, k_), R(*lb, k_, n_)])
+for i in range(12):
+    # reductions and softmaxes over a random axis of a random shape (size-1
+    # and, for sums, empty axes among them), ties from rounding
+    shape = [ri(1, 4) for _ in range(ri(1, 3))]
+    axis = ri(-len(shape), len(shape) - 1)
+    x = R(*shape)
+    if i % 3 == 0:
+        x = np.round(x)
+    for op in ["sum", "mean", "max", "min", "logsumexp"]:
+        add(f"fuzz_{op}_{i}", op, [axis, i % 2], [x], hvp=op not in ("max", "min") or i % 3 != 0)
+    for op in ["softmax", "log_softmax"]:
+        add(f"fuzz_{op}_{i}", op, [axis], [x])
+    if i % 4 == 1:
+        shape[axis] = 0
+        add(f"fuzz_sum_empty_{i}", "sum", [axis, 0], [np.zeros(shape)], hvp=False)
+for i in range(6):
+    n, c = ri(1, 5), ri(1, 6)
+    add(f"fuzz_ce_{i}", "cross_entropy", [ri(0, c - 1) for _ in range(n)], [R(n, c) * 10.0 ** ri(-1, 2)])
 # (last, so that the draws above stay as they were) a dilated window over
 # a one-wide input reads columns −1 and 1: padding alone, −∞ with no
 # gradient (PyTorch's backward sends it to an element it does not hold)
