@@ -395,7 +395,9 @@ impl<'t, T: Element> Var<'t, T> {
             let planes = self.reshape_to(&[n * c, hw]);
             // a window of padding alone has index `hw`: gathered from a
             // constant −∞ column after the plane, so no gradient flows
-            let planes = if idx.contains(&hw) {
+            // (only a dilated window can be one, with padding ≤ kernel/2:
+            // undilated pools skip the search)
+            let planes = if win.dilation != [1, 1] && idx.contains(&hw) {
                 let pad = self
                     .tape
                     .constant(Tensor::full(&[n * c, 1], T::neg_infinity()));
