@@ -242,6 +242,10 @@ impl<T: Element> Tensor<T> {
     pub fn as_slice(&self) -> Option<&[T]> {
         if self.is_contiguous() {
             let n = self.numel();
+            if n == 0 {
+                // whatever its offset says, an empty view holds nothing
+                return Some(&[]);
+            }
             Some(&self.data[self.layout.offset..self.layout.offset + n])
         } else {
             None

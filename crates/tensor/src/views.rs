@@ -132,10 +132,18 @@ impl<T: Element> Tensor<T> {
             );
         }
         let mut l = self.layout.clone();
-        // start < size here (or len = 0 and start <= size), so the new
-        // offset is one this view could already reach: inside the storage
-        l.offset += start * l.strides[axis];
         l.shape[axis] = len;
+        if l.shape.contains(&0) {
+            // an empty view reads nothing: offset 0, always inside the
+            // storage (`start · stride` is not when the storage is empty,
+            // as a step of an empty batch's sequence is, or when `start`
+            // is the axis's end in a view that does not start at 0)
+            l.offset = 0;
+        } else {
+            // start < size here, and no axis is empty, so the new offset is
+            // one this view could already reach: inside the storage
+            l.offset += start * l.strides[axis];
+        }
         self.with_layout(l)
     }
 

@@ -201,3 +201,36 @@ fn pictures_name_params_at_the_users_line() {
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
 }
+
+#[test]
+fn layers_pass_an_empty_batch_through_forward_and_backward() {
+    // an empty batch of sequences: each step narrowed from `[0, T, F]`
+    // (found by `tools/crosscheck/layers.py`: its gradient panicked)
+    let mut rng = StdRng::seed_from_u64(2);
+    let gru = Gru::<f64>::new(2, 3, &mut rng);
+    let rnn = Rnn::<f64>::new(2, 3, &mut rng);
+    let lstm = Lstm::<f64>::new(2, 3, &mut rng);
+    fn passes<M: Module<f64>>(m: &M) {
+        let tape = Tape::new();
+        let x = tape.leaf(Tensor::zeros(&[0, 2, 2]));
+        let y = m.forward(&x);
+        assert_eq!(y.shape(), &[0, 2, 3]);
+        let grads = y.sum_all().backward();
+        assert_eq!(
+            grads.wrt(&x).map(|g| g.shape().to_vec()),
+            Some(vec![0, 2, 2])
+        );
+    }
+    passes(&gru);
+    passes(&rnn);
+    passes(&lstm);
+    let tape = Tape::new();
+    let y = gru.forward(&tape.constant(Tensor::zeros(&[0, 2, 2])));
+    let grads = (&y * &y).sum_all().backward();
+    for (name, p) in gru.named_params() {
+        let g = grads
+            .param(&p)
+            .map_or(vec![0.0; p.value.numel()], |g| g.to_vec());
+        assert!(g.iter().all(|&v| v == 0.0), "{name}: {g:?}");
+    }
+}

@@ -255,3 +255,28 @@ fn large_row_broadcasts_match_loops() {
         }
     }
 }
+
+#[test]
+fn empty_narrowed_views_read_as_empty() {
+    // a step of an empty batch's sequence: `[0, T, F]` narrowed at t > 0
+    // (its offset t·F would lie past the empty storage)
+    let seq = Tensor::<f64>::zeros(&[0, 3, 2]);
+    let step = seq.narrow(1, 2, 1);
+    assert_eq!(step.shape(), &[0, 1, 2]);
+    assert_eq!(
+        step.squeeze(1).reshape(&[0]).unwrap().as_slice(),
+        Some(&[][..])
+    );
+    assert!(step.to_vec().is_empty());
+    assert_eq!((&step * 2.0).shape(), &[0, 1, 2]);
+    assert_eq!(step.contiguous().shape(), &[0, 1, 2]);
+    // an empty range at the end of a view that does not start at 0
+    let x = Tensor::<f64>::arange(0.0, 12.0, 1.0);
+    let x = x.reshape(&[3, 4]).unwrap().narrow(1, 2, 2);
+    let none = x.narrow(0, 3, 0);
+    assert_eq!(none.shape(), &[0, 2]);
+    assert_eq!(none.reshape(&[0]).unwrap().as_slice(), Some(&[][..]));
+    assert!((&none + &none).to_vec().is_empty());
+    // non-empty views keep their offsets
+    assert_eq!(x.narrow(0, 2, 1).to_vec(), vec![10.0, 11.0]);
+}

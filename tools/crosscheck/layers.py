@@ -1,0 +1,255 @@
+"""Random layers written by PyTorch, for `examples/layer_crosscheck.rs`.
+
+    python3 tools/crosscheck/layers.py SEED DIR
+
+For each case (a new draw of sizes and options per seed) it writes
+`DIR/NNN_KIND.safetensors`, the layer's `state_dict` under PyTorch's names
+(before the forward pass: batch norm's running statistics as they were),
+and `DIR/NNN_KIND.io.safetensors`: the input (`input.x`, or `input.idx`
+for an embedding), an attention mask (`mask`, 1 where a key is
+forbidden) where the case has one, a cotangent `cot` and a direction
+`v`, and what
+PyTorch computes in float64 — `output`, the gradient of `sum(output·cot)`
+for the input (`grad.input`) and for every parameter (`grad.NAME`), the
+Hessian-vector product `∂/∂x ⟨grad.input, v⟩` (`hvp.input`, second order
+through the layer), and for batch norm in training the running statistics
+after the pass (`after.NAME`). The case's kind and options are the io
+file's metadata (`cfg`: `kind=conv2d in=2 k=3,1 ...`), read by the Rust
+side to build the same layer before loading the state by name.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+torch.set_default_dtype(torch.float64)
+seed = int(sys.argv[1])
+out_dir = sys.argv[2]
+os.makedirs(out_dir, exist_ok=True)
+rng = np.random.default_rng(1000 + seed)
+torch.manual_seed(seed)
+
+
+def ri(lo, hi):
+    return int(rng.integers(lo, hi + 1))
+
+
+def randn(*shape):
+    return torch.tensor(rng.standard_normal(shape))
+
+
+def shuffle_params(m):
+    # torch's initialisations leave some parameters at 0 or 1 (biases,
+    # norms' affine maps, running statistics): draw every one anew
+    with torch.no_grad():
+        for name, t in m.state_dict().items():
+            if t.dtype != torch.float64:
+                continue
+            r = randn(*t.shape)
+            if "running_var" in name:
+                r = r.abs() + 0.5
+            t.copy_(r)
+
+
+def causal(n):
+    return torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+
+
+def random_mask(lq, lk):
+    # every row keeps at least one key: PyTorch's MultiheadAttention gives
+    # NaN for a row with every key masked (mnemon 0, as its SDPA does)
+    m = torch.tensor(rng.random((lq, lk)) < 0.4)
+    for i in range(lq):
+        if m[i].all():
+            m[i, ri(0, lk - 1)] = False
+    return m
+
+
+count = 0
+
+
+def cfg_text(cfg):
+    def val(v):
+        if isinstance(v, bool):
+            return str(int(v))
+        if isinstance(v, (list, tuple)):
+            return ",".join(str(x) for x in v)
+        return v if isinstance(v, str) else repr(v)
+    return " ".join(f"{k}={val(v)}" for k, v in cfg.items())
+
+
+def case(kind, cfg, module, x, run, hvp=True, mask=None):
+    """Runs `run(module, x)`, its gradients and Hessian-vector product, and
+    writes the two files."""
+    global count
+    state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+    io = {}
+    params = dict(module.named_parameters())
+    if x.dtype == torch.float64:
+        x = x.clone().requires_grad_(True)
+        io["input.x"] = x.detach().clone()
+    else:
+        io["input.idx"] = x.clone()
+    if mask is not None:
+        io["mask"] = mask.to(torch.float64)
+    # the math kernel of attention: PyTorch's fused CPU kernel has no
+    # second derivative ("derivative for ..._flash_attention_for_cpu_backward
+    # is not implemented")
+    with sdpa_kernel(SDPBackend.MATH):
+        y = run(module, x)
+    cot = randn(*y.shape)
+    wrt = ([x] if x.requires_grad else []) + list(params.values())
+    grads = torch.autograd.grad((y * cot).sum(), wrt, create_graph=True, allow_unused=True)
+    grads = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads, wrt)]
+    io["output"] = y.detach().clone()
+    io["cot"] = cot
+    if x.requires_grad:
+        io["grad.input"] = grads[0].detach().clone()
+        v = randn(*x.shape)
+        io["v"] = v
+        if hvp and grads[0].requires_grad:
+            (h,) = torch.autograd.grad((grads[0] * v).sum(), x, allow_unused=True)
+        else:
+            h = None
+        if hvp:
+            io["hvp.input"] = (h if h is not None else torch.zeros_like(x)).detach().clone()
+        grads = grads[1:]
+    for (name, _), g in zip(params.items(), grads):
+        io["grad." + name] = g.detach().clone()
+    for name, b in module.named_buffers():
+        if b.dtype == torch.float64:
+            io["after." + name] = b.detach().clone()
+    stem = os.path.join(out_dir, f"{count:03d}_{kind}")
+    save_file(state, stem + ".safetensors")
+    save_file({k: v.contiguous() for k, v in io.items()}, stem + ".io.safetensors",
+              metadata={"cfg": cfg_text(dict(kind=kind, **cfg))})
+    count += 1
+
+
+def forward(m, x):
+    return m(x)
+
+
+for i in range(6):
+    lead = [ri(1, 3) for _ in range(ri(0, 2))]
+    n_in, n_out, bias = ri(1, 6), ri(1, 6), bool(i % 2)
+    m = torch.nn.Linear(n_in, n_out, bias=bias)
+    shuffle_params(m)
+    case("linear", {"in": n_in, "out": n_out, "bias": bias}, m, randn(*lead, n_in), forward)
+
+for i in range(8):
+    g = ri(1, 3)
+    cin, cout = g * ri(1, 2), g * ri(1, 2)
+    k, s, p, d = [ri(1, 3), ri(1, 3)], [ri(1, 2), ri(1, 2)], [ri(0, 2), ri(0, 2)], [ri(1, 2), ri(1, 2)]
+    h = max(ri(1, 7), d[0] * (k[0] - 1) + 1 - 2 * p[0])
+    w = max(ri(1, 7), d[1] * (k[1] - 1) + 1 - 2 * p[1])
+    bias = bool(i % 2)
+    m = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
+    shuffle_params(m)
+    cfg = {"in": cin, "out": cout, "k": k, "stride": s, "padding": p, "dilation": d, "groups": g, "bias": bias}
+    case("conv2d", cfg, m, randn(ri(1, 2), cin, h, w), forward)
+
+for i in range(6):
+    g = ri(1, 3)
+    cin, cout = g * ri(1, 2), g * ri(1, 2)
+    k, s, p, d = ri(1, 4), ri(1, 3), ri(0, 3), ri(1, 2)
+    n = max(ri(1, 9), d * (k - 1) + 1 - 2 * p)
+    bias = bool(i % 2)
+    m = torch.nn.Conv1d(cin, cout, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
+    shuffle_params(m)
+    cfg = {"in": cin, "out": cout, "k": k, "stride": s, "padding": p, "dilation": d, "groups": g, "bias": bias}
+    case("conv1d", cfg, m, randn(ri(1, 2), cin, n), forward)
+
+for i in range(6):
+    shape = [ri(1, 3) for _ in range(ri(1, 3))]
+    shape[-1] = max(shape[-1], 3)
+    dims = ri(1, len(shape))
+    norm = shape[len(shape) - dims:]
+    eps = 10.0 ** -ri(1, 6)
+    m = torch.nn.LayerNorm(norm, eps=eps)
+    shuffle_params(m)
+    case("layer_norm", {"shape": norm, "eps": eps}, m, randn(*shape) * 10.0 ** ri(-2, 2), forward)
+
+for i in range(10):
+    c = ri(1, 4)
+    rank = [2, 3, 4][i % 3]
+    shape = [ri(1, 3), c] + [ri(1, 4) for _ in range(rank - 2)]
+    if shape[0] * int(np.prod(shape[2:])) == 1:
+        shape[0] = 2
+    training = i % 4 != 3
+    m = (torch.nn.BatchNorm2d if rank == 4 else torch.nn.BatchNorm1d)(c, eps=10.0 ** -ri(2, 5), momentum=float(rng.choice([0.1, 0.3])))
+    shuffle_params(m)
+    m.train(training)
+    cfg = {"channels": c, "eps": m.eps, "momentum": m.momentum, "training": training}
+    case("batch_norm", cfg, m, randn(*shape) * 3.0 + 1.0, forward)
+
+for i in range(4):
+    num, dim = ri(1, 6), ri(1, 4)
+    m = torch.nn.Embedding(num, dim)
+    shuffle_params(m)
+    shape = [ri(1, 3) for _ in range(ri(1, 2))]
+    idx = torch.tensor(rng.integers(0, num, size=shape), dtype=torch.int64)
+    case("embedding", {"num": num, "dim": dim}, m, idx, forward)
+
+for i in range(8):
+    heads, hd = ri(1, 3), ri(1, 4)
+    e = heads * hd
+    b, l = ri(1, 2), ri(1, 6)
+    m = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+    shuffle_params(m)
+    mask = [None, causal(l), random_mask(l, l)][i % 3]
+    cfg = {"embed": e, "heads": heads}
+
+    def attend(m, x, mask=mask):
+        return m(x, x, x, attn_mask=mask, need_weights=False)[0]
+    case("mha", cfg, m, randn(b, l, e), attend, mask=mask)
+
+for i in range(4):
+    # width 3 or more: a layer norm over one element gives x̂ = 0 exactly
+    # in mnemon and rounding noise of 1e-15 in PyTorch (see cases.py)
+    heads = ri(1, 2)
+    hd = max(ri(1, 4), -(-3 // heads))
+    d, ff = heads * hd, ri(1, 8)
+    b, l = ri(1, 2), ri(1, 5)
+    m = torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    shuffle_params(m)
+    m.eval()  # dropout 0 either way; eval skips torch's fast-path checks
+    m.train()
+    mask = [None, causal(l)][i % 2]
+    cfg = {"d": d, "heads": heads, "ff": ff}
+
+    def enc(m, x, mask=mask):
+        return m(x, src_mask=mask)
+    case("encoder", cfg, m, randn(b, l, d), enc, mask=mask)
+
+for i in range(4):
+    n_in, hidden = ri(1, 4), ri(1, 4)
+    m = torch.nn.GRU(n_in, hidden, batch_first=True)
+    shuffle_params(m)
+
+    def states(m, x):
+        return m(x)[0]
+    case("gru", {"in": n_in, "hidden": hidden}, m, randn(ri(1, 2), ri(1, 4), n_in), states)
+
+# empty batches: every layer passes them through (PyTorch's shapes)
+m = torch.nn.Linear(3, 2)
+shuffle_params(m)
+case("linear", {"in": 3, "out": 2, "bias": True}, m, randn(0, 3), forward)
+m = torch.nn.Conv2d(2, 4, (2, 3), padding=(1, 0), groups=2)
+shuffle_params(m)
+cfg = {"in": 2, "out": 4, "k": [2, 3], "stride": [1, 1], "padding": [1, 0], "dilation": [1, 1], "groups": 2, "bias": True}
+case("conv2d", cfg, m, randn(0, 2, 3, 3), forward)
+m = torch.nn.LayerNorm([4])
+shuffle_params(m)
+case("layer_norm", {"shape": [4], "eps": 1e-5}, m, randn(0, 4), forward)
+m = torch.nn.Embedding(3, 2)
+shuffle_params(m)
+case("embedding", {"num": 3, "dim": 2}, m, torch.zeros(2, 0, dtype=torch.int64), forward)
+m = torch.nn.GRU(2, 3, batch_first=True)
+shuffle_params(m)
+case("gru", {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
+
+print(f"{count} cases in {out_dir}")
