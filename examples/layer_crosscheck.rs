@@ -12,7 +12,10 @@
 //! cargo run --release --example layer_crosscheck -- /tmp/layers
 //! ```
 use mnemon::autograd::{Conv1dOptions, Conv2dOptions};
-use mnemon::nn::{BatchNorm, Embedding, Gru, MultiheadAttention, TransformerEncoderLayer};
+use mnemon::nn::{
+    BatchNorm, CosineAnnealing, Embedding, Gru, LrSchedule, MultiheadAttention, Optimizer, Param,
+    StepLr, TransformerEncoderLayer, Warmup,
+};
 use mnemon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -142,6 +145,110 @@ fn check<M: Module<f64>>(
     bad
 }
 
+/// Params named `0`, `1`, ... (an optimizer case's model).
+struct Params(Vec<Param<f64>>);
+
+impl Module<f64> for Params {
+    fn forward<'t>(&self, x: &Var<'t, f64>) -> Var<'t, f64> {
+        x.clone()
+    }
+    fn visit(&self, _: &str, f: &mut dyn FnMut(&str, &Param<f64>)) {
+        for (j, p) in self.0.iter().enumerate() {
+            f(&j.to_string(), p);
+        }
+    }
+    fn visit_mut(&mut self, _: &str, f: &mut dyn FnMut(&str, &mut Param<f64>)) {
+        for (j, p) in self.0.iter_mut().enumerate() {
+            f(&j.to_string(), p);
+        }
+    }
+}
+
+/// An optimizer case: each step's gradients (`grad.K.J`, absent: none
+/// for that param), the case's schedule setting the rate first, and the
+/// params after the step compared with `after.K.J`.
+fn optim(mut model: Params, io: &Io) -> Vec<String> {
+    let (lr, wd): (f64, f64) = (io.get("lr"), io.get("wd"));
+    let mut opt: Box<dyn Optimizer<f64>> = match io.cfg["opt"].as_str() {
+        "sgd" => {
+            let mut o = Sgd::new(lr).weight_decay(wd);
+            let mu: f64 = io.get("momentum");
+            if mu > 0.0 {
+                o = if io.flag("nesterov") {
+                    o.nesterov(mu)
+                } else {
+                    o.momentum(mu)
+                };
+            }
+            o.clip_norm = Some(io.get::<f64>("clip")).filter(|&c| c > 0.0);
+            Box::new(o)
+        }
+        kind => {
+            let mut o = if kind == "adam" {
+                Adam::new(lr)
+            } else {
+                Adam::adamw(lr, wd)
+            };
+            if kind == "adam" {
+                o.weight_decay = wd;
+            }
+            (o.beta1, o.beta2, o.eps) = (io.get("beta1"), io.get("beta2"), io.get("eps"));
+            o.clip_norm = Some(io.get::<f64>("clip")).filter(|&c| c > 0.0);
+            Box::new(o)
+        }
+    };
+    let steps: usize = io.get("steps");
+    let rate = |k: usize| match io.cfg["schedule"].as_str() {
+        "step" => StepLr {
+            base: lr,
+            every: 2,
+            gamma: 0.5,
+        }
+        .lr_at(k),
+        "cosine" => CosineAnnealing {
+            base: lr,
+            min: lr / 10.0,
+            total: steps,
+        }
+        .lr_at(k),
+        "warmup" => {
+            let then = CosineAnnealing {
+                base: lr,
+                min: 0.0,
+                total: steps - 2,
+            };
+            Warmup { steps: 2, then }.lr_at(k)
+        }
+        _ => lr,
+    };
+    let mut bad = Vec::new();
+    for k in 0..steps {
+        opt.set_lr(rate(k));
+        let tape = Tape::new();
+        let terms: Vec<Var<'_, f64>> = model
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(j, p)| {
+                let g = io.t.get(&format!("grad.{k}.{j}"))?;
+                Some((&tape.param(p) * &tape.constant(g.clone())).sum_all())
+            })
+            .collect();
+        if let Some(first) = terms.first() {
+            let loss = terms[1..].iter().fold(first.clone(), |acc, t| &acc + t);
+            let grads = loss.backward();
+            opt.step(&mut model, &grads);
+        }
+        for (j, p) in model.0.iter().enumerate() {
+            let key = format!("after.{k}.{j}");
+            if let Some(d) = differs(&p.value, &io.t[&key]) {
+                bad.push(format!("{key}: {d}"));
+            }
+        }
+    }
+    bad
+}
+
 /// Builds the case's layer, loads PyTorch's state into it and checks it.
 fn run_case(state: &Path, io: &Io) -> Vec<String> {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
@@ -231,6 +338,14 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
         "gru" => {
             let m = loaded!(Gru::new(io.get("in"), io.get("hidden"), &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
+        }
+        "optim" => {
+            // shaped as the params after the first step
+            let after = |j: usize| io.t.get(&format!("after.0.{j}"));
+            let params =
+                (0..).map_while(|j| after(j).map(|t| Param::new(Tensor::zeros(t.shape()))));
+            let params = params.collect();
+            optim(loaded!(Params(params)), io)
         }
         other => vec![format!("unknown kind {other}")],
     }

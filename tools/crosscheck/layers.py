@@ -252,4 +252,62 @@ m = torch.nn.GRU(2, 3, batch_first=True)
 shuffle_params(m)
 case("gru", {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
 
+
+# Optimizers and schedules: a few params (the state file, named "0",
+# "1", ...), six steps of random gradients (a param with none at some
+# step is skipped, as PyTorch skips a `None` grad), the params after each.
+def schedule(opt, kind, lr, total):
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=lr / 10)
+    if kind == "warmup":
+        warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 2, total_iters=1)
+        cos = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - 2, eta_min=0.0)
+        return torch.optim.lr_scheduler.SequentialLR(opt, [warm, cos], milestones=[2])
+    return None
+
+
+for i in range(12):
+    params = [torch.nn.Parameter(randn(*[ri(1, 3) for _ in range(ri(0, 2))])) for _ in range(ri(1, 3))]
+    lr = float(rng.choice([0.01, 0.1, 0.5]))
+    wd = float(rng.choice([0.0, 0.0, 0.01, 0.3]))
+    kind = ["sgd", "adam", "adamw"][i % 3]
+    cfg = {"kind": "optim", "opt": kind, "lr": lr, "wd": wd, "steps": 6}
+    if kind == "sgd":
+        mu = float(rng.choice([0.0, 0.9]))
+        nesterov = mu > 0 and bool(rng.integers(0, 2))
+        opt = torch.optim.SGD(params, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd)
+        cfg.update(momentum=mu, nesterov=nesterov)
+    else:
+        b1, b2, eps = float(rng.choice([0.9, 0.5])), float(rng.choice([0.999, 0.9])), float(rng.choice([1e-8, 1e-3]))
+        cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+        opt = cls(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+        cfg.update(beta1=b1, beta2=b2, eps=eps)
+    clip = float(rng.choice([0.0, 0.5, 5.0]))
+    cfg["clip"] = clip
+    sched_kind = ["none", "step", "cosine", "warmup"][ri(0, 3)]
+    cfg["schedule"] = sched_kind
+    sched = schedule(opt, sched_kind, lr, 6)
+    state = {str(j): p.detach().clone() for j, p in enumerate(params)}
+    io = {}
+    for k in range(6):
+        for j, p in enumerate(params):
+            if k > 0 and rng.random() < 0.2:
+                p.grad = None
+            else:
+                p.grad = randn(*p.shape)
+                io[f"grad.{k}.{j}"] = p.grad.clone()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], clip)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        for j, p in enumerate(params):
+            io[f"after.{k}.{j}"] = p.detach().clone()
+    stem = os.path.join(out_dir, f"{count:03d}_optim")
+    save_file(state, stem + ".safetensors")
+    save_file(io, stem + ".io.safetensors", metadata={"cfg": cfg_text(cfg)})
+    count += 1
+
 print(f"{count} cases in {out_dir}")

@@ -33,8 +33,10 @@ impl<T: Element, M: Module<T>> ModuleParams<T> for M {
 }
 
 /// The factor that brings the global L2 norm of the trainable params'
-/// gradients down to `clip` (1 when no clip is asked for or it is not
-/// exceeded; the norm is then not computed at all).
+/// gradients down to `clip`: `min(clip / (norm + 1e-6), 1)`, PyTorch's
+/// `clip_grad_norm_` to the bit (a norm within 1e-6 of `clip` is scaled
+/// by a hair below 1, as there). 1 when no clip is asked for (the norm is
+/// then not computed at all).
 fn clip_scale<T: Element>(
     model: &mut dyn ModuleParams<T>,
     grads: &Grads<'_, T>,
@@ -42,9 +44,9 @@ fn clip_scale<T: Element>(
 ) -> T {
     match clip {
         Some(max) => {
-            let norm = grad_norm(model, grads);
-            if norm > max {
-                T::of_f64(max / (norm + 1e-6))
+            let coef = max / (grad_norm(model, grads) + 1e-6);
+            if coef < 1.0 {
+                T::of_f64(coef)
             } else {
                 T::one()
             }

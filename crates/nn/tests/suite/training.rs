@@ -314,6 +314,14 @@ fn frozen_params_and_clipping() {
     opt.clip_norm = Some(1.0);
     step_with(&mut opt, &mut p, &t(&[10.0], &[1, 1]));
     assert!((p.weight.value.item() + 1.0).abs() < 1e-6);
+
+    // a norm equal to the clip is still scaled by clip / (norm + 1e-6),
+    // as PyTorch's clip_grad_norm_ does (torch 2.15: 0.999999000001 · 2)
+    let mut p = one_weight(0.0);
+    let mut opt = Sgd::new(1.0);
+    opt.clip_norm = Some(2.0);
+    step_with(&mut opt, &mut p, &t(&[2.0], &[1, 1]));
+    assert_eq!(p.weight.value.item(), -(2.0 * (2.0 / (2.0 + 1e-6))));
 }
 
 #[test]
