@@ -75,20 +75,23 @@ impl Io {
 }
 
 /// The largest difference of `got` from `want`, when above 1e-9 of
-/// `want`'s largest entry (or the shapes differ).
+/// `want`'s largest entry (NaN where `want` has NaN, as a mean over an
+/// empty batch is; or the shapes differ).
 fn differs(got: &Tensor<f64>, want: &Tensor<f64>) -> Option<String> {
     if got.shape() != want.shape() {
         return Some(format!("shape {:?} vs {:?}", got.shape(), want.shape()));
     }
-    let scale = want.to_vec().iter().fold(0f64, |m, v| m.max(v.abs()));
-    let worst = got
-        .to_vec()
+    let (got, want) = (got.to_vec(), want.to_vec());
+    if got.iter().zip(&want).any(|(g, w)| g.is_nan() != w.is_nan()) {
+        return Some(format!("NaN where the other has none: {got:?} vs {want:?}"));
+    }
+    let finite = |v: &f64| !v.is_nan();
+    let scale = want
         .iter()
-        .zip(want.to_vec())
-        .fold(0f64, |m, (g, w)| {
-            m.max((g - w).abs())
-                .max(if g.is_nan() { f64::INFINITY } else { 0.0 })
-        });
+        .filter(|v| finite(v))
+        .fold(0f64, |m, v| m.max(v.abs()));
+    let pairs = got.iter().zip(&want).filter(|(g, _)| finite(g));
+    let worst = pairs.fold(0f64, |m, (g, w)| m.max((g - w).abs()));
     (worst > 1e-9 * scale + 1e-15).then(|| format!("max error {worst:.3e} (largest {scale:.3e})"))
 }
 
@@ -338,6 +341,22 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
         "gru" => {
             let m = loaded!(Gru::new(io.get("in"), io.get("hidden"), &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
+        }
+        "loss" => {
+            let r = match io.cfg["reduction"].as_str() {
+                "mean" => Reduction::Mean,
+                "sum" => Reduction::Sum,
+                _ => Reduction::None,
+            };
+            check(&Params(Vec::new()), io, |_, tape, x| {
+                let t = || tape.constant(io.t["input.t"].clone());
+                match io.cfg["loss"].as_str() {
+                    "mse" => mse(x, &t(), r),
+                    "bce" => bce(x, &t(), r),
+                    "bce_logits" => bce_with_logits(x, &t(), r),
+                    _ => cross_entropy(x, &io.idx.as_ref().expect("classes").0, r).unwrap(),
+                }
+            })
         }
         "optim" => {
             // shaped as the params after the first step

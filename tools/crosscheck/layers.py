@@ -81,7 +81,7 @@ def cfg_text(cfg):
     return " ".join(f"{k}={val(v)}" for k, v in cfg.items())
 
 
-def case(kind, cfg, module, x, run, hvp=True, mask=None):
+def case(kind, cfg, module, x, run, hvp=True, mask=None, extra=None):
     """Runs `run(module, x)`, its gradients and Hessian-vector product, and
     writes the two files."""
     global count
@@ -95,6 +95,7 @@ def case(kind, cfg, module, x, run, hvp=True, mask=None):
         io["input.idx"] = x.clone()
     if mask is not None:
         io["mask"] = mask.to(torch.float64)
+    io.update(extra or {})
     # the math kernel of attention: PyTorch's fused CPU kernel has no
     # second derivative ("derivative for ..._flash_attention_for_cpu_backward
     # is not implemented")
@@ -252,6 +253,41 @@ m = torch.nn.GRU(2, 3, batch_first=True)
 shuffle_params(m)
 case("gru", {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
 
+
+# Losses over every reduction: a module-less case (an empty state), the
+# target `input.t` (or the classes, `input.idx`)
+class Loss(torch.nn.Module):
+    def __init__(self, f, t):
+        super().__init__()
+        self.f, self.t = f, t
+
+    def forward(self, x):
+        return self.f(x, self.t)
+
+
+F = torch.nn.functional
+for i in range(12):
+    name = ["mse", "bce", "bce_logits", "ce"][i % 4]
+    reduction = ["mean", "sum", "none"][(i // 4) % 3]
+    n, c = ri(0, 4) if i % 5 == 0 else ri(1, 4), ri(1, 5)
+    cfg = {"loss": name, "reduction": reduction}
+    if name == "ce":
+        classes = torch.tensor(rng.integers(0, c, size=n), dtype=torch.int64)
+        m = Loss(lambda x, t: F.cross_entropy(x, t, reduction=reduction), classes)
+        x = randn(n, c) * 3.0
+        case("loss", cfg, m, x, forward, extra={"input.idx": classes})
+        continue
+    if name == "bce":
+        x = torch.tensor(rng.uniform(0.05, 0.95, size=(n, c)))
+        t = torch.tensor(rng.uniform(0.0, 1.0, size=(n, c)))
+        f = lambda x, t: F.binary_cross_entropy(x, t, reduction=reduction)
+    elif name == "bce_logits":
+        x, t = randn(n, c) * 3.0, torch.tensor(rng.uniform(0.0, 1.0, size=(n, c)))
+        f = lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=reduction)
+    else:
+        x, t = randn(n, c), randn(n, c)
+        f = lambda x, t: F.mse_loss(x, t, reduction=reduction)
+    case("loss", cfg, Loss(f, t), x, forward, extra={"input.t": t})
 
 # Optimizers and schedules: a few params (the state file, named "0",
 # "1", ...), six steps of random gradients (a param with none at some
