@@ -72,50 +72,96 @@ impl Io {
     fn flag(&self, k: &str) -> bool {
         self.cfg[k] == "1"
     }
+
+    /// Tensor `name` in the layer's element type.
+    fn as_t<T: Element>(&self, name: &str) -> Tensor<T> {
+        self.t[name].cast()
+    }
+
+    /// The largest magnitude among the case's inputs (input, target,
+    /// cotangent, direction; for an optimizer, the params along their
+    /// way): float32 rounds what a layer computes from them, so a result
+    /// much smaller than they are (a gradient that cancels, a param that
+    /// crosses 0) carries their rounding.
+    fn input_scale(&self) -> f64 {
+        let optim = self.cfg["kind"] == "optim";
+        let input = |k: &str| {
+            matches!(k, "input.x" | "input.t" | "cot" | "v") || (optim && k.starts_with("after."))
+        };
+        let big = |t: &Tensor<f64>| t.to_vec().iter().fold(0f64, |m, v| m.max(v.abs()));
+        self.t
+            .iter()
+            .filter(|(k, _)| input(k))
+            .fold(0f64, |m, (_, t)| m.max(big(t)))
+    }
+
+    /// What differs in `got`, the value named `what`: against the float64
+    /// truth to 1e-9 of its largest entry; in float32 (when PyTorch's
+    /// float32 result is there, `torch32.NAME`), an error from the truth
+    /// above 8 times PyTorch's own plus 1e-6 of the largest entry or input.
+    fn differs<T: Element>(&self, what: &str, got: &Tensor<T>) -> Option<String> {
+        let (got, want) = (got.cast::<f64>(), &self.t[what]);
+        match self.t.get(&format!("torch32.{what}")) {
+            None => differs(&got, want, |scale| 1e-9 * scale),
+            Some(torch) => {
+                let theirs = error(torch, want).unwrap_or(f64::INFINITY);
+                let inputs = self.input_scale();
+                differs(&got, want, |scale| 8.0 * theirs + 1e-6 * scale.max(inputs))
+                    .map(|d| format!("{d}, PyTorch float32's {theirs:.3e}"))
+            }
+        }
+    }
 }
 
-/// The largest difference of `got` from `want`, when above 1e-9 of
-/// `want`'s largest entry (NaN where `want` has NaN, as a mean over an
-/// empty batch is; or the shapes differ).
-fn differs(got: &Tensor<f64>, want: &Tensor<f64>) -> Option<String> {
+/// The largest difference of `got` from `want` (`None`: NaN positions
+/// differ), ignoring places where both are NaN.
+fn error(got: &Tensor<f64>, want: &Tensor<f64>) -> Option<f64> {
+    let (got, want) = (got.to_vec(), want.to_vec());
+    if got.len() != want.len() || got.iter().zip(&want).any(|(g, w)| g.is_nan() != w.is_nan()) {
+        return None;
+    }
+    let pairs = got.iter().zip(&want).filter(|(g, _)| !g.is_nan());
+    Some(pairs.fold(0f64, |m, (g, w)| m.max((g - w).abs())))
+}
+
+/// What differs in `got` from `want`: the shapes, NaN positions (a mean
+/// over an empty batch is NaN), or an error above `tol(largest |want|)`.
+fn differs(got: &Tensor<f64>, want: &Tensor<f64>, tol: impl Fn(f64) -> f64) -> Option<String> {
     if got.shape() != want.shape() {
         return Some(format!("shape {:?} vs {:?}", got.shape(), want.shape()));
     }
-    let (got, want) = (got.to_vec(), want.to_vec());
-    if got.iter().zip(&want).any(|(g, w)| g.is_nan() != w.is_nan()) {
-        return Some(format!("NaN where the other has none: {got:?} vs {want:?}"));
+    let finite = want.to_vec().into_iter().filter(|v| !v.is_nan());
+    let scale = finite.fold(0f64, |m, v| m.max(v.abs()));
+    match error(got, want) {
+        None => Some(format!("NaN where the other has none: {got} vs {want}")),
+        Some(e) if e > tol(scale) + 1e-15 => {
+            Some(format!("max error {e:.3e} (largest {scale:.3e})"))
+        }
+        Some(_) => None,
     }
-    let finite = |v: &f64| !v.is_nan();
-    let scale = want
-        .iter()
-        .filter(|v| finite(v))
-        .fold(0f64, |m, v| m.max(v.abs()));
-    let pairs = got.iter().zip(&want).filter(|(g, _)| finite(g));
-    let worst = pairs.fold(0f64, |m, (g, w)| m.max((g - w).abs()));
-    (worst > 1e-9 * scale + 1e-15).then(|| format!("max error {worst:.3e} (largest {scale:.3e})"))
 }
 
 /// Runs one case: `run` is the layer on the tape's input (the ids in `io`
 /// for an embedding). Returns what differs.
-fn check<M: Module<f64>>(
+fn check<T: Element, M: Module<T>>(
     m: &M,
     io: &Io,
-    run: impl for<'t> Fn(&M, &'t Tape<f64>, &Var<'t, f64>) -> Var<'t, f64>,
+    run: impl for<'t> Fn(&M, &'t Tape<T>, &Var<'t, T>) -> Var<'t, T>,
 ) -> Vec<String> {
     let mut bad = Vec::new();
-    let mut compare = |what: &str, got: &Tensor<f64>| {
-        if let Some(d) = differs(got, &io.t[what]) {
+    let mut compare = |what: &str, got: &Tensor<T>| {
+        if let Some(d) = io.differs(what, got) {
             bad.push(format!("{what}: {d}"));
         }
     };
     let tape = Tape::new();
-    let x = match io.t.get("input.x") {
-        Some(x) => tape.leaf(x.clone()),
-        None => tape.constant(Tensor::zeros(&[0])),
+    let x = match io.t.contains_key("input.x") {
+        true => tape.leaf(io.as_t("input.x")),
+        false => tape.constant(Tensor::zeros(&[0])),
     };
     let y = run(m, &tape, &x);
     compare("output", y.value());
-    let loss = (&y * &tape.constant(io.t["cot"].clone())).sum_all();
+    let loss = (&y * &tape.constant(io.as_t("cot"))).sum_all();
     let grads = loss.backward();
     m.visit("", &mut |name, p| {
         let key = format!("grad.{name}");
@@ -136,7 +182,7 @@ fn check<M: Module<f64>>(
         compare("grad.input", &g);
         if io.t.contains_key("hvp.input") {
             let gx = &loss.grad_graph(&[&x])[0];
-            let dot = (gx * &tape.constant(io.t["v"].clone())).sum_all();
+            let dot = (gx * &tape.constant(io.as_t("v"))).sum_all();
             let h = if dot.requires_grad() {
                 dot.backward().wrt(&x).cloned()
             } else {
@@ -149,18 +195,18 @@ fn check<M: Module<f64>>(
 }
 
 /// Params named `0`, `1`, ... (an optimizer case's model).
-struct Params(Vec<Param<f64>>);
+struct Params<T: Element>(Vec<Param<T>>);
 
-impl Module<f64> for Params {
-    fn forward<'t>(&self, x: &Var<'t, f64>) -> Var<'t, f64> {
+impl<T: Element> Module<T> for Params<T> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
         x.clone()
     }
-    fn visit(&self, _: &str, f: &mut dyn FnMut(&str, &Param<f64>)) {
+    fn visit(&self, _: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
         for (j, p) in self.0.iter().enumerate() {
             f(&j.to_string(), p);
         }
     }
-    fn visit_mut(&mut self, _: &str, f: &mut dyn FnMut(&str, &mut Param<f64>)) {
+    fn visit_mut(&mut self, _: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
         for (j, p) in self.0.iter_mut().enumerate() {
             f(&j.to_string(), p);
         }
@@ -170,9 +216,9 @@ impl Module<f64> for Params {
 /// An optimizer case: each step's gradients (`grad.K.J`, absent: none
 /// for that param), the case's schedule setting the rate first, and the
 /// params after the step compared with `after.K.J`.
-fn optim(mut model: Params, io: &Io) -> Vec<String> {
+fn optim<T: Element>(mut model: Params<T>, io: &Io) -> Vec<String> {
     let (lr, wd): (f64, f64) = (io.get("lr"), io.get("wd"));
-    let mut opt: Box<dyn Optimizer<f64>> = match io.cfg["opt"].as_str() {
+    let mut opt: Box<dyn Optimizer<T>> = match io.cfg["opt"].as_str() {
         "sgd" => {
             let mut o = Sgd::new(lr).weight_decay(wd);
             let mu: f64 = io.get("momentum");
@@ -228,13 +274,13 @@ fn optim(mut model: Params, io: &Io) -> Vec<String> {
     for k in 0..steps {
         opt.set_lr(rate(k));
         let tape = Tape::new();
-        let terms: Vec<Var<'_, f64>> = model
+        let terms: Vec<Var<'_, T>> = model
             .0
             .iter()
             .enumerate()
             .filter_map(|(j, p)| {
                 let g = io.t.get(&format!("grad.{k}.{j}"))?;
-                Some((&tape.param(p) * &tape.constant(g.clone())).sum_all())
+                Some((&tape.param(p) * &tape.constant(g.cast())).sum_all())
             })
             .collect();
         if let Some(first) = terms.first() {
@@ -244,7 +290,7 @@ fn optim(mut model: Params, io: &Io) -> Vec<String> {
         }
         for (j, p) in model.0.iter().enumerate() {
             let key = format!("after.{k}.{j}");
-            if let Some(d) = differs(&p.value, &io.t[&key]) {
+            if let Some(d) = io.differs(&key, &p.value) {
                 bad.push(format!("{key}: {d}"));
             }
         }
@@ -253,9 +299,10 @@ fn optim(mut model: Params, io: &Io) -> Vec<String> {
 }
 
 /// Builds the case's layer, loads PyTorch's state into it and checks it.
-fn run_case(state: &Path, io: &Io) -> Vec<String> {
+fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
-    let mask = io.t.get("mask");
+    let mask = io.t.get("mask").map(|m| m.cast::<T>());
+    let mask = mask.as_ref();
     macro_rules! loaded {
         ($m:expr) => {{
             let mut m = $m;
@@ -266,7 +313,7 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
     match io.cfg["kind"].as_str() {
         "linear" => {
             let (i, o) = (io.get("in"), io.get("out"));
-            let m = loaded!(Linear::with_init(
+            let m = loaded!(Linear::<T>::with_init(
                 i,
                 o,
                 Init::Default,
@@ -283,7 +330,7 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
                 groups: io.get("groups"),
             };
             let (i, o, k) = (io.get("in"), io.get("out"), io.pair("k"));
-            let mut m = Conv2d::new(i, o, k, opts, &mut rng);
+            let mut m = Conv2d::<T>::new(i, o, k, opts, &mut rng);
             if !io.flag("bias") {
                 m = m.without_bias();
             }
@@ -298,7 +345,7 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
                 groups: io.get("groups"),
             };
             let (i, o, k) = (io.get("in"), io.get("out"), io.get("k"));
-            let mut m = Conv1d::new(i, o, k, opts, &mut rng);
+            let mut m = Conv1d::<T>::new(i, o, k, opts, &mut rng);
             if !io.flag("bias") {
                 m = m.without_bias();
             }
@@ -310,23 +357,23 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
                 .split(',')
                 .map(|s| s.parse().unwrap())
                 .collect();
-            let mut m = loaded!(LayerNorm::new(&shape));
+            let mut m = loaded!(LayerNorm::<T>::new(&shape));
             m.eps = io.get("eps");
             check(&m, io, |m, _, x| m.forward(x))
         }
         "batch_norm" => {
-            let mut m = loaded!(BatchNorm::new(io.get("channels")));
+            let mut m = loaded!(BatchNorm::<T>::new(io.get("channels")));
             (m.eps, m.momentum) = (io.get("eps"), io.get("momentum"));
             m.set_training(io.flag("training"));
             check(&m, io, |m, _, x| m.forward(x))
         }
         "embedding" => {
-            let m = loaded!(Embedding::new(io.get("num"), io.get("dim"), &mut rng));
+            let m = loaded!(Embedding::<T>::new(io.get("num"), io.get("dim"), &mut rng));
             let (ids, shape) = io.idx.clone().unwrap();
             check(&m, io, |m, tape, _| m.lookup(tape, &ids, &shape).unwrap())
         }
         "mha" => {
-            let m = loaded!(MultiheadAttention::new(
+            let m = loaded!(MultiheadAttention::<T>::new(
                 io.get("embed"),
                 io.get("heads"),
                 &mut rng
@@ -335,11 +382,11 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
         }
         "encoder" => {
             let (d, heads, ff) = (io.get("d"), io.get("heads"), io.get("ff"));
-            let m = loaded!(TransformerEncoderLayer::new(d, heads, ff, &mut rng));
+            let m = loaded!(TransformerEncoderLayer::<T>::new(d, heads, ff, &mut rng));
             check(&m, io, |m, _, x| m.forward_masked(x, mask))
         }
         "gru" => {
-            let m = loaded!(Gru::new(io.get("in"), io.get("hidden"), &mut rng));
+            let m = loaded!(Gru::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
         }
         "loss" => {
@@ -348,8 +395,8 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
                 "sum" => Reduction::Sum,
                 _ => Reduction::None,
             };
-            check(&Params(Vec::new()), io, |_, tape, x| {
-                let t = || tape.constant(io.t["input.t"].clone());
+            check(&Params::<T>(Vec::new()), io, |_, tape, x| {
+                let t = || tape.constant(io.as_t("input.t"));
                 match io.cfg["loss"].as_str() {
                     "mse" => mse(x, &t(), r),
                     "bce" => bce(x, &t(), r),
@@ -361,9 +408,8 @@ fn run_case(state: &Path, io: &Io) -> Vec<String> {
         "optim" => {
             // shaped as the params after the first step
             let after = |j: usize| io.t.get(&format!("after.0.{j}"));
-            let params =
-                (0..).map_while(|j| after(j).map(|t| Param::new(Tensor::zeros(t.shape()))));
-            let params = params.collect();
+            let zeros = |t: &Tensor<f64>| Param::<T>::new(Tensor::zeros(t.shape()));
+            let params = (0..).map_while(|j| after(j).map(zeros)).collect();
             optim(loaded!(Params(params)), io)
         }
         other => vec![format!("unknown kind {other}")],
@@ -389,7 +435,11 @@ fn main() {
             .replace(".io.safetensors", "");
         let state = io_path.with_file_name(format!("{name}.safetensors"));
         let io = Io::read(io_path);
-        let result = std::panic::catch_unwind(|| run_case(&state, &io));
+        let f32 = io.cfg.get("dtype").is_some_and(|d| d == "f32");
+        let result = std::panic::catch_unwind(|| match f32 {
+            true => run_case::<f32>(&state, &io),
+            false => run_case::<f64>(&state, &io),
+        });
         let bad = result.unwrap_or_else(|_| vec!["panic".to_string()]);
         if !bad.is_empty() {
             failed += 1;

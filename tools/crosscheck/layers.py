@@ -17,6 +17,7 @@ after the pass (`after.NAME`). The case's kind and options are the io
 file's metadata (`cfg`: `kind=conv2d in=2 k=3,1 ...`), read by the Rust
 side to build the same layer before loading the state by name.
 """
+import copy
 import os
 import sys
 
@@ -28,6 +29,9 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 torch.set_default_dtype(torch.float64)
 seed = int(sys.argv[1])
 out_dir = sys.argv[2]
+# also PyTorch's float32 results, for mnemon's f32 kernels (compared with
+# the float64 truth, each error against PyTorch's own in float32)
+F32 = "--f32" in sys.argv[3:]
 os.makedirs(out_dir, exist_ok=True)
 rng = np.random.default_rng(1000 + seed)
 torch.manual_seed(seed)
@@ -81,53 +85,77 @@ def cfg_text(cfg):
     return " ".join(f"{k}={val(v)}" for k, v in cfg.items())
 
 
+def derive(module, x, run, hvp, draw):
+    """Output, gradients (input, then every parameter), Hessian-vector
+    product through the input's gradient, buffers after: the values
+    `case` writes, by their names. `draw(shape)` gives the cotangent and
+    the direction (drawn once, for the float64 pass)."""
+    out = {}
+    params = dict(module.named_parameters())
+    if x.is_floating_point():
+        x = x.detach().clone().requires_grad_(True)
+    # the math kernel of attention: PyTorch's fused CPU kernel has no
+    # second derivative ("derivative for ..._flash_attention_for_cpu_backward
+    # is not implemented")
+    with sdpa_kernel(SDPBackend.MATH):
+        y = run(module, x)
+    cot = draw("cot", y.shape).to(y.dtype)
+    wrt = ([x] if x.requires_grad else []) + list(params.values())
+    grads = torch.autograd.grad((y * cot).sum(), wrt, create_graph=True, allow_unused=True)
+    grads = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads, wrt)]
+    out["output"] = y
+    if x.requires_grad:
+        out["grad.input"] = grads[0]
+        v = draw("v", x.shape).to(x.dtype)
+        if hvp:
+            h = None
+            if grads[0].requires_grad:
+                (h,) = torch.autograd.grad((grads[0] * v).sum(), x, allow_unused=True)
+            out["hvp.input"] = h if h is not None else torch.zeros_like(x)
+        grads = grads[1:]
+    for (name, _), g in zip(params.items(), grads):
+        out["grad." + name] = g
+    for name, b in module.named_buffers():
+        if b.is_floating_point():
+            out["after." + name] = b
+    return {k: v.detach().to(torch.float64).clone().contiguous() for k, v in out.items()}
+
+
+def write(kind, cfg, state, io):
+    global count
+    if F32:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        cfg = dict(cfg, dtype="f32")
+    stem = os.path.join(out_dir, f"{count:03d}_{kind}")
+    save_file(state, stem + ".safetensors")
+    save_file({k: v.contiguous() for k, v in io.items()}, stem + ".io.safetensors",
+              metadata={"cfg": cfg_text(dict(kind=kind, **cfg))})
+    count += 1
+
+
 def case(kind, cfg, module, x, run, hvp=True, mask=None, extra=None):
     """Runs `run(module, x)`, its gradients and Hessian-vector product, and
-    writes the two files."""
-    global count
+    writes the two files (with `--f32`, PyTorch's float32 results too)."""
     state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+    m32 = copy.deepcopy(module).float() if F32 else None
     io = {}
-    params = dict(module.named_parameters())
-    if x.dtype == torch.float64:
-        x = x.clone().requires_grad_(True)
+    if x.is_floating_point():
         io["input.x"] = x.detach().clone()
     else:
         io["input.idx"] = x.clone()
     if mask is not None:
         io["mask"] = mask.to(torch.float64)
     io.update(extra or {})
-    # the math kernel of attention: PyTorch's fused CPU kernel has no
-    # second derivative ("derivative for ..._flash_attention_for_cpu_backward
-    # is not implemented")
-    with sdpa_kernel(SDPBackend.MATH):
-        y = run(module, x)
-    cot = randn(*y.shape)
-    wrt = ([x] if x.requires_grad else []) + list(params.values())
-    grads = torch.autograd.grad((y * cot).sum(), wrt, create_graph=True, allow_unused=True)
-    grads = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads, wrt)]
-    io["output"] = y.detach().clone()
-    io["cot"] = cot
-    if x.requires_grad:
-        io["grad.input"] = grads[0].detach().clone()
-        v = randn(*x.shape)
-        io["v"] = v
-        if hvp and grads[0].requires_grad:
-            (h,) = torch.autograd.grad((grads[0] * v).sum(), x, allow_unused=True)
-        else:
-            h = None
-        if hvp:
-            io["hvp.input"] = (h if h is not None else torch.zeros_like(x)).detach().clone()
-        grads = grads[1:]
-    for (name, _), g in zip(params.items(), grads):
-        io["grad." + name] = g.detach().clone()
-    for name, b in module.named_buffers():
-        if b.dtype == torch.float64:
-            io["after." + name] = b.detach().clone()
-    stem = os.path.join(out_dir, f"{count:03d}_{kind}")
-    save_file(state, stem + ".safetensors")
-    save_file({k: v.contiguous() for k, v in io.items()}, stem + ".io.safetensors",
-              metadata={"cfg": cfg_text(dict(kind=kind, **cfg))})
-    count += 1
+
+    def draw(name, shape):
+        if name not in io:
+            io[name] = randn(*shape)
+        return io[name]
+    io.update(derive(module, x, run, hvp, draw))
+    if F32:
+        x32 = x.float() if x.is_floating_point() else x
+        io.update({"torch32." + k: v for k, v in derive(m32, x32, run, hvp, draw).items()})
+    write(kind, cfg, state, io)
 
 
 def forward(m, x):
@@ -259,7 +287,9 @@ case("gru", {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
 class Loss(torch.nn.Module):
     def __init__(self, f, t):
         super().__init__()
-        self.f, self.t = f, t
+        self.f = f
+        # a buffer, so that `.float()` converts it; not in the state
+        self.register_buffer("t", t, persistent=False)
 
     def forward(self, x):
         return self.f(x, self.t)
@@ -313,37 +343,45 @@ for i in range(12):
     if kind == "sgd":
         mu = float(rng.choice([0.0, 0.9]))
         nesterov = mu > 0 and bool(rng.integers(0, 2))
-        opt = torch.optim.SGD(params, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd)
+        def make(ps):
+            return torch.optim.SGD(ps, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd)
         cfg.update(momentum=mu, nesterov=nesterov)
     else:
         b1, b2, eps = float(rng.choice([0.9, 0.5])), float(rng.choice([0.999, 0.9])), float(rng.choice([1e-8, 1e-3]))
         cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-        opt = cls(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+        def make(ps):
+            return cls(ps, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
         cfg.update(beta1=b1, beta2=b2, eps=eps)
     clip = float(rng.choice([0.0, 0.5, 5.0]))
     cfg["clip"] = clip
     sched_kind = ["none", "step", "cosine", "warmup"][ri(0, 3)]
     cfg["schedule"] = sched_kind
+    opt = make(params)
     sched = schedule(opt, sched_kind, lr, 6)
     state = {str(j): p.detach().clone() for j, p in enumerate(params)}
     io = {}
-    for k in range(6):
-        for j, p in enumerate(params):
-            if k > 0 and rng.random() < 0.2:
-                p.grad = None
-            else:
-                p.grad = randn(*p.shape)
-                io[f"grad.{k}.{j}"] = p.grad.clone()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], clip)
-        opt.step()
-        if sched is not None:
-            sched.step()
-        for j, p in enumerate(params):
-            io[f"after.{k}.{j}"] = p.detach().clone()
-    stem = os.path.join(out_dir, f"{count:03d}_optim")
-    save_file(state, stem + ".safetensors")
-    save_file(io, stem + ".io.safetensors", metadata={"cfg": cfg_text(cfg)})
-    count += 1
+    grads = [[None if k > 0 and rng.random() < 0.2 else randn(*p.shape) for p in params] for k in range(6)]
+
+    def steps(params, opt, sched, prefix):
+        for k in range(6):
+            for j, p in enumerate(params):
+                g = grads[k][j]
+                # a copy: clipping scales the grad in place
+                p.grad = None if g is None else g.to(p.dtype, copy=True)
+                if g is not None:
+                    io[f"grad.{k}.{j}"] = g
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], clip)
+            opt.step()
+            if sched is not None:
+                sched.step()
+            for j, p in enumerate(params):
+                io[f"{prefix}after.{k}.{j}"] = p.detach().to(torch.float64).clone()
+    steps(params, opt, sched, "")
+    if F32:
+        p32 = [torch.nn.Parameter(state[str(j)].float()) for j in range(len(params))]
+        opt32 = make(p32)
+        steps(p32, opt32, schedule(opt32, sched_kind, lr, 6), "torch32.")
+    write("optim", {k: v for k, v in cfg.items() if k != "kind"}, state, io)
 
 print(f"{count} cases in {out_dir}")
