@@ -237,6 +237,19 @@ for i in range(8):
     case("mha", cfg, m, randn(b, l, e), attend, mask=mask)
 
 for i in range(4):
+    # longer sequences and wider heads: the attention kernels' runs of 16
+    # keys, blocks of 4 query rows and their remainders
+    heads, hd = ri(1, 3), ri(5, 20)
+    e, b, l = heads * hd, ri(1, 2), ri(15, 40)
+    m = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+    shuffle_params(m)
+    mask = [None, causal(l), random_mask(l, l), causal(l)][i]
+
+    def attend(m, x, mask=mask):
+        return m(x, x, x, attn_mask=mask, need_weights=False)[0]
+    case("mha", {"embed": e, "heads": heads}, m, randn(b, l, e), attend, mask=mask)
+
+for i in range(4):
     # width 3 or more: a layer norm over one element gives x̂ = 0 exactly
     # in mnemon and rounding noise of 1e-15 in PyTorch (see cases.py)
     heads = ri(1, 2)
