@@ -192,6 +192,25 @@ for i in range(6):
     cfg = {"in": cin, "out": cout, "k": k, "stride": s, "padding": p, "dilation": d, "groups": g, "bias": bias}
     case("conv1d", cfg, m, randn(ri(1, 2), cin, n), forward)
 
+# large enough for gemm (past the small-product loops), the weight
+# transposed first (rows >= 64, in >= 256), and the product split
+for i in range(3):
+    n_in, n_out = [ri(200, 300), ri(20, 70), ri(3, 9)][i], ri(5, 40)
+    m = torch.nn.Linear(n_in, n_out, bias=bool(i % 2))
+    shuffle_params(m)
+    case("linear", {"in": n_in, "out": n_out, "bias": bool(i % 2)}, m, randn(ri(60, 130), n_in), forward)
+for i in range(3):
+    g = ri(1, 3)
+    cin, cout = g * ri(3, 8), g * ri(3, 8)
+    k, s_, p_, d = [ri(1, 5), ri(1, 5)], [ri(1, 2), ri(1, 2)], [ri(0, 2), ri(0, 2)], [ri(1, 2), ri(1, 2)]
+    h = max(ri(8, 20), d[0] * (k[0] - 1) + 1)
+    w = max(ri(8, 20), d[1] * (k[1] - 1) + 1)
+    bias = bool(i % 2)
+    m = torch.nn.Conv2d(cin, cout, k, stride=s_, padding=p_, dilation=d, groups=g, bias=bias)
+    shuffle_params(m)
+    cfg = {"in": cin, "out": cout, "k": k, "stride": s_, "padding": p_, "dilation": d, "groups": g, "bias": bias}
+    case("conv2d", cfg, m, randn(ri(1, 3), cin, h, w), forward)
+
 for i in range(6):
     shape = [ri(1, 3) for _ in range(ri(1, 3))]
     shape[-1] = max(shape[-1], 3)
