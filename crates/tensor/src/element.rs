@@ -57,17 +57,6 @@ pub trait Element: Float + Sum + Default + Send + Sync + Debug + Display + 'stat
     /// vectorises (within 2 ulp of libm's, subnormals and overflow
     /// included; see `kernels::approx`).
     fn exp_vectorised(self) -> Self;
-    /// GELU `x·Φ(x)` of `src` into `dst` (same length): element by
-    /// element with [`Element::normal_cdf`]; f32 by runs of 16 that skip
-    /// the tail formula when no element needs it (the same bits, see
-    /// `kernels::approx::gelu_f32_into`).
-    #[doc(hidden)]
-    #[inline(always)]
-    fn gelu_into(src: &[Self], dst: &mut [Self]) {
-        for (d, &x) in dst.iter_mut().zip(src) {
-            *d = x * x.normal_cdf();
-        }
-    }
     /// One 8×8 tile of a transpose, `dst[c·ld_dst + r] = src[r·ld_src +
     /// c]` (see `kernels::transpose`): by loops, in registers for f32.
     #[doc(hidden)]
@@ -176,10 +165,6 @@ impl Element for f32 {
     fn free_list() -> &'static crate::pool::FreeList<Self> {
         static LIST: crate::pool::FreeList<f32> = std::sync::Mutex::new(Vec::new());
         &LIST
-    }
-    #[inline(always)]
-    fn gelu_into(src: &[Self], dst: &mut [Self]) {
-        crate::kernels::approx::gelu_f32_into(src, dst)
     }
     #[inline]
     fn transpose_tile(src: &[Self], ld_src: usize, dst: &mut [Self], ld_dst: usize) {

@@ -80,17 +80,6 @@ fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
         .fold(c[N - 1], |acc, &ci| acc.mul_add(x, ci))
 }
 
-/// `erf(z)/z` as a polynomial in `z²` for `z < 1` (see [`normal_cdf_f32`]).
-const ERF_Q: [f32; 7] = [
-    std::f32::consts::FRAC_2_SQRT_PI,
-    -0.376_126_26,
-    0.112_836,
-    -0.026_854_444,
-    0.005_189_535,
-    -0.000_802_084,
-    7.889_118e-5,
-];
-
 /// The standard normal CDF `Φ(x) = ½·erfc(−x/√2)` in f32, branch-free.
 ///
 /// With `z = |x|/√2`: for `z < 1`, `Φ = ½ ± ½·erf(z)` with `erf(z) =
@@ -104,7 +93,18 @@ const ERF_Q: [f32; 7] = [
 pub fn normal_cdf_f32(x: f32) -> f32 {
     let z = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
     let u = z * z;
-    let erf_z = z * horner(u, &ERF_Q);
+    let erf_z = z * horner(
+        u,
+        &[
+            std::f32::consts::FRAC_2_SQRT_PI,
+            -0.376_126_26,
+            0.112_836,
+            -0.026_854_444,
+            0.005_189_535,
+            -0.000_802_084,
+            7.889_118e-5,
+        ],
+    );
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = horner(
         t,
@@ -137,69 +137,6 @@ pub fn normal_cdf_f32(x: f32) -> f32 {
     } else {
         lower
     }
-}
-
-/// `Φ(x)` for `|x|/√2 < 1`, where [`normal_cdf_f32`] takes its central
-/// branch: `½ + ½·erf(x/√2)` with the same polynomial, the sign carried
-/// by `x/√2` (negation is exact, so the bits are the same).
-#[inline(always)]
-fn normal_cdf_central_f32(x: f32) -> f32 {
-    let z = x * std::f32::consts::FRAC_1_SQRT_2;
-    0.5 + 0.5 * (z * horner(z * z, &ERF_Q))
-}
-
-/// True when every input of a run of 16 lies where `|x|/√2 < 1` (a NaN
-/// does not: it takes the full formula, NaN either way).
-#[inline(always)]
-fn all_central(x: &[f32; 16]) -> bool {
-    let mut all = true;
-    for &x in x {
-        all &= (x * std::f32::consts::FRAC_1_SQRT_2).abs() < 1.0;
-    }
-    all
-}
-
-/// GELU of a stretch of inputs, by the central polynomial alone when
-/// `central` says every input allows it. A function of its own marked
-/// `#[inline(always)]` (a closure's body left out of line is compiled
-/// for the baseline target, with a call to the C library's `fmaf` per
-/// `mul_add`: 15× slower).
-#[inline(always)]
-fn gelu_stretch(x: &[f32], y: &mut [f32], central: bool) {
-    if central {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = x * normal_cdf_central_f32(x);
-        }
-    } else {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = x * normal_cdf_f32(x);
-        }
-    }
-}
-
-/// GELU `x·Φ(x)` of `src` into `dst` (same length). Runs of 16 inputs
-/// that all lie where `|x|/√2 < 1` take only [`normal_cdf_f32`]'s central
-/// polynomial — the tail's division and exponential, half the
-/// instructions of a branch-free loop that computes both, are skipped.
-/// Consecutive runs of one kind go through one loop of run-time length
-/// (a loop of a known 16 iterations was unrolled into scalar code). The
-/// same bits as `x·normal_cdf_f32(x)` element by element.
-#[inline(always)]
-pub fn gelu_f32_into(src: &[f32], dst: &mut [f32]) {
-    assert_eq!(src.len(), dst.len(), "gelu: lengths differ");
-    let whole = src.len() / 16 * 16;
-    // the current stretch of runs of one kind: where it starts, its kind
-    let (mut start, mut kind) = (0, true);
-    for at in (0..whole).step_by(16) {
-        let run: &[f32; 16] = src[at..at + 16].try_into().expect("16 elements");
-        let central = all_central(run);
-        if central != kind {
-            gelu_stretch(&src[start..at], &mut dst[start..at], kind);
-            (start, kind) = (at, central);
-        }
-    }
-    gelu_stretch(&src[start..whole], &mut dst[start..whole], kind);
-    gelu_stretch(&src[whole..], &mut dst[whole..], false);
 }
 
 /// The standard normal density `e^(−x²/2)/√(2π)` in f32, branch-free.

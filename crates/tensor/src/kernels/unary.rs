@@ -73,6 +73,9 @@ unary_ops! {
     sin => |x: T| x.sin();
     /// The error function. PyTorch: `erf`.
     erf => |x: T| Element::erf(x);
+    /// GELU, `x·Φ(x)` with `Φ(x) = ½(1 + erf(x/√2))` the standard normal
+    /// CDF, in one pass. PyTorch: `gelu` (`approximate='none'`).
+    gelu => #[inline(always)] |x: T| gelu_scalar(x);
     /// GELU's derivative, `Φ(x) + x·φ(x)` with `φ` the standard normal
     /// density, in one pass (the gradient of [`Tensor::gelu`]).
     gelu_grad => #[inline(always)] |x: T| gelu_grad_scalar(x);
@@ -87,53 +90,6 @@ unary_ops! {
 }
 
 impl<T: Element> Tensor<T> {
-    /// GELU, `x·Φ(x)` with `Φ(x) = ½(1 + erf(x/√2))` the standard normal
-    /// CDF, in one pass. PyTorch: `gelu` (`approximate='none'`).
-    ///
-    /// A computed tensor of 256 elements or more runs the block kernel
-    /// ([`Element::gelu_into`]: in f32, runs of 16 inputs within
-    /// `|x| < √2` skip the tail formula); a deferred one joins its chain
-    /// (see [`Tensor::map_fused`]). The same values either way.
-    ///
-    /// ```
-    /// use mnemon_tensor::Tensor;
-    /// let x = Tensor::<f32>::from_vec((0..300).map(|i| i as f32 / 50.0 - 3.0).collect(), &[300]).unwrap();
-    /// let y = x.gelu().to_vec();
-    /// // the block kernel gives the elementwise map's bits
-    /// let each = x.to_vec().iter().map(|&v| v * mnemon_tensor::Element::normal_cdf(v)).collect::<Vec<_>>();
-    /// assert_eq!(y, each);
-    /// assert_eq!(y[150], 0.0); // gelu(0)
-    /// ```
-    pub fn gelu(&self) -> Self {
-        // (asked first: reading a deferred tensor's slice evaluates it)
-        let src = match self.is_deferred() {
-            true => None,
-            false => self.as_slice().filter(|s| s.len() >= 256),
-        };
-        let Some(src) = src else {
-            return self.map_fused(
-                #[inline(always)]
-                |x: T| gelu_scalar(x),
-            );
-        };
-        let mut out = crate::pool::overwritable(src.len());
-        let run = |s: &[T], d: &mut [T]| {
-            super::wide::wide(
-                #[inline(always)]
-                || T::gelu_into(s, d),
-            )
-        };
-        if super::parallel(src.len()) {
-            super::par_pieces(&mut out, super::PAR_CHUNK, &|i, d| {
-                let n = d.len();
-                run(super::piece(src, i, super::PAR_CHUNK, n), d)
-            });
-        } else {
-            run(src, &mut out);
-        }
-        Tensor::from_parts(out, self.shape())
-    }
-
     /// GELU's backward: this incoming gradient times [`Tensor::gelu_grad`]
     /// of `x` (same shape or broadcast to this one), in one pass, written
     /// into this tensor's buffer when no other tensor shares it.
