@@ -51,7 +51,15 @@ fn idx(ps: &[&str]) -> Vec<usize> {
     ps.iter().map(|p| p.parse().unwrap()).collect()
 }
 /// The op the case names, on the case's inputs.
-fn apply<'t>(op: &str, ps: &[&str], x: &[Var<'t, f64>], masks: &[Tensor<f64>]) -> Var<'t, f64> {
+fn apply<'t, T: Element + std::str::FromStr>(
+    op: &str,
+    ps: &[&str],
+    x: &[Var<'t, T>],
+    masks: &[Tensor<T>],
+) -> Var<'t, T>
+where
+    T::Err: std::fmt::Debug,
+{
     if let Some(rest) = op.strip_prefix("T_") {
         let r = x[0].shape().len();
         let mut y = x.to_vec();
@@ -171,14 +179,73 @@ fn apply<'t>(op: &str, ps: &[&str], x: &[Var<'t, f64>], masks: &[Tensor<f64>]) -
     }
 }
 
-/// `DIMS… : VALUES…`, values in full precision.
-fn fmt(t: &Tensor<f64>) -> String {
+/// `DIMS… : VALUES…`, values in full precision (as f64).
+fn fmt<T: Element>(t: &Tensor<T>) -> String {
     let sh: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
-    let v: Vec<String> = t.to_vec().iter().map(|v| format!("{v:e}")).collect();
+    let v: Vec<String> = t
+        .to_vec()
+        .iter()
+        .map(|v| format!("{:e}", v.as_f64()))
+        .collect();
     format!("{} : {}", sh.join(" "), v.join(" "))
 }
 
+/// One case as read: its inputs, masks, cotangent and directions in f64.
+struct Case<'a> {
+    name: &'a str,
+    op: &'a str,
+    ps: &'a [&'a str],
+    ins: &'a [Tensor<f64>],
+    masks: &'a [Tensor<f64>],
+    cot: &'a Tensor<f64>,
+    vs: &'a [Tensor<f64>],
+}
+
+/// The case in `T` (its values cast from f64; `--f32` runs mnemon's f32
+/// kernels): output, gradients and Hessian-vector products, printed in
+/// f64.
+fn run<T: Element + std::str::FromStr>(c: &Case) -> String
+where
+    T::Err: std::fmt::Debug,
+{
+    let tape = Tape::<T>::new();
+    let x: Vec<Var<T>> = c.ins.iter().map(|t| tape.leaf(t.cast())).collect();
+    let masks: Vec<Tensor<T>> = c.masks.iter().map(|m| m.cast()).collect();
+    let y = apply(c.op, c.ps, &x, &masks);
+    let mut out = format!("case {}\nout {}\n", c.name, fmt(y.value()));
+    let l = (&y * &tape.constant(c.cot.cast())).sum_all();
+    let refs: Vec<&Var<T>> = x.iter().collect();
+    let g = l.grad_graph(&refs);
+    for (i, gi) in g.iter().enumerate() {
+        out += &format!("grad {i} {}\n", fmt(gi.value()));
+    }
+    if !c.vs.is_empty() {
+        let mut hl = None;
+        for (gi, v) in g.iter().zip(c.vs) {
+            let t = (gi * &tape.constant(v.cast())).sum_all();
+            hl = Some(match hl {
+                None => t,
+                Some(h) => &h + &t,
+            });
+        }
+        let hl = hl.expect("one input or more");
+        if hl.requires_grad() {
+            let h = hl.grad_graph(&refs);
+            for (i, hi) in h.iter().enumerate() {
+                out += &format!("hvp {i} {}\n", fmt(hi.value()));
+            }
+        } else {
+            for (i, t) in c.ins.iter().enumerate() {
+                out += &format!("hvp {i} {}\n", fmt(&Tensor::<T>::zeros(t.shape())));
+            }
+        }
+    }
+    out
+}
+
 fn main() {
+    // `--f32`: every case in f32 (the inputs rounded to it by run.py)
+    let f32 = std::env::args().any(|a| a == "--f32");
     let mut s = String::new();
     std::io::stdin().read_to_string(&mut s).unwrap();
     for block in s.split("\nend").filter(|b| !b.trim().is_empty()) {
@@ -199,40 +266,18 @@ fn main() {
                 _ => panic!("{k}"),
             }
         }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let tape = Tape::<f64>::new();
-            let x: Vec<Var<f64>> = ins.iter().map(|t| tape.leaf(t.clone())).collect();
-            let y = apply(op, ps, &x, &masks);
-            let mut out = format!("case {name}\nout {}\n", fmt(y.value()));
-            let c = tape.constant(cot.clone().unwrap());
-            let l = (&y * &c).sum_all();
-            let refs: Vec<&Var<f64>> = x.iter().collect();
-            let g = l.grad_graph(&refs);
-            for (i, gi) in g.iter().enumerate() {
-                out += &format!("grad {i} {}\n", fmt(gi.value()));
-            }
-            if !vs.is_empty() {
-                let mut hl = None;
-                for (gi, v) in g.iter().zip(&vs) {
-                    let t = (gi * &tape.constant(v.clone())).sum_all();
-                    hl = Some(match hl {
-                        None => t,
-                        Some(h) => &h + &t,
-                    });
-                }
-                let hl = hl.unwrap();
-                if hl.requires_grad() {
-                    let h = hl.grad_graph(&refs);
-                    for (i, hi) in h.iter().enumerate() {
-                        out += &format!("hvp {i} {}\n", fmt(hi.value()));
-                    }
-                } else {
-                    for (i, t) in ins.iter().enumerate() {
-                        out += &format!("hvp {i} {}\n", fmt(&Tensor::zeros(t.shape())));
-                    }
-                }
-            }
-            out
+        let case = Case {
+            name,
+            op,
+            ps,
+            ins: &ins,
+            masks: &masks,
+            cot: &cot.expect("a cotangent"),
+            vs: &vs,
+        };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match f32 {
+            true => run::<f32>(&case),
+            false => run::<f64>(&case),
         }));
         match r {
             Ok(o) => print!("{o}"),

@@ -79,19 +79,28 @@ def ref(op, ps, xs, masks):
     if op == "masked_fill": return a.masked_fill(masks[0] != 0, float(P[0]))
     raise ValueError(op)
 
-def torch_eval(op, ps, ins, masks):
-    """As run.py's jax_eval, by torch.autograd."""
-    xs = [torch.tensor(np.asarray(x, np.float64), requires_grad=True) for x in ins]
-    ms = [torch.tensor(np.asarray(m, np.float64)) for m in masks]
-    y = ref(op, ps, xs, ms)
+def torch_eval(op, ps, ins, masks, dtype=torch.float64):
+    """As run.py's jax_eval, by torch.autograd, in `dtype` (float32 for
+    run.py --f32: PyTorch's own float32 error, next to the float64 truth);
+    results as float64 arrays."""
+    t = lambda a: torch.tensor(np.asarray(a, np.float64)).to(dtype)
+    out = lambda a: a.detach().to(torch.float64).numpy(force=True)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # the tensors `ref` makes (scatter_add's zeros)
+    try:
+        xs = [t(x).requires_grad_(True) for x in ins]
+        ms = [t(m) for m in masks]
+        y = ref(op, ps, xs, ms)
+    finally:
+        torch.set_default_dtype(before)
     def grads(cot, create=False):
         if not y.requires_grad: return [torch.zeros_like(x) for x in xs]
-        gs = torch.autograd.grad(y, xs, torch.tensor(np.asarray(cot, np.float64)).reshape(y.shape), allow_unused=True, create_graph=create, retain_graph=True)
+        gs = torch.autograd.grad(y, xs, t(cot).reshape(y.shape), allow_unused=True, create_graph=create, retain_graph=True)
         return [torch.zeros_like(x) if g is None else g for g in gs]
     def hvps(cot, vs):
         gs = grads(cot, True)
-        s = sum((g * torch.tensor(v)).sum() for g, v in zip(gs, vs) if g.requires_grad)
+        s = sum((g * t(v)).sum() for g, v in zip(gs, vs) if g.requires_grad)
         if not torch.is_tensor(s) or not s.requires_grad: return [np.zeros(x.shape) for x in xs]
         hs = torch.autograd.grad(s, xs, allow_unused=True)
-        return [np.zeros(x.shape) if h is None else h.detach().numpy(force=True) for h, x in zip(hs, xs)]
-    return y.detach().numpy(force=True), lambda cot: [g.detach().numpy(force=True) for g in grads(cot)], hvps
+        return [np.zeros(x.shape) if h is None else out(h) for h, x in zip(hs, xs)]
+    return out(y), lambda cot: [out(g) for g in grads(cot)], hvps
