@@ -217,3 +217,29 @@ for i in range(6):
 # a one-wide input reads columns −1 and 1: padding alone, −∞ with no
 # gradient (PyTorch's backward sends it to an element it does not hold)
 add("max_pool2d_padonly", "max_pool2d", [1,2,1,1,0,1,1,2], [R(1,1,2,1)], hvp=False)
+# Longer axes (after the fixed case above, so that earlier draws stay):
+# the f32 kernels' vector runs of 8 and 16 and their remainders, the
+# attention tiles' blocks of 4 query rows and runs of 16 keys
+for i in range(8):
+    shape = [ri(1, 3), ri(17, 70)] if i % 2 else [ri(17, 40), ri(1, 3), ri(5, 9)]
+    axis = 1 if i % 2 else 0
+    # scales to 10: saturated probabilities (×100) make second-order
+    # entries rounding noise (see `logsumexp_big` in the README)
+    x = R(*shape) * 10.0 ** ri(-1, 1)
+    for op in ["sum", "max", "logsumexp"]:
+        add(f"fuzz_long_{op}_{i}", op, [axis, 0], [x], hvp=op != "max")
+    for op in ["softmax", "log_softmax"]:
+        add(f"fuzz_long_{op}_{i}", op, [axis], [x])
+for i in range(4):
+    lq, lk, dk, dv = ri(5, 40), ri(5, 40), ri(3, 40), ri(3, 40)
+    m = (rng.random((lq, lk)) < 0.3).astype(np.float64)
+    m[ri(0, lq - 1)] = 1.0  # a dead row
+    q, k_, v = R(2, lq, dk), R(2, lk, dk), R(2, lk, dv)
+    add(f"fuzz_long_sdpa_{i}", "sdpa", [1], [q, k_, v], masks=[m])
+    n = ri(17, 40)
+    add(f"fuzz_long_causal_sdpa_{i}", "causal_sdpa", [], [R(2, n, dk), R(2, n, dk), R(2, n, dv)])
+for i in range(3):
+    n = ri(17, 100)
+    add(f"fuzz_long_ln_{i}", "layer_norm", [1, 1e-5], [R(3, n) * 3.0 + 1.0, R(n), R(n)])
+    add(f"fuzz_long_gelu_{i}", "gelu", [], [R(n) * 3.0])
+    add(f"fuzz_long_sigmoid_{i}", "sigmoid", [], [R(n) * 5.0])
