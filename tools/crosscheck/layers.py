@@ -169,17 +169,23 @@ for i in range(6):
     shuffle_params(m)
     case("linear", {"in": n_in, "out": n_out, "bias": bias}, m, randn(*lead, n_in), forward)
 
-for i in range(8):
+def conv2d_case(bias, chans, k_max, size, batch, padded):
+    """A random Conv2d: `chans` channels a group, kernels up to `k_max`,
+    an input of `size` (at least one window; with `padded`, counting the
+    padding) and a batch up to `batch`."""
     g = ri(1, 3)
-    cin, cout = g * ri(1, 2), g * ri(1, 2)
-    k, s, p, d = [ri(1, 3), ri(1, 3)], [ri(1, 2), ri(1, 2)], [ri(0, 2), ri(0, 2)], [ri(1, 2), ri(1, 2)]
-    h = max(ri(1, 7), d[0] * (k[0] - 1) + 1 - 2 * p[0])
-    w = max(ri(1, 7), d[1] * (k[1] - 1) + 1 - 2 * p[1])
-    bias = bool(i % 2)
+    cin, cout = g * ri(*chans), g * ri(*chans)
+    k, s, p, d = [ri(1, k_max), ri(1, k_max)], [ri(1, 2), ri(1, 2)], [ri(0, 2), ri(0, 2)], [ri(1, 2), ri(1, 2)]
+    span = [d[j] * (k[j] - 1) + 1 - (2 * p[j] if padded else 0) for j in range(2)]
+    h, w = max(ri(*size), span[0]), max(ri(*size), span[1])
     m = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
     shuffle_params(m)
     cfg = {"in": cin, "out": cout, "k": k, "stride": s, "padding": p, "dilation": d, "groups": g, "bias": bias}
-    case("conv2d", cfg, m, randn(ri(1, 2), cin, h, w), forward)
+    case("conv2d", cfg, m, randn(ri(1, batch), cin, h, w), forward)
+
+
+for i in range(8):
+    conv2d_case(bool(i % 2), (1, 2), 3, (1, 7), 2, True)
 
 for i in range(6):
     g = ri(1, 3)
@@ -200,16 +206,7 @@ for i in range(3):
     shuffle_params(m)
     case("linear", {"in": n_in, "out": n_out, "bias": bool(i % 2)}, m, randn(ri(60, 130), n_in), forward)
 for i in range(3):
-    g = ri(1, 3)
-    cin, cout = g * ri(3, 8), g * ri(3, 8)
-    k, s_, p_, d = [ri(1, 5), ri(1, 5)], [ri(1, 2), ri(1, 2)], [ri(0, 2), ri(0, 2)], [ri(1, 2), ri(1, 2)]
-    h = max(ri(8, 20), d[0] * (k[0] - 1) + 1)
-    w = max(ri(8, 20), d[1] * (k[1] - 1) + 1)
-    bias = bool(i % 2)
-    m = torch.nn.Conv2d(cin, cout, k, stride=s_, padding=p_, dilation=d, groups=g, bias=bias)
-    shuffle_params(m)
-    cfg = {"in": cin, "out": cout, "k": k, "stride": s_, "padding": p_, "dilation": d, "groups": g, "bias": bias}
-    case("conv2d", cfg, m, randn(ri(1, 3), cin, h, w), forward)
+    conv2d_case(bool(i % 2), (3, 8), 5, (8, 20), 3, False)
 
 for i in range(6):
     shape = [ri(1, 3) for _ in range(ri(1, 3))]
