@@ -259,7 +259,7 @@ impl<T: Element> Optimizer<T> for Adam<T> {
             // 1 − β in f64, rounded once (as PyTorch's `1 - beta2`): in
             // f32, 1 − fl(0.999) is 1.3e-5 away from fl(1 − 0.999), and the
             // bias correction no longer cancels it (every f32 step was
-            // 6e-6 too short, relatively)
+            // 6.4e-6 too long, relatively)
             let (a1, a2) = (T::of_f64(1.0 - self.beta1), T::of_f64(1.0 - self.beta2));
             let c1 = T::of_f64(1.0 - self.beta1.powi(t as i32));
             let c2 = T::of_f64(1.0 - self.beta2.powi(t as i32));
