@@ -1,31 +1,7 @@
 //! Shapes, strides and offsets: how a tensor's logical indices map to its
 //! storage, and the broadcasting rules.
 
-use smallvec::SmallVec;
-
-/// A list of dimensions (or strides); up to rank 4 lives inline (no heap).
-/// DESIGN.md suggested 6: measured on W4, inline 4 makes every `Tensor`
-/// 32 bytes smaller and a training step ~9% faster, and rank 5–6 tensors
-/// (rare in this library's users' models) still work, on the heap.
-pub type Dims = SmallVec<[usize; 4]>;
-
-/// `Dims` holding `s`. Up to rank 4 the inline buffer is filled from a
-/// fixed-size array, one arm per rank: shapes are copied on every op, and
-/// a copy loop over `s` (or `SmallVec::from_slice`) compiles to a call to
-/// `memcpy` for a length known only at run time — measured on W2 (a chain
-/// of one-element ops), those calls were a tenth of the time.
-#[inline]
-pub fn dims_of(s: &[usize]) -> Dims {
-    let buf = match *s {
-        [] => [0; 4],
-        [a] => [a, 0, 0, 0],
-        [a, b] => [a, b, 0, 0],
-        [a, b, c] => [a, b, c, 0],
-        [a, b, c, d] => [a, b, c, d],
-        _ => return SmallVec::from_slice(s),
-    };
-    SmallVec::from_buf_and_len(buf, s.len())
-}
+pub use crate::dims::{dims_of, Dims};
 
 /// The number of elements of a tensor of `shape`, or `None` when the shape
 /// is too large to exist.
@@ -77,48 +53,32 @@ pub(crate) fn numel_or_panic(op: &str, shape: &[usize]) -> usize {
 }
 
 /// Where each logical element of a tensor lives in its storage.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub shape: Dims,
     pub strides: Dims,
     pub offset: usize,
 }
 
-impl Clone for Layout {
-    /// `SmallVec::from_slice` copies `usize`s with one memcpy, where the
-    /// derived clone would push them one by one: tensors are cloned on
-    /// every op the tape records, so this is on the hot path.
-    fn clone(&self) -> Self {
-        Layout {
-            shape: dims_of(&self.shape),
-            strides: dims_of(&self.strides),
-            offset: self.offset,
-        }
-    }
-}
-
-/// Row-major strides of a dense tensor of `shape`.
+/// Row-major strides of a dense tensor of `shape`, written in place into
+/// the result and inlined into the caller: built elsewhere and then moved
+/// in, the move read in 16-byte pieces what had just been stored in 8-byte
+/// ones, which the CPU cannot forward from store to load; the stalls made
+/// this function 6 % of W2.
+#[inline(always)]
 pub(crate) fn contiguous_strides(shape: &[usize]) -> Dims {
-    if shape.len() <= 4 {
-        let mut buf = [0usize; 4];
-        let mut acc = 1;
-        for i in (0..shape.len()).rev() {
-            buf[i] = acc;
-            acc = acc.saturating_mul(shape[i]);
-        }
-        return SmallVec::from_buf_and_len(buf, shape.len());
-    }
-    let mut strides: Dims = dims_of(shape);
+    let mut strides = Dims::from_elem(0, shape.len());
     let mut acc = 1;
-    for i in (0..shape.len()).rev() {
-        strides[i] = acc;
-        acc = acc.saturating_mul(shape[i]);
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc = acc.saturating_mul(d);
     }
     strides
 }
 
 impl Layout {
     /// A dense row-major layout starting at offset 0.
+    #[inline]
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
             shape: dims_of(shape),
@@ -150,7 +110,7 @@ impl Layout {
     /// `None` when impossible.
     pub fn broadcast_to(&self, shape: &[usize]) -> Option<Layout> {
         let lead = shape.len().checked_sub(self.shape.len())?;
-        let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+        let mut strides: Dims = Dims::from_elem(0, shape.len());
         let own = self.shape.iter().zip(&self.strides);
         for ((&d, stride), (&size, &step)) in
             shape[lead..].iter().zip(&mut strides[lead..]).zip(own)
@@ -219,7 +179,7 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
         return Some(dims_of(a));
     }
     let rank = a.len().max(b.len());
-    let mut out: Dims = SmallVec::from_elem(0, rank);
+    let mut out: Dims = Dims::from_elem(0, rank);
     for i in 0..rank {
         let da = if i + a.len() >= rank {
             a[i + a.len() - rank]
@@ -251,8 +211,8 @@ pub(crate) fn coalesce<const K: usize>(
     shape: &[usize],
     layouts: [&Layout; K],
 ) -> (Dims, [Layout; K]) {
-    let mut dims: Dims = SmallVec::new();
-    let mut strides: [Dims; K] = std::array::from_fn(|_| SmallVec::new());
+    let mut dims: Dims = Dims::new();
+    let mut strides: [Dims; K] = std::array::from_fn(|_| Dims::new());
     for (i, &d) in shape.iter().enumerate() {
         if d == 1 {
             continue;
@@ -306,7 +266,7 @@ impl<'a, const K: usize> RowWalker<'a, K> {
     pub fn new(shape: &'a [usize], layouts: [&'a Layout; K], start: usize) -> Self {
         let outer = &shape[..shape.len().saturating_sub(1)];
         let strides = layouts.map(|l| &l.strides[..]);
-        let mut index: Dims = SmallVec::from_elem(0, outer.len());
+        let mut index: Dims = Dims::from_elem(0, outer.len());
         let mut rem = start;
         for i in (0..outer.len()).rev() {
             index[i] = rem % outer[i].max(1);

@@ -29,6 +29,7 @@
 //! indices) returns [`TensorError`].
 #![warn(missing_docs)]
 
+mod dims;
 mod display;
 mod element;
 mod error;
