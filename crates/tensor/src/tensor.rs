@@ -240,9 +240,20 @@ impl<T: Element> Tensor<T> {
     /// The elements in row-major order, when the tensor is contiguous.
     #[inline]
     pub fn as_slice(&self) -> Option<&[T]> {
-        // the test of `Layout::is_contiguous`, whose running product is
-        // the element count (one pass over the axes, not two: this is read
-        // by nearly every kernel call, W4: 5 % of a step)
+        let n = self.dense_len()?;
+        if n == 0 {
+            // whatever its offset says, an empty view holds nothing
+            return Some(&[]);
+        }
+        Some(&self.data[self.layout.offset..self.layout.offset + n])
+    }
+
+    /// The element count when the tensor is contiguous: the test of
+    /// `Layout::is_contiguous`, whose running product is the count (one
+    /// pass over the axes, not two: nearly every kernel call asks, W4: 5 %
+    /// of a step).
+    #[inline]
+    fn dense_len(&self) -> Option<usize> {
         let mut n: usize = 1;
         let axes = self.layout.shape.iter().zip(&self.layout.strides);
         for (&d, &s) in axes.rev() {
@@ -251,11 +262,7 @@ impl<T: Element> Tensor<T> {
             }
             n = n.saturating_mul(d);
         }
-        if n == 0 {
-            // whatever its offset says, an empty view holds nothing
-            return Some(&[]);
-        }
-        Some(&self.data[self.layout.offset..self.layout.offset + n])
+        Some(n)
     }
 
     /// A contiguous tensor with the same values (O(1) if already contiguous).
@@ -376,8 +383,7 @@ impl<T: Element> Tensor<T> {
     /// write the result into it.
     pub(crate) fn is_unique_dense(&mut self) -> bool {
         self.layout.offset == 0
-            && self.data.len() == self.layout.numel()
-            && self.layout.is_contiguous()
+            && self.dense_len() == Some(self.data.len())
             && Arc::get_mut(&mut self.data).is_some()
     }
 
