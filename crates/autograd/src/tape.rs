@@ -76,7 +76,9 @@ pub struct Tape<T: Element = f32> {
     pub(crate) retained: RefCell<Vec<NodeId>>,
     pub(crate) grad_norms: RefCell<Vec<Option<f64>>>,
     pub(crate) keep_norms: Cell<bool>,
-    pub(crate) tagged: RefCell<Vec<(u64, NodeId)>>,
+    /// Tagged leaves (parameters): inline for a small model's few, so a
+    /// training step's tape allocates nothing for them.
+    pub(crate) tagged: RefCell<SmallVec<[(u64, NodeId); 8]>>,
     /// Names for tags (a model's parameter names), for the pictures.
     pub(crate) tag_names: RefCell<Vec<(u64, String)>>,
     /// While a backward sweep runs a node's rule: that node's op and the
@@ -107,7 +109,7 @@ impl<T: Element> Tape<T> {
             retained: RefCell::new(Vec::new()),
             grad_norms: RefCell::new(Vec::new()),
             keep_norms: Cell::new(false),
-            tagged: RefCell::new(Vec::new()),
+            tagged: RefCell::new(SmallVec::new()),
             tag_names: RefCell::new(Vec::new()),
             in_rule_of: Cell::new(None),
         }

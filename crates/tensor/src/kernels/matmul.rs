@@ -64,19 +64,27 @@ fn small_matmul<T: Element>(
         }
         return;
     }
+    // the first term of a fresh product is added to a zero written in the
+    // same pass (`0 + a·b`, the same bits as zeroing the row first): W4's
+    // rows of 2 to 8 were each a call to `memset`
     for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
-        if !accumulate {
-            row.iter_mut().for_each(|x| *x = T::zero());
-        }
         for p in 0..k {
             let aip = a[ao + i * ar + p * ac];
             let bp = bo + p * br;
+            let fresh = p == 0 && !accumulate;
             if bc == 1 {
                 let bp = &b[bp..][..n];
-                row.iter_mut().zip(bp).for_each(|(x, &v)| *x = *x + aip * v);
+                if fresh {
+                    row.iter_mut()
+                        .zip(bp)
+                        .for_each(|(x, &v)| *x = T::zero() + aip * v);
+                } else {
+                    row.iter_mut().zip(bp).for_each(|(x, &v)| *x = *x + aip * v);
+                }
             } else {
                 for (j, x) in row.iter_mut().enumerate() {
-                    *x = *x + aip * b[bp + j * bc];
+                    let start = if fresh { T::zero() } else { *x };
+                    *x = start + aip * b[bp + j * bc];
                 }
             }
         }
