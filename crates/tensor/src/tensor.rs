@@ -240,29 +240,12 @@ impl<T: Element> Tensor<T> {
     /// The elements in row-major order, when the tensor is contiguous.
     #[inline]
     pub fn as_slice(&self) -> Option<&[T]> {
-        let n = self.dense_len()?;
+        let n = self.layout.dense_len()?;
         if n == 0 {
             // whatever its offset says, an empty view holds nothing
             return Some(&[]);
         }
         Some(&self.data[self.layout.offset..self.layout.offset + n])
-    }
-
-    /// The element count when the tensor is contiguous: the test of
-    /// `Layout::is_contiguous`, whose running product is the count (one
-    /// pass over the axes, not two: nearly every kernel call asks, W4: 5 %
-    /// of a step).
-    #[inline]
-    fn dense_len(&self) -> Option<usize> {
-        let mut n: usize = 1;
-        let axes = self.layout.shape.iter().zip(&self.layout.strides);
-        for (&d, &s) in axes.rev() {
-            if d != 1 && s != n {
-                return None;
-            }
-            n = n.saturating_mul(d);
-        }
-        Some(n)
     }
 
     /// A contiguous tensor with the same values (O(1) if already contiguous).
@@ -383,7 +366,7 @@ impl<T: Element> Tensor<T> {
     /// write the result into it.
     pub(crate) fn is_unique_dense(&mut self) -> bool {
         self.layout.offset == 0
-            && self.dense_len() == Some(self.data.len())
+            && self.layout.dense_len() == Some(self.data.len())
             && Arc::get_mut(&mut self.data).is_some()
     }
 
