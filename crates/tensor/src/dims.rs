@@ -93,30 +93,52 @@ impl Dims {
 
     /// Removes and returns the last entry, if any.
     pub fn pop(&mut self) -> Option<usize> {
-        let mut v = self.to_vec();
-        let x = v.pop();
-        *self = Dims::from(v);
-        x
+        let (&last, rest) = self.split_last()?;
+        let d: Dims = rest.iter().copied().collect();
+        *self = d;
+        Some(last)
     }
 
-    /// Inserts `value` at position `at`, shifting the rest right.
+    /// Inserts `value` at position `at`, shifting the rest right (no heap
+    /// up to rank 4: squeeze, unsqueeze and reductions edit shapes on every
+    /// call).
     ///
     /// # Panics
     /// When `at > len`.
     pub fn insert(&mut self, at: usize, value: usize) {
-        let mut v = self.to_vec();
-        v.insert(at, value);
-        *self = Dims::from(v);
+        assert!(
+            at <= self.len(),
+            "Dims::insert: position {at} past the end ({})",
+            self.len()
+        );
+        let d: Dims = self[..at]
+            .iter()
+            .copied()
+            .chain(std::iter::once(value))
+            .chain(self[at..].iter().copied())
+            .collect();
+        *self = d;
     }
 
-    /// Removes and returns the entry at `at`, shifting the rest left.
+    /// Removes and returns the entry at `at`, shifting the rest left (no
+    /// heap up to rank 4).
     ///
     /// # Panics
     /// When `at >= len`.
     pub fn remove(&mut self, at: usize) -> usize {
-        let mut v = self.to_vec();
-        let x = v.remove(at);
-        *self = Dims::from(v);
+        assert!(
+            at < self.len(),
+            "Dims::remove: position {at} out of range ({})",
+            self.len()
+        );
+        let x = self[at];
+        let d: Dims = self
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, &v)| v)
+            .collect();
+        *self = d;
         x
     }
 }
