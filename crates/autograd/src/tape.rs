@@ -279,12 +279,6 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// True when an op on `inputs` would be recorded (recording is on and
-    /// one of them is tracked).
-    pub(crate) fn would_record(&self, inputs: &[&Var<'_, T>]) -> bool {
-        self.recording.get() && inputs.iter().any(|v| v.id.is_some())
-    }
-
     /// Panics for a tracked input `v` that belongs to another tape: its
     /// node id means nothing here, and recording it would send gradients
     /// to an unrelated node of this tape.
@@ -323,6 +317,55 @@ impl<T: Element> Tape<T> {
                 self.foreign_input(op, v, location);
             }
         }
+        self.check_finite(op, &value, location);
+        if !self.recording.get() || inputs.iter().all(|v| v.id.is_none()) {
+            return Var::from_parts(self, None, value);
+        }
+        let values = keep == Keep::Values || self.explain.get();
+        let mut f = Fill::default();
+        fill(&mut f, &value);
+        // one or two inputs (nearly every op) fill the inline list
+        // directly: collecting through `extend` cost ~40 instructions an op
+        let ids = match inputs {
+            [a] => SmallVec::from_buf_and_len([a.id, None], 1),
+            [a, b] => SmallVec::from_buf([a.id, b.id]),
+            _ => inputs.iter().map(|v| v.id).collect(),
+        };
+        let kept_inputs = inputs
+            .iter()
+            .filter(|v| values || v.id.is_none())
+            .map(|v| v.value.clone());
+        self.push_op(op, value, ids, kept_inputs, values, f, rule, location)
+    }
+
+    /// As [`Tape::record`] for a one-input op whose rule reads only shapes
+    /// (and what `fill` keeps), when the caller gave up its input Var and
+    /// wrote the output into that Var's buffer: the input is named by its
+    /// node id alone (`None`: not tracked). Explain mode, which keeps input
+    /// values to print them, must take [`Tape::record`] instead.
+    pub(crate) fn record_in_place<'t>(
+        &'t self,
+        op: &'static str,
+        value: Tensor<T>,
+        input: Option<NodeId>,
+        rule: Rule<T>,
+        location: &'static Location<'static>,
+        fill: impl FnOnce(&mut Fill<T>, &Tensor<T>),
+    ) -> Var<'t, T> {
+        debug_assert!(!self.explain.get(), "explain mode keeps input values");
+        self.check_finite(op, &value, location);
+        if !self.recording.get() || input.is_none() {
+            return Var::from_parts(self, None, value);
+        }
+        let mut f = Fill::default();
+        fill(&mut f, &value);
+        let ids = SmallVec::from_buf_and_len([input, None], 1);
+        self.push_op(op, value, ids, std::iter::empty(), false, f, rule, location)
+    }
+
+    /// Anomaly mode's check of an op's output.
+    #[inline]
+    fn check_finite(&self, op: &str, value: &Tensor<T>, location: &Location<'_>) {
         if self.anomaly.get() && !value.to_vec().iter().all(|v| v.is_finite()) {
             match self.in_rule_of.get() {
                 Some((fwd, at)) => panic!(
@@ -331,30 +374,34 @@ impl<T: Element> Tape<T> {
                 None => panic!("anomaly: op `{op}` at {location} produced a non-finite value"),
             }
         }
-        if !self.recording.get() || inputs.iter().all(|v| v.id.is_none()) {
-            return Var::from_parts(self, None, value);
-        }
-        let values = keep == Keep::Values || self.explain.get();
-        let mut f = Fill::default();
-        fill(&mut f, &value);
+    }
+
+    /// Appends a recorded op's node: its kept tensors (`kept_inputs`, then
+    /// the output or mask `f` holds) go to the tape's list first.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn push_op<'t>(
+        &'t self,
+        op: &'static str,
+        value: Tensor<T>,
+        ids: SmallVec<[Option<NodeId>; 2]>,
+        kept_inputs: impl Iterator<Item = Tensor<T>>,
+        values: bool,
+        mut f: Fill<T>,
+        rule: Rule<T>,
+        location: &'static Location<'static>,
+    ) -> Var<'t, T> {
         let has_output = f.output.is_some();
         let kept = {
             let mut list = self.kept.borrow_mut();
             let first = list.len();
-            for v in inputs.iter().filter(|v| values || v.id.is_none()) {
-                list.push(Some(v.value.clone()));
+            for t in kept_inputs {
+                list.push(Some(t));
             }
             if let Some(out) = f.output.take() {
                 list.push(Some(out));
             }
             first
-        };
-        // one or two inputs (nearly every op) fill the inline list
-        // directly: collecting through `extend` cost ~40 instructions an op
-        let ids = match inputs {
-            [a] => SmallVec::from_buf_and_len([a.id, None], 1),
-            [a, b] => SmallVec::from_buf([a.id, b.id]),
-            _ => inputs.iter().map(|v| v.id).collect(),
         };
         let saved = Saved {
             inputs: ids,

@@ -65,7 +65,7 @@ var_operator!(Mul, mul);
 var_operator!(Div, div);
 
 macro_rules! scalar_operator {
-    ($Trait:ident, $method:ident, |$v:ident, $c:ident| $body:expr) => {
+    ($Trait:ident, $method:ident, |$v:ident, $c:ident| $body:expr, $owned:expr) => {
         impl<'t, T: Element> $Trait<T> for &Var<'t, T> {
             type Output = Var<'t, T>;
             #[track_caller]
@@ -74,21 +74,29 @@ macro_rules! scalar_operator {
                 $body
             }
         }
+        /// On an owned Var (a temporary such as `x * 2.0` in
+        /// `x * 2.0 + 1.0`) the result is written into its buffer when no
+        /// one else holds it.
         impl<'t, T: Element> $Trait<T> for Var<'t, T> {
             type Output = Var<'t, T>;
             #[track_caller]
             fn $method(self, $c: T) -> Var<'t, T> {
-                let $v = &self;
-                $body
+                let $v = self;
+                $owned
             }
         }
     };
 }
 
-scalar_operator!(Add, add, |v, c| v.add_scalar(c));
-scalar_operator!(Sub, sub, |v, c| v.add_scalar(-c));
-scalar_operator!(Mul, mul, |v, c| v.mul_scalar(c));
-scalar_operator!(Div, div, |v, c| v.mul_scalar(T::one() / c));
+scalar_operator!(Add, add, |v, c| v.add_scalar(c), v.add_scalar_owned(c));
+scalar_operator!(Sub, sub, |v, c| v.add_scalar(-c), v.add_scalar_owned(-c));
+scalar_operator!(Mul, mul, |v, c| v.mul_scalar(c), v.mul_scalar_owned(c));
+scalar_operator!(
+    Div,
+    div,
+    |v, c| v.mul_scalar(T::one() / c),
+    v.mul_scalar_owned(T::one() / c)
+);
 
 macro_rules! scalar_lhs {
     ($t:ty) => {
@@ -103,7 +111,7 @@ macro_rules! scalar_lhs {
             type Output = Var<'t, $t>;
             #[track_caller]
             fn sub(self, v: &Var<'t, $t>) -> Var<'t, $t> {
-                v.neg().add_scalar(self)
+                v.neg().add_scalar_owned(self)
             }
         }
         impl<'t> Mul<&Var<'t, $t>> for $t {
@@ -117,28 +125,28 @@ macro_rules! scalar_lhs {
             type Output = Var<'t, $t>;
             #[track_caller]
             fn div(self, v: &Var<'t, $t>) -> Var<'t, $t> {
-                v.recip().mul_scalar(self)
+                v.recip().mul_scalar_owned(self)
             }
         }
         impl<'t> Add<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
             fn add(self, v: Var<'t, $t>) -> Var<'t, $t> {
-                v.add_scalar(self)
+                v.add_scalar_owned(self)
             }
         }
         impl<'t> Sub<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
             fn sub(self, v: Var<'t, $t>) -> Var<'t, $t> {
-                v.neg().add_scalar(self)
+                v.neg().add_scalar_owned(self)
             }
         }
         impl<'t> Mul<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
             fn mul(self, v: Var<'t, $t>) -> Var<'t, $t> {
-                v.mul_scalar(self)
+                v.mul_scalar_owned(self)
             }
         }
     };

@@ -229,24 +229,33 @@ impl<'t, T: Element> Var<'t, T> {
         tape.record(op, v, &[], rule, Keep::Values, loc, |_, _| {})
     }
 
-    /// `self · c` for rules that own `self`: in place when nothing records
-    /// and the buffer is unshared, else the recorded [`Var::mul_scalar`].
+    /// `self + c` for a Var the caller gives up: written into its buffer
+    /// when no one else holds it (the rule reads only shapes, so the tape
+    /// keeps no copy of the input), else as [`Var::add_scalar`]. `x * a + b`
+    /// then allocates once, not twice.
+    #[track_caller]
+    pub(crate) fn add_scalar_owned(self, c: T) -> Self {
+        if self.tape.explain.get() {
+            // explain mode keeps and prints the input value
+            return self.add_scalar(c);
+        }
+        let (tape, id, loc) = (self.tape, self.id, Location::caller());
+        let v = self.value.map_fused_owned(move |x| x + c);
+        tape.record_in_place("add_scalar", v, id, add_scalar_rule, loc, |_, _| {})
+    }
+
+    /// `self · c` for a Var the caller gives up (an operator's temporary,
+    /// or a rule's gradient): in place as [`Var::add_scalar_owned`].
     #[track_caller]
     pub(crate) fn mul_scalar_owned(self, c: T) -> Self {
-        if self.tape.would_record(&[&self]) {
+        if self.tape.explain.get() {
             return self.mul_scalar(c);
         }
-        let (tape, loc) = (self.tape, Location::caller());
+        let (tape, id, loc) = (self.tape, self.id, Location::caller());
         let v = self.value.map_fused_owned(move |x| x * c);
-        tape.record(
-            "mul_scalar",
-            v,
-            &[],
-            mul_scalar_rule,
-            Keep::Shapes,
-            loc,
-            |_, _| {},
-        )
+        tape.record_in_place("mul_scalar", v, id, mul_scalar_rule, loc, |s, _| {
+            s.scalar = c.as_f64()
+        })
     }
 }
 

@@ -6,4 +6,5 @@
 mod conv;
 mod gradients;
 mod hardening;
+mod in_place;
 mod model_ops;

@@ -1,0 +1,103 @@
+//! Scalar arithmetic on an owned Var (`x * 2.0 + 1.0`: the `+ 1.0` gets the
+//! temporary `x * 2.0`) writes into that Var's buffer when no one else
+//! holds it. These tests check that it does, and that it never overwrites
+//! a buffer the tape or the user still reads.
+
+use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+use mnemon_autograd::{Tape, Var};
+use mnemon_tensor::Tensor;
+
+fn t(v: &[f64]) -> Tensor<f64> {
+    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+}
+
+const TOL: Tolerance = Tolerance {
+    eps: 1e-6,
+    atol: 1e-6,
+    rtol: 1e-5,
+};
+
+#[test]
+fn an_owned_temporary_is_reused_and_the_gradient_is_unchanged() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0, -2.0, 0.5]));
+    let a = &x * 2.0;
+    let buffer = a.value().storage_id();
+    let b = a + 1.0;
+    assert_eq!(b.value().storage_id(), buffer, "written in place");
+    let c = b / 4.0;
+    assert_eq!(c.value().storage_id(), buffer, "written in place");
+    let d = c - 0.25;
+    assert_eq!(d.value().to_vec(), vec![0.5, -1.0, 0.25]);
+    let g = d.sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![0.5; 3]);
+    // the scalar on the left
+    let e = 3.0 - (&x * 2.0);
+    assert_eq!(e.value().to_vec(), vec![1.0, 7.0, 2.0]);
+    let f = 2.0 * (&x + 1.0);
+    assert_eq!(f.value().to_vec(), vec![4.0, -2.0, 3.0]);
+    let g = (e + f).sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), vec![0.0; 3]);
+}
+
+#[test]
+fn a_buffer_the_tape_keeps_is_not_overwritten() {
+    // sigmoid keeps its output for its rule: `* 3.0` must not write there
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[0.0, 1.0]));
+    let s = x.sigmoid();
+    let s_value = s.value().to_vec();
+    let y = s * 3.0 + 1.0;
+    let g = y.sum_all().backward();
+    let want: Vec<f64> = s_value.iter().map(|s| 3.0 * s * (1.0 - s)).collect();
+    assert_eq!(g.wrt(&x).unwrap().to_vec(), want);
+    // a Var the user still holds a clone of
+    let x2 = x.clone();
+    let z = x2 * 10.0;
+    assert_eq!(x.value().to_vec(), vec![0.0, 1.0]);
+    assert_eq!(z.value().to_vec(), vec![0.0, 10.0]);
+}
+
+#[test]
+fn untracked_and_no_grad_owned_ops_stay_untracked() {
+    let tape = Tape::<f64>::new();
+    let c = tape.constant(t(&[1.0, 2.0])) * 2.0 + 1.0;
+    assert!(!c.requires_grad());
+    assert_eq!(c.value().to_vec(), vec![3.0, 5.0]);
+    let x = tape.leaf(t(&[1.0]));
+    let n = tape.no_grad(|| (&x * 2.0) + 1.0);
+    assert!(!n.requires_grad());
+    assert_eq!(n.value().to_vec(), vec![3.0]);
+}
+
+fn chain_of_scalar_ops<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+    (((&v[0] * &v[0]) * 3.0 + 1.0).sigmoid() / 2.0 - 0.5) * 1.5
+}
+
+fn scalars_on_the_left<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+    2.0 - (1.0 + (&v[0] * 0.5).tanh()) * 4.0
+}
+
+#[test]
+fn first_and_second_order_through_owned_scalar_ops() {
+    let inputs = [t(&[0.3, -0.7, 1.1, 0.0])];
+    gradcheck(chain_of_scalar_ops, &inputs, TOL).unwrap();
+    gradgradcheck(chain_of_scalar_ops, &inputs, TOL).unwrap();
+    gradcheck(scalars_on_the_left, &inputs, TOL).unwrap();
+    gradgradcheck(scalars_on_the_left, &inputs, TOL).unwrap();
+}
+
+#[test]
+fn explain_mode_still_prints_the_input_value() {
+    let tape = Tape::<f64>::new();
+    tape.set_explain(true);
+    let x = tape.leaf(Tensor::scalar(2.0));
+    let y = (&x * 3.0) + 1.0;
+    y.backward();
+    let log = tape.explain_log().join("\n");
+    assert!(log.contains("add_scalar"), "{log}");
+    assert!(
+        log.contains("6.0"),
+        "the input of add_scalar is printed: {log}"
+    );
+}
