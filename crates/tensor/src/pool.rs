@@ -128,6 +128,16 @@ pub(crate) fn take_buf<T: Element>(n: usize) -> Buf<T> {
     }
 }
 
+/// A buffer of `n` elements for a kernel that writes every one: inline
+/// when small (zeros), else as [`overwritable`] gives it.
+pub(crate) fn overwritable_buf<T: Element>(n: usize) -> Buf<T> {
+    if n <= INLINE {
+        Buf::from_elem(T::zero(), n)
+    } else {
+        Buf::from_vec(overwritable(n))
+    }
+}
+
 /// Tensor storage: a buffer that returns to the pool when dropped — or,
 /// for the result of a deferred elementwise op on a large tensor (see
 /// [`fuse`](crate::kernels::fuse)), the expression that computes it,

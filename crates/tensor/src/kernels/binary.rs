@@ -172,12 +172,19 @@ impl<T: Element> Tensor<T> {
     where
         F: Fn(T, T) -> T + Sync + Send,
     {
-        let shape = broadcast_or_panic(op, self.shape(), other.shape());
-        if same_shape(&shape, self.shape()) && self.is_unique_dense() {
-            if let Some(b) = other
-                .as_slice()
-                .filter(|_| same_shape(other.shape(), self.shape()))
-            {
+        // equal shapes (an optimizer's update, a gradient accumulating)
+        // need no broadcast shape built: ~110 instructions of a tiny op
+        let same = same_shape(self.shape(), other.shape());
+        if !same
+            && !same_shape(
+                &broadcast_or_panic(op, self.shape(), other.shape()),
+                self.shape(),
+            )
+        {
+            return self.zip_with(other, op, f);
+        }
+        if self.is_unique_dense() {
+            if let Some(b) = other.as_slice().filter(|_| same) {
                 let a = Arc::get_mut(&mut self.data).expect("checked unique");
                 if super::parallel(a.len()) {
                     super::par_pieces(a, PAR_CHUNK, &|i, ca| {

@@ -387,8 +387,9 @@ impl<T: Element> Tensor<T> {
                 fail(&format!("inner dimensions differ ({k} vs {})", lb.shape[0]));
             }
             // every element is written (no accumulation): no zero fill
+            // (and a tiny product is held inline, without a buffer of its own)
             let mut out =
-                crate::pool::overwritable(crate::layout::numel_or_panic("matmul", &[m, n]));
+                crate::pool::overwritable_buf(crate::layout::numel_or_panic("matmul", &[m, n]));
             gemm_into(
                 &mut out,
                 (m, n, k),
@@ -396,7 +397,7 @@ impl<T: Element> Tensor<T> {
                 (&other.data, lb.offset, lb.strides[0], lb.strides[1]),
                 false,
             );
-            return Tensor::from_parts(out, &[m, n]);
+            return Tensor::from_buf(out, &[m, n]);
         }
         let a = if self.rank() == 1 {
             self.unsqueeze(0)
@@ -509,7 +510,7 @@ impl<T: Element> Tensor<T> {
             return self.matmul(&weight.t()) + bias;
         };
         let total = crate::layout::numel_or_panic("linear", &[rows, n_out]);
-        let mut out = crate::pool::take(total);
+        let mut out = crate::pool::take_buf(total);
         for _ in 0..rows {
             out.extend_from_slice(b);
         }
@@ -544,7 +545,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape: Dims = xs[..xs.len() - 1].iter().copied().collect();
         shape.push(n_out);
-        Tensor::from_parts(out, &shape)
+        Tensor::from_buf(out, &shape)
     }
 }
 

@@ -220,11 +220,18 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(t.sum_all().shape(), &[] as &[usize]);
     /// ```
     pub fn sum_all(&self) -> Self {
+        Tensor::scalar(self.sum_value())
+    }
+
+    /// The sum of all elements (what [`Tensor::sum_all`] holds).
+    fn sum_value(&self) -> T {
         if let Some(s) = super::fuse::fused_sum(self) {
-            return Tensor::scalar(s);
+            return s;
         }
-        let c = self.contiguous();
-        Tensor::scalar(det_sum(c.as_slice().expect("contiguous")))
+        match self.as_slice() {
+            Some(xs) => det_sum(xs),
+            None => det_sum(self.contiguous().as_slice().expect("contiguous")),
+        }
     }
 
     /// Mean of all elements, as a rank-0 tensor (NaN when empty).
@@ -364,17 +371,22 @@ impl<T: Element> Tensor<T> {
         if self.shape() == shape {
             return self.clone();
         }
-        let ok = crate::layout::Layout::contiguous(shape)
-            .broadcast_to(self.shape())
-            .is_some();
+        // `shape` broadcasts to ours: aligned at the right, each extent
+        // equal or 1 (checked on the slices: no layout built)
+        let ok = shape.len() <= self.rank()
+            && shape
+                .iter()
+                .rev()
+                .zip(self.shape().iter().rev())
+                .all(|(&s, &d)| s == d || s == 1);
         assert!(
             ok,
             "sum_to: shape {shape:?} does not broadcast to {:?}, called at {}",
             self.shape(),
             std::panic::Location::caller()
         );
-        if shape.iter().product::<usize>() == 1 {
-            return self.sum_all().reshape(shape).expect("one element");
+        if shape.iter().all(|&d| d == 1) {
+            return Tensor::from_buf(smallvec::smallvec![self.sum_value()], shape);
         }
         if let (Some(m), Some(src)) = (
             crate::layout::row_repeat(self.shape(), shape),
@@ -382,8 +394,9 @@ impl<T: Element> Tensor<T> {
         ) {
             // summing leading axes only: add the rows in order, each
             // thread owning a band of columns (the same order of additions
-            // for every element, whatever the thread count)
-            let mut out = vec![T::zero(); m];
+            // for every element, whatever the thread count); the output is
+            // inline up to a few elements, with no buffer of its own
+            let mut out = crate::pool::Buf::from_elem(T::zero(), m);
             // the row loop inside `wide` (one dispatch per band, not per
             // row: W7's bias gradients have rows of 128 to 512)
             let add_rows = |(band, o): (usize, &mut [T])| {
@@ -408,7 +421,7 @@ impl<T: Element> Tensor<T> {
                     .enumerate()
                     .for_each(add_rows);
             }
-            return Tensor::from_parts(out, shape);
+            return Tensor::from_buf(out, shape);
         }
         if let Some(src) = self.as_slice() {
             return Tensor::from_parts(sum_dense_to(src, self.shape(), shape), shape);

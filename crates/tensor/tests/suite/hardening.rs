@@ -280,3 +280,36 @@ fn empty_narrowed_views_read_as_empty() {
     // non-empty views keep their offsets
     assert_eq!(x.narrow(0, 2, 1).to_vec(), vec![10.0, 11.0]);
 }
+
+#[test]
+fn sum_to_checks_that_the_shape_broadcasts_and_sums_exactly() {
+    let t = Tensor::<f64>::from_vec((1..=8).map(f64::from).collect(), &[2, 4]).unwrap();
+    for bad in [
+        &[3][..],
+        &[2][..],
+        &[2, 2, 4][..],
+        &[1, 2, 4][..],
+        &[4, 4][..],
+    ] {
+        let msg = panic_message(|| {
+            t.sum_to(bad);
+        });
+        assert!(
+            msg.contains(&format!(
+                "sum_to: shape {bad:?} does not broadcast to [2, 4]"
+            )),
+            "{msg}"
+        );
+    }
+    assert_eq!(t.sum_to(&[4]).to_vec(), vec![6.0, 8.0, 10.0, 12.0]);
+    assert_eq!(t.sum_to(&[2, 1]).to_vec(), vec![10.0, 26.0]);
+    for ones in [&[][..], &[1][..], &[1, 1][..]] {
+        let s = t.sum_to(ones);
+        assert_eq!(s.shape(), ones);
+        assert_eq!(s.to_vec(), t.sum_all().to_vec());
+    }
+    // a strided view sums its own elements
+    let tt = t.t();
+    assert_eq!(tt.sum_to(&[1, 1]).to_vec(), vec![36.0]);
+    assert_eq!(tt.sum_to(&[2]).to_vec(), vec![10.0, 26.0]);
+}
