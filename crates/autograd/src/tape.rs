@@ -364,9 +364,17 @@ impl<T: Element> Tape<T> {
     }
 
     /// Anomaly mode's check of an op's output.
-    #[inline]
+    #[inline(always)]
     fn check_finite(&self, op: &str, value: &Tensor<T>, location: &Location<'_>) {
-        if self.anomaly.get() && !value.to_vec().iter().all(|v| v.is_finite()) {
+        if self.anomaly.get() {
+            self.panic_if_not_finite(op, value, location);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn panic_if_not_finite(&self, op: &str, value: &Tensor<T>, location: &Location<'_>) {
+        if !value.to_vec().iter().all(|v| v.is_finite()) {
             match self.in_rule_of.get() {
                 Some((fwd, at)) => panic!(
                     "anomaly: the backward of `{fwd}` (forward at {at}) produced a non-finite value (in its `{op}` step)"

@@ -43,52 +43,80 @@ const SPLIT_ROWS_MIN: usize = 512;
 pub const SMALL_MATMUL: usize = 512;
 
 /// `C = A · B` (or `C += A · B` when `accumulate`) by the schoolbook
-/// loop, for tiny products: dot products of contiguous rows when A's rows
-/// and B's columns are contiguous (as for `x · wᵀ` in a linear layer),
-/// else a row of A times rows of B.
+/// loop, for tiny products (`m·n·k <= SMALL_MATMUL`): dot products when
+/// `n <= k`, else rows of B scaled and added. The operands are first
+/// copied onto the stack in the order the loop reads them, unless they are
+/// in that order already, so that the loops run over plain slices (strided
+/// reads with a bounds check each cost W4 ~18 instructions per
+/// multiply-add).
+///
+/// Each element sums its terms in the order `p = 0, 1, …, k−1`, starting
+/// from 0 (or from the element when accumulating), whatever the layout:
+/// the same bits as the loop `c += a[i][p]·b[p][j]` over `p`.
 fn small_matmul<T: Element>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
-    (a, ao, ar, ac): (&[T], usize, usize, usize),
-    (b, bo, br, bc): (&[T], usize, usize, usize),
+    a: (&[T], usize, usize, usize),
+    b: (&[T], usize, usize, usize),
     accumulate: bool,
 ) {
-    if ac == 1 && br == 1 {
-        for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
-            let ai = &a[ao + i * ar..][..k];
-            for (j, x) in row.iter_mut().enumerate() {
-                let bj = &b[bo + j * bc..][..k];
+    let (mut a_buf, mut b_buf) = (Scratch::new(), Scratch::new());
+    let a = row_major(&mut a_buf, a, m, k);
+    let rows = dst.chunks_exact_mut(n).zip(a.chunks_exact(k));
+    if n <= k {
+        // dot products of A's rows with B's columns (B copied as Bᵀ):
+        // m·n loops of k, fewer than the m·k loops of n below
+        let bt = row_major(&mut b_buf, (b.0, b.1, b.3, b.2), n, k);
+        for (c, a_row) in rows {
+            for (x, b_col) in c.iter_mut().zip(bt.chunks_exact(k)) {
                 let start = if accumulate { *x } else { T::zero() };
-                *x = ai.iter().zip(bj).fold(start, |s, (&u, &v)| s + u * v);
+                *x = a_row.iter().zip(b_col).fold(start, |s, (&u, &v)| s + u * v);
             }
         }
         return;
     }
-    // the first term of a fresh product is added to a zero written in the
-    // same pass (`0 + a·b`, the same bits as zeroing the row first): W4's
-    // rows of 2 to 8 were each a call to `memset`
-    for (i, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
-        for p in 0..k {
-            let aip = a[ao + i * ar + p * ac];
-            let bp = bo + p * br;
-            let fresh = p == 0 && !accumulate;
-            if bc == 1 {
-                let bp = &b[bp..][..n];
-                if fresh {
-                    row.iter_mut()
-                        .zip(bp)
-                        .for_each(|(x, &v)| *x = T::zero() + aip * v);
-                } else {
-                    row.iter_mut().zip(bp).for_each(|(x, &v)| *x = *x + aip * v);
-                }
-            } else {
-                for (j, x) in row.iter_mut().enumerate() {
-                    let start = if fresh { T::zero() } else { *x };
-                    *x = start + aip * b[bp + j * bc];
-                }
+    // C's row i is the sum over p of A[i][p] times B's row p
+    let b = row_major(&mut b_buf, b, k, n);
+    for (c, a_row) in rows {
+        let mut terms = a_row.iter().zip(b.chunks_exact(n));
+        if !accumulate {
+            // the first term is added to 0 in the same pass as it is
+            // written (`0 + a·b`: the bits of zeroing first)
+            if let Some((&u, b_row)) = terms.next() {
+                c.iter_mut()
+                    .zip(b_row)
+                    .for_each(|(x, &v)| *x = T::zero() + u * v);
             }
         }
+        for (&u, b_row) in terms {
+            c.iter_mut().zip(b_row).for_each(|(x, &v)| *x = *x + u * v);
+        }
     }
+}
+
+/// Room for a tiny product's operand on the stack (not zero-filled: a
+/// 2 KB `memset` per product would cost more than the copy saves).
+type Scratch<T> = smallvec::SmallVec<[T; 256]>;
+
+/// The `rows × cols` operand `(storage, offset, row stride, column
+/// stride)` as a dense row-major slice: borrowed when it is one already,
+/// else copied into `buf`.
+fn row_major<'a, T: Element>(
+    buf: &'a mut Scratch<T>,
+    (src, off, rs, cs): (&'a [T], usize, usize, usize),
+    rows: usize,
+    cols: usize,
+) -> &'a [T] {
+    let len = rows * cols;
+    if cs == 1 && (rs == cols || rows == 1) {
+        return &src[off..off + len];
+    }
+    buf.reserve_exact(len);
+    for r in 0..rows {
+        let start = off + r * rs;
+        buf.extend((0..cols).map(|c| src[start + c * cs]));
+    }
+    buf
 }
 
 /// One `C[m×n] = A[m×k] · B[k×n]` into dense row-major `dst`.

@@ -313,3 +313,50 @@ fn sum_to_checks_that_the_shape_broadcasts_and_sums_exactly() {
     assert_eq!(tt.sum_to(&[1, 1]).to_vec(), vec![36.0]);
     assert_eq!(tt.sum_to(&[2]).to_vec(), vec![10.0, 26.0]);
 }
+
+/// Tiny products (the schoolbook path) sum each element's terms in the
+/// order p = 0, 1, …, whatever the operands' layouts and the loop chosen
+/// (dot products when n <= k, scaled rows of B otherwise): bit for bit the
+/// plain loop, in f32 where a different order would show.
+#[test]
+fn tiny_products_sum_in_order_whatever_the_layout() {
+    let vals = |len: usize, seed: u32| -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 37.0 - 13.0)
+            .collect()
+    };
+    for (m, k, n) in [
+        (4, 2, 8),
+        (4, 8, 1),
+        (8, 4, 2),
+        (1, 4, 8),
+        (4, 1, 8),
+        (3, 5, 3),
+        (5, 7, 6),
+    ] {
+        let (va, vb) = (vals(m * k, 1), vals(k * n, 2));
+        let mut want = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0f32;
+                for p in 0..k {
+                    acc += va[i * k + p] * vb[p * n + j];
+                }
+                want[i * n + j] = acc;
+            }
+        }
+        let a = Tensor::from_vec(va.clone(), &[m, k]).unwrap();
+        let b = Tensor::from_vec(vb.clone(), &[k, n]).unwrap();
+        // the same matrices stored transposed, read through a transposed view
+        let at = a.t().contiguous().t();
+        let bt = b.t().contiguous().t();
+        for (x, y) in [(&a, &b), (&at, &b), (&a, &bt), (&at, &bt)] {
+            let got = x.matmul(y).to_vec();
+            let same = got
+                .iter()
+                .zip(&want)
+                .all(|(g, w)| g.to_bits() == w.to_bits());
+            assert!(same, "[{m},{k}]·[{k},{n}]: {got:?} vs {want:?}");
+        }
+    }
+}
