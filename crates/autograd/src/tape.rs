@@ -386,8 +386,9 @@ impl<T: Element> Tape<T> {
 
     /// Appends a recorded op's node: its kept tensors (`kept_inputs`, then
     /// the output or mask `f` holds) go to the tape's list first.
+    /// Inlined into its two callers (W2: −1.4 % instructions).
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn push_op<'t>(
         &'t self,
         op: &'static str,
