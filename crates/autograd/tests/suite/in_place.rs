@@ -1,7 +1,8 @@
 //! Scalar arithmetic on an owned Var (`x * 2.0 + 1.0`: the `+ 1.0` gets the
 //! temporary `x * 2.0`) writes into that Var's buffer when no one else
 //! holds it. These tests check that it does, and that it never overwrites
-//! a buffer the tape or the user still reads.
+//! a buffer the tape or the user still reads; and that a rule fused into
+//! one pass for plain backward gives the bits of its recorded form.
 
 use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
 use mnemon_autograd::{Tape, Var};
@@ -100,4 +101,31 @@ fn explain_mode_still_prints_the_input_value() {
         log.contains("6.0"),
         "the input of add_scalar is printed: {log}"
     );
+}
+
+/// squared_error's rule runs as one pass in plain backward and as
+/// recorded ops when building gradients of gradients: the same bits.
+#[test]
+fn squared_errors_one_pass_rule_gives_the_recorded_rules_bits() {
+    let tape = Tape::<f32>::new();
+    let xs: Vec<f32> = (0..7).map(|i| (i as f32 * 0.37).sin() * 3.1).collect();
+    let ts: Vec<f32> = (0..7).map(|i| (i as f32 * 0.91).cos() / 1.7).collect();
+    let x = tape.leaf(Tensor::from_vec(xs, &[7]).unwrap());
+    let t = tape.leaf(Tensor::from_vec(ts, &[7]).unwrap());
+    for mean in [true, false] {
+        let l = x.squared_error(&t, mean).mul_scalar(1.3);
+        let plain = l.backward();
+        let graph = l.grad_graph(&[&x, &t]);
+        for (v, g) in [(&x, &graph[0]), (&t, &graph[1])] {
+            let a: Vec<u32> = plain
+                .wrt(v)
+                .unwrap()
+                .to_vec()
+                .iter()
+                .map(|f| f.to_bits())
+                .collect();
+            let b: Vec<u32> = g.value().to_vec().iter().map(|f| f.to_bits()).collect();
+            assert_eq!(a, b, "mean = {mean}");
+        }
+    }
 }
