@@ -69,6 +69,9 @@ impl<'t, T: Element> Var<'t, T> {
 }
 
 fn linear_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    if !c.tape.recording.get() && g.value().rank() == 2 {
+        return linear_rule_plain(c, g);
+    }
     let (x, w) = (c.input(0), c.input(1));
     let (n_in, n_out) = (w.shape()[1], w.shape()[0]);
     let gx = c.wants(0).then(|| g.matmul(&w));
@@ -84,6 +87,21 @@ fn linear_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<
     let mut grads: InputGrads<'t, T> = smallvec![gx, gw];
     if c.saved.inputs.len() == 3 {
         grads.push(c.wants(2).then(|| g.sum_to(&[n_out])));
+    }
+    grads
+}
+
+/// [`linear_rule`] in plain backward for a 2-D input: the same tensor
+/// products without a `Var` around each (nothing is recorded), which cost
+/// W4 a tenth of its step.
+fn linear_rule_plain<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    let (x, w) = (c.input_value(0), c.input_value(1));
+    let gv = g.value();
+    let gx = c.wants(0).then(|| g.lift(gv.matmul(&w)));
+    let gw = c.wants(1).then(|| g.lift(gv.t().matmul(&x)));
+    let mut grads: InputGrads<'t, T> = smallvec![gx, gw];
+    if c.saved.inputs.len() == 3 {
+        grads.push(c.wants(2).then(|| g.lift(gv.sum_to(&[w.shape()[0]]))));
     }
     grads
 }

@@ -129,3 +129,35 @@ fn squared_errors_one_pass_rule_gives_the_recorded_rules_bits() {
         }
     }
 }
+
+/// linear's rule takes plain tensor products in plain backward and
+/// recorded ops for gradients of gradients: the same bits, with and
+/// without a bias, for tiny and gemm-sized products.
+#[test]
+fn linears_plain_rule_gives_the_recorded_rules_bits() {
+    let vals = |n: usize, s: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * s).sin()).collect() };
+    for (rows, n_in, n_out) in [(4, 2, 8), (4, 8, 1), (3, 5, 7), (33, 40, 20)] {
+        let tape = Tape::<f32>::new();
+        let x = tape.leaf(Tensor::from_vec(vals(rows * n_in, 0.37), &[rows, n_in]).unwrap());
+        let w = tape.leaf(Tensor::from_vec(vals(n_out * n_in, 0.53), &[n_out, n_in]).unwrap());
+        let b = tape.leaf(Tensor::from_vec(vals(n_out, 0.71), &[n_out]).unwrap());
+        for bias in [Some(&b), None] {
+            let y = x.linear(&w, bias).sigmoid().sum_all();
+            let plain = y.backward();
+            let mut wrt = vec![&x, &w];
+            wrt.extend(bias);
+            let graph = y.grad_graph(&wrt);
+            for (v, g) in wrt.iter().zip(&graph) {
+                let a: Vec<u32> = plain
+                    .wrt(v)
+                    .unwrap()
+                    .to_vec()
+                    .iter()
+                    .map(|f| f.to_bits())
+                    .collect();
+                let b: Vec<u32> = g.value().to_vec().iter().map(|f| f.to_bits()).collect();
+                assert_eq!(a, b, "[{rows}, {n_in}] -> {n_out}, bias {}", bias.is_some());
+            }
+        }
+    }
+}
