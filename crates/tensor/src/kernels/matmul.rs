@@ -111,10 +111,14 @@ fn row_major<'a, T: Element>(
     if cs == 1 && (rs == cols || rows == 1) {
         return &src[off..off + len];
     }
-    buf.reserve_exact(len);
-    for r in 0..rows {
+    // zeroed then written: `extend` per row cost ~35 instructions an
+    // element on W4's operands of 8 to 32
+    buf.resize(len, T::zero());
+    for (r, row) in buf.chunks_exact_mut(cols).enumerate() {
         let start = off + r * rs;
-        buf.extend((0..cols).map(|c| src[start + c * cs]));
+        for (c, x) in row.iter_mut().enumerate() {
+            *x = src[start + c * cs];
+        }
     }
     buf
 }
