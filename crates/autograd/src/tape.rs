@@ -335,7 +335,17 @@ impl<T: Element> Tape<T> {
             .iter()
             .filter(|v| values || v.id.is_none())
             .map(|v| v.value.clone());
-        self.push_op(op, value, ids, kept_inputs, values, f, rule, location)
+        let Fill { output, params } = f;
+        self.push_op(
+            op,
+            value,
+            ids,
+            kept_inputs,
+            values,
+            (output, params),
+            rule,
+            location,
+        )
     }
 
     /// As [`Tape::record`] for a one-input op whose rule reads only shapes
@@ -360,7 +370,18 @@ impl<T: Element> Tape<T> {
         let mut f = Fill::default();
         fill(&mut f, &value);
         let ids = SmallVec::from_buf_and_len([input, None], 1);
-        self.push_op(op, value, ids, std::iter::empty(), false, f, rule, location)
+        let Fill { output, params } = f;
+        let kept = (output, params);
+        self.push_op(
+            op,
+            value,
+            ids,
+            std::iter::empty(),
+            false,
+            kept,
+            rule,
+            location,
+        )
     }
 
     /// Anomaly mode's check of an op's output.
@@ -396,18 +417,18 @@ impl<T: Element> Tape<T> {
         ids: SmallVec<[Option<NodeId>; 2]>,
         kept_inputs: impl Iterator<Item = Tensor<T>>,
         values: bool,
-        mut f: Fill<T>,
+        (output, params): (Option<Tensor<T>>, crate::saved::Params<T>),
         rule: Rule<T>,
         location: &'static Location<'static>,
     ) -> Var<'t, T> {
-        let has_output = f.output.is_some();
+        let has_output = output.is_some();
         let kept = {
             let mut list = self.kept.borrow_mut();
             let first = list.len();
             for t in kept_inputs {
                 list.push(Some(t));
             }
-            if let Some(out) = f.output.take() {
+            if let Some(out) = output {
                 list.push(Some(out));
             }
             first
@@ -417,7 +438,7 @@ impl<T: Element> Tape<T> {
             kept: u32::try_from(kept).expect("fewer than 2^32 kept tensors"),
             values,
             has_output,
-            params: f.params,
+            params,
         };
         let id = self.push(
             Node {
