@@ -114,7 +114,16 @@ proptest! {
     fn grad_powf(x in positive(3), p in -2.0f64..3.0) { check_both!(move |v| v[0].powf(p), vec![x]); }
     #[test]
     fn grad_powi_negative_base(x in shaped(3), n in -3i32..5) {
-        let x = off_kinks(x);
+        // a negative power also keeps |x| >= 0.25: at x = -0.05, x⁻³'s
+        // first derivative is ~4e5, and its rounding in the sum that the
+        // second-order check differences (4e5 · 2⁻⁵² / 2e-6 ≈ 5e-5) alone
+        // exceeds the tolerance for the other elements (a case found:
+        // x = [-0.0517, .., -1.9588], n = -3, on the rule of any session)
+        let x = if n < 0 {
+            x.map(|v| if v.abs() < 0.25 { v + 0.25f64.copysign(v) } else { v })
+        } else {
+            off_kinks(x)
+        };
         check_both!(move |v| v[0].powi(n), vec![x]);
     }
     #[test]
