@@ -150,6 +150,23 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
         self.tape.kept_value(self.saved.kept as usize + k)
     }
 
+    /// `f` applied to the kept values of inputs 0 and 1, read in place
+    /// (no clones): for rules that compute with plain tensors.
+    pub fn with_two_input_values<R>(&self, f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R) -> R {
+        let at = |i: usize| {
+            let k = self
+                .saved
+                .input_slot(i)
+                .expect("the rule reads input values: record with Keep::Values");
+            self.saved.kept as usize + k
+        };
+        let kept = self.tape.kept.borrow();
+        match (&kept[at(0)], &kept[at(1)]) {
+            (Some(a), Some(b)) => f(a, b),
+            _ => crate::tape::released(),
+        }
+    }
+
     /// The node's own output as a tracked Var (its value depends on the
     /// inputs through this very node, so reusing it is exact at any order).
     pub fn output(&self) -> Var<'t, T> {

@@ -95,13 +95,15 @@ fn linear_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<
 /// products without a `Var` around each (nothing is recorded), which cost
 /// W4 a tenth of its step.
 fn linear_rule_plain<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
-    let (x, w) = (c.input_value(0), c.input_value(1));
     let gv = g.value();
-    let gx = c.wants(0).then(|| g.lift(gv.matmul(&w)));
-    let gw = c.wants(1).then(|| g.lift(gv.t().matmul(&x)));
-    let mut grads: InputGrads<'t, T> = smallvec![gx, gw];
+    let (gx, gw, n_out) = c.with_two_input_values(|x, w| {
+        let gx = c.wants(0).then(|| gv.matmul(w));
+        let gw = c.wants(1).then(|| gv.t().matmul(x));
+        (gx, gw, w.shape()[0])
+    });
+    let mut grads: InputGrads<'t, T> = smallvec![gx.map(|t| g.lift(t)), gw.map(|t| g.lift(t))];
     if c.saved.inputs.len() == 3 {
-        grads.push(c.wants(2).then(|| g.lift(gv.sum_to(&[w.shape()[0]]))));
+        grads.push(c.wants(2).then(|| g.lift(gv.sum_to(&[n_out]))));
     }
     grads
 }
