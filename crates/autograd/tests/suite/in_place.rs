@@ -103,6 +103,11 @@ fn explain_mode_still_prints_the_input_value() {
     );
 }
 
+/// The bits of an f32 tensor's elements, to compare exactly.
+fn bits(t: &Tensor<f32>) -> Vec<u32> {
+    t.to_vec().iter().map(|f| f.to_bits()).collect()
+}
+
 /// squared_error's rule runs as one pass in plain backward and as
 /// recorded ops when building gradients of gradients: the same bits.
 #[test]
@@ -117,15 +122,11 @@ fn squared_errors_one_pass_rule_gives_the_recorded_rules_bits() {
         let plain = l.backward();
         let graph = l.grad_graph(&[&x, &t]);
         for (v, g) in [(&x, &graph[0]), (&t, &graph[1])] {
-            let a: Vec<u32> = plain
-                .wrt(v)
-                .unwrap()
-                .to_vec()
-                .iter()
-                .map(|f| f.to_bits())
-                .collect();
-            let b: Vec<u32> = g.value().to_vec().iter().map(|f| f.to_bits()).collect();
-            assert_eq!(a, b, "mean = {mean}");
+            assert_eq!(
+                bits(plain.wrt(v).unwrap()),
+                bits(g.value()),
+                "mean = {mean}"
+            );
         }
     }
 }
@@ -148,15 +149,12 @@ fn linears_plain_rule_gives_the_recorded_rules_bits() {
             wrt.extend(bias);
             let graph = y.grad_graph(&wrt);
             for (v, g) in wrt.iter().zip(&graph) {
-                let a: Vec<u32> = plain
-                    .wrt(v)
-                    .unwrap()
-                    .to_vec()
-                    .iter()
-                    .map(|f| f.to_bits())
-                    .collect();
-                let b: Vec<u32> = g.value().to_vec().iter().map(|f| f.to_bits()).collect();
-                assert_eq!(a, b, "[{rows}, {n_in}] -> {n_out}, bias {}", bias.is_some());
+                assert_eq!(
+                    bits(plain.wrt(v).unwrap()),
+                    bits(g.value()),
+                    "[{rows}, {n_in}] -> {n_out}, bias {}",
+                    bias.is_some()
+                );
             }
         }
     }

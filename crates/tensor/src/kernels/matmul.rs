@@ -94,8 +94,9 @@ fn small_matmul<T: Element>(
     }
 }
 
-/// Room for a tiny product's operand on the stack (not zero-filled: a
-/// 2 KB `memset` per product would cost more than the copy saves).
+/// Room for a tiny product's operand on the stack. Only the elements used
+/// are written: a `[T; 256]` zero-filled whole for every product (a 2 KB
+/// `memset`) would cost more than the copy saves.
 type Scratch<T> = smallvec::SmallVec<[T; 256]>;
 
 /// The `rows × cols` operand `(storage, offset, row stride, column
