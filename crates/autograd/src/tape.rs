@@ -30,8 +30,10 @@ pub type NodeId = usize;
 /// Rules are written with the same differentiable `Var` ops as user code.
 pub(crate) type Rule<T> = for<'t, 's> fn(&Ctx<'t, 's, T>, Var<'t, T>) -> InputGrads<'t, T>;
 
-/// One gradient per input of a node.
-pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 2]>;
+/// One gradient per input of a node: inline for up to three (`linear`
+/// with its bias has three; with two inline, W4 allocated twice a step
+/// for them).
+pub(crate) type InputGrads<'t, T> = SmallVec<[Option<Var<'t, T>>; 3]>;
 
 /// One recorded op.
 pub(crate) struct Node<T: Element> {
