@@ -107,6 +107,12 @@ impl<N: 'static> Arena<N> {
     /// Starts a new chunk (the first, or one after a full one).
     #[cold]
     fn next_chunk(&mut self) {
+        // indices are held as `u32` (node ids in `Inputs`, kept-tensor
+        // starts in `Saved`), with `u32::MAX` meaning none
+        assert!(
+            self.len < u32::MAX as usize - CHUNK,
+            "a tape holds fewer than 2^32 - 1 - {CHUNK} entries of each kind"
+        );
         let fresh = new_chunk();
         let done = std::mem::replace(&mut self.last, fresh);
         if self.len > 0 {

@@ -382,7 +382,7 @@ fn sweep<'t, T: Element>(
         // taken out one by one: `into_iter` moved the whole list (two
         // Vars, ~250 bytes) through a memcpy call per node
         for (i, ig) in input_grads.iter_mut().enumerate() {
-            let Some(iid) = ctx.saved.inputs[i] else {
+            let Some(iid) = ctx.saved.inputs.get(i) else {
                 continue;
             };
             let Some(ig) = ig.take() else {
@@ -447,7 +447,7 @@ fn explain_step<T: Element>(
         line += &format!("; {} {f}", w.rule);
     }
     for (i, ig) in input_grads.iter().enumerate() {
-        let iid = ctx.saved.inputs[i];
+        let iid = ctx.saved.inputs.get(i);
         let x = tape.kept_input(ctx.saved, i);
         let who = iid.map_or(w.constant.to_string(), |n| format!("{} {n}", w.node));
         match ig {

@@ -65,6 +65,73 @@ impl<T: Element> std::ops::DerefMut for Fill<T> {
     }
 }
 
+/// A node's inputs: each one's node id, or none for a constant. Held as
+/// 4-byte ids, inline up to four: `linear` with a bias has three inputs,
+/// which spilled to the heap when eight-byte `Option`s were held two
+/// inline (W4: two allocations a step), and the node stays within 128
+/// bytes.
+#[derive(Clone, Default)]
+pub(crate) struct Inputs(SmallVec<[u32; 4]>);
+
+/// A constant input (no node) in [`Inputs`].
+const CONSTANT: u32 = u32::MAX;
+
+impl Inputs {
+    /// The list of `ids`, in input order.
+    #[inline]
+    pub fn new(ids: impl IntoIterator<Item = Option<NodeId>>) -> Self {
+        Inputs(ids.into_iter().map(Self::encode).collect())
+    }
+
+    /// A one-input list.
+    #[inline]
+    pub fn one(id: Option<NodeId>) -> Self {
+        Inputs(SmallVec::from_buf_and_len([Self::encode(id), 0, 0, 0], 1))
+    }
+
+    /// A two-input list.
+    #[inline]
+    pub fn two(a: Option<NodeId>, b: Option<NodeId>) -> Self {
+        Inputs(SmallVec::from_buf_and_len(
+            [Self::encode(a), Self::encode(b), 0, 0],
+            2,
+        ))
+    }
+
+    #[inline]
+    fn encode(id: Option<NodeId>) -> u32 {
+        // a tape's arenas hold fewer than 2^32 - 1 - CHUNK entries (checked
+        // as each chunk is started), so every node id fits below CONSTANT
+        debug_assert!(id.is_none_or(|i| i < CONSTANT as usize));
+        id.map_or(CONSTANT, |i| i as u32)
+    }
+
+    #[inline]
+    fn decode(v: u32) -> Option<NodeId> {
+        (v != CONSTANT).then_some(v as NodeId)
+    }
+
+    /// The number of inputs.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Input `i`'s node id (`None`: a constant).
+    ///
+    /// # Panics
+    /// When the node has no input `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<NodeId> {
+        Self::decode(self.0[i])
+    }
+
+    /// Each input's node id, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<NodeId>> + '_ {
+        self.0.iter().map(|&v| Self::decode(v))
+    }
+}
+
 /// What a node's gradient rule needs: its inputs' node ids (so that
 /// gradients of gradients flow back into them), where its kept tensors
 /// start in the tape's list of kept tensors, and its parameters.
@@ -76,7 +143,7 @@ impl<T: Element> std::ops::DerefMut for Fill<T> {
 /// ~470) and recording one writes little memory.
 #[derive(Clone, Default)]
 pub(crate) struct Saved<T: Element> {
-    pub inputs: SmallVec<[Option<NodeId>; 2]>,
+    pub inputs: Inputs,
     /// Where the kept tensors start in the tape's list (u32 keeps the
     /// node small; a tape holding 2^32 tensors would not fit in memory).
     pub kept: u32,
@@ -97,8 +164,8 @@ impl<T: Element> Saved<T> {
     pub fn input_slot(&self, i: usize) -> Option<usize> {
         if self.values {
             Some(i)
-        } else if self.inputs[i].is_none() {
-            Some(self.inputs[..i].iter().filter(|x| x.is_none()).count())
+        } else if self.inputs.get(i).is_none() {
+            Some(self.inputs.iter().take(i).filter(|x| x.is_none()).count())
         } else {
             None
         }
@@ -138,7 +205,7 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// # Panics
     /// When the op was recorded with [`Keep::Shapes`] (a bug in the op).
     pub fn input(&self, i: usize) -> Var<'t, T> {
-        Var::from_parts(self.tape, self.saved.inputs[i], self.input_value(i))
+        Var::from_parts(self.tape, self.saved.inputs.get(i), self.input_value(i))
     }
 
     /// The kept value of input `i` (see [`Ctx::input`]).
@@ -190,7 +257,7 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
 
     /// The shape of input `i` (from its node, or from a constant's value).
     pub fn input_shape(&self, i: usize) -> Dims {
-        match self.saved.inputs[i] {
+        match self.saved.inputs.get(i) {
             Some(id) => self.tape.shapes.borrow()[id].clone(),
             None => dims_of(self.input_value(i).shape()),
         }
@@ -198,6 +265,6 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
 
     /// True when input `i` wants a gradient.
     pub fn wants(&self, i: usize) -> bool {
-        self.saved.inputs[i].is_some()
+        self.saved.inputs.get(i).is_some()
     }
 }

@@ -41,7 +41,7 @@ impl<T: Element> Tape<T> {
                 .saved
                 .inputs
                 .iter()
-                .filter_map(|i| *i)
+                .flatten()
                 .map(|i| depth[i] + 1)
                 .max()
                 .unwrap_or(0);
@@ -65,7 +65,7 @@ impl<T: Element> Tape<T> {
         );
         for id in 0..n {
             let (x, y) = pos(id);
-            for i in nodes[id].saved.inputs.iter().filter_map(|i| *i) {
+            for i in nodes[id].saved.inputs.iter().flatten() {
                 let (ix, iy) = pos(i);
                 let _ = writeln!(
                     s,

@@ -15,6 +15,7 @@
 //!   receives, so elementwise rules write their result into its buffer.
 
 pub(crate) use crate::saved::{Ctx, Fill, Keep, Saved};
+use crate::saved::Inputs;
 use crate::var::Var;
 use mnemon_tensor::{dims_of, Dims, Element, Tensor};
 use smallvec::SmallVec;
@@ -329,9 +330,9 @@ impl<T: Element> Tape<T> {
         // one or two inputs (nearly every op) fill the inline list
         // directly: collecting through `extend` cost ~40 instructions an op
         let ids = match inputs {
-            [a] => SmallVec::from_buf_and_len([a.id, None], 1),
-            [a, b] => SmallVec::from_buf([a.id, b.id]),
-            _ => inputs.iter().map(|v| v.id).collect(),
+            [a] => Inputs::one(a.id),
+            [a, b] => Inputs::two(a.id, b.id),
+            _ => Inputs::new(inputs.iter().map(|v| v.id)),
         };
         let kept_inputs = inputs
             .iter()
@@ -371,7 +372,7 @@ impl<T: Element> Tape<T> {
         }
         let mut f = Fill::default();
         fill(&mut f, &value);
-        let ids = SmallVec::from_buf_and_len([input, None], 1);
+        let ids = Inputs::one(input);
         let Fill { output, params } = f;
         self.push_op(
             op,
@@ -417,7 +418,7 @@ impl<T: Element> Tape<T> {
         &'t self,
         op: &'static str,
         value: Tensor<T>,
-        ids: SmallVec<[Option<NodeId>; 2]>,
+        ids: Inputs,
         kept_inputs: impl Iterator<Item = Tensor<T>>,
         values: bool,
         (output, params): (Option<Tensor<T>>, crate::saved::Params<T>),
