@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn into_vec_reuses_unique_buffer() {
-        let t = Tensor::<f32>::ones(&[16]);
+        let t = Tensor::<f32>::ones(&[crate::pool::INLINE + 1]);
         let p = t.data.as_ptr();
         let v = t.into_vec();
         assert_eq!(v.as_ptr(), p);
@@ -434,8 +434,12 @@ mod tests {
         let t = Tensor::<f64>::scalar(2.0).map(|x| x + 1.0);
         assert!(!t.data.spilled());
         assert_eq!(t.item(), 3.0);
-        let big = Tensor::<f64>::ones(&[5]).map(|x| x * 2.0);
+        let n = crate::pool::INLINE;
+        let most = Tensor::<f64>::ones(&[n]).map(|x| x * 2.0);
+        assert!(!most.data.spilled());
+        assert_eq!(most.into_vec(), vec![2.0; n]);
+        let big = Tensor::<f64>::ones(&[n + 1]).map(|x| x * 2.0);
         assert!(big.data.spilled());
-        assert_eq!(big.into_vec(), vec![2.0; 5]);
+        assert_eq!(big.into_vec(), vec![2.0; n + 1]);
     }
 }
