@@ -44,7 +44,8 @@ fn w4(dev: &Cpu) -> f32 {
         let loss = mse_loss(pred, y.clone());
         last = loss.array();
         grads = loss.backward();
-        opt.update(&mut model, &grads).expect("every parameter has a gradient");
+        opt.update(&mut model, &grads)
+            .expect("every parameter has a gradient");
         model.zero_grads(&mut grads);
     }
     last

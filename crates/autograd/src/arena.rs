@@ -164,10 +164,16 @@ mod tests {
         assert_eq!(a[CHUNK], CHUNK);
         assert_eq!(a[3 * CHUNK + 4], 3 * CHUNK + 4);
         assert_eq!(a.iter().copied().sum::<usize>(), (0..3 * CHUNK + 5).sum());
-        assert!((0..a.len()).all(|i| a[i] == i), "every index, either side of each boundary");
+        assert!(
+            (0..a.len()).all(|i| a[i] == i),
+            "every index, either side of each boundary"
+        );
         a[CHUNK - 1] = 0;
         a[3 * CHUNK] = 1;
-        assert_eq!((a[CHUNK - 1], a[3 * CHUNK], a[3 * CHUNK + 1]), (0, 1, 3 * CHUNK + 1));
+        assert_eq!(
+            (a[CHUNK - 1], a[3 * CHUNK], a[3 * CHUNK + 1]),
+            (0, 1, 3 * CHUNK + 1)
+        );
         assert!(a.iter().copied().eq((0..a.len()).map(|i| match i {
             i if i == CHUNK - 1 => 0,
             i if i == 3 * CHUNK => 1,

@@ -130,7 +130,10 @@ mod tests {
         }
         assert_eq!(s.values.len(), 4, "no slot added while freed ones wait");
         assert!((0..4).all(|id| s.get(id).is_none()));
-        assert!((4..8).all(|id| s.get(id) == Some(&(id * 10))), "each value in a slot of its own");
+        assert!(
+            (4..8).all(|id| s.get(id) == Some(&(id * 10))),
+            "each value in a slot of its own"
+        );
         s.insert(0, 1);
         assert_eq!(s.values.len(), 5);
     }

@@ -14,8 +14,8 @@
 //!   index per node (see `slots.rs`), and each rule owns the gradient it
 //!   receives, so elementwise rules write their result into its buffer.
 
-pub(crate) use crate::saved::{Ctx, Fill, Keep, Saved};
 use crate::saved::Inputs;
+pub(crate) use crate::saved::{Ctx, Fill, Keep, Saved};
 use crate::var::Var;
 use mnemon_tensor::{dims_of, Dims, Element, Tensor};
 use smallvec::SmallVec;
