@@ -28,7 +28,7 @@ impl<T: Element> Tape<T> {
         for (id, n) in nodes.iter().enumerate() {
             let mut label = format!(
                 "#{id} {}\\n{:?}\\n{}:{}",
-                self.display_name(id, n.op),
+                self.display_name(id, n),
                 &shapes[id][..],
                 n.location.file(),
                 n.location.line()

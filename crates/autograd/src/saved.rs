@@ -149,6 +149,10 @@ pub(crate) struct Saved<T: Element> {
     pub kept: u32,
     pub values: bool,
     pub has_output: bool,
+    /// A scalar was added to the node's output afterwards, in place, and
+    /// the add recorded no node of its own (see [`Tape::absorb_shift`]):
+    /// graph pictures label the node `op + c`.
+    pub shifted: bool,
     pub params: Params<T>,
 }
 
@@ -266,5 +270,24 @@ impl<'t, T: Element> Ctx<'t, '_, T> {
     /// True when input `i` wants a gradient.
     pub fn wants(&self, i: usize) -> bool {
         self.saved.inputs.get(i).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Inputs;
+
+    #[test]
+    fn inputs_keep_ids_and_constants_in_order() {
+        assert_eq!(Inputs::one(Some(0)).iter().collect::<Vec<_>>(), [Some(0)]);
+        let two = Inputs::two(None, Some(7));
+        assert_eq!((two.len(), two.get(0), two.get(1)), (2, None, Some(7)));
+        // the largest id a tape can hand out, and more inputs than inline
+        let top = u32::MAX as usize - 1;
+        let ids = [Some(top), None, Some(3), Some(0), None, Some(1 << 31)];
+        let many = Inputs::new(ids);
+        assert_eq!(many.len(), 6);
+        assert_eq!(many.iter().collect::<Vec<_>>(), ids);
+        assert!((0..6).all(|i| many.get(i) == ids[i]));
     }
 }

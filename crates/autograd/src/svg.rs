@@ -87,7 +87,7 @@ impl<T: Element> Tape<T> {
             let _ = writeln!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{W}\" height=\"{H}\" rx=\"6\" fill=\"{fill}\" stroke=\"#333\"/>");
             let consts = node.saved.inputs.iter().filter(|i| i.is_none()).count();
             let mut lines = vec![
-                format!("#{id} {}", self.display_name(id, node.op)),
+                format!("#{id} {}", self.display_name(id, node)),
                 format!(
                     "{:?}{}",
                     &self.shapes.borrow()[id][..],

@@ -232,7 +232,9 @@ impl<'t, T: Element> Var<'t, T> {
     /// `self + c` for a Var the caller gives up: written into its buffer
     /// when no one else holds it (the rule reads only shapes, so the tape
     /// keeps no copy of the input), else as [`Var::add_scalar`]. `x * a + b`
-    /// then allocates once, not twice.
+    /// then allocates once, not twice; and when the buffer was the tape's
+    /// last op's own result, the add records no node either (see
+    /// `Tape::absorb_shift`).
     #[track_caller]
     pub(crate) fn add_scalar_owned(self, c: T) -> Self {
         if self.tape.explain.get() {
@@ -240,7 +242,14 @@ impl<'t, T: Element> Var<'t, T> {
             return self.add_scalar(c);
         }
         let (tape, id, loc) = (self.tape, self.id, Location::caller());
+        let storage = self.value.storage_id();
         let v = self.value.map_fused_owned(move |x| x + c);
+        // the same storage: written in place, so no one else held it
+        if let Some(id) = id.filter(|_| v.storage_id() == storage) {
+            if tape.absorb_shift(id, &v, loc) {
+                return Var::from_parts(tape, Some(id), v);
+            }
+        }
         tape.record_in_place("add_scalar", v, id, add_scalar_rule, loc, |_, _| {})
     }
 

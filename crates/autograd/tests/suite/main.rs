@@ -3,6 +3,7 @@
 //! optimised) once, not once per file — a fresh `cargo test` builds
 //! several times faster.
 
+mod absorbed_add;
 mod conv;
 mod gradients;
 mod hardening;
