@@ -6,19 +6,10 @@
 //! separate node is needed: a result also held elsewhere, or read by a
 //! later op, a leaf, explain mode.
 
-use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+use crate::{t, TOL};
+use mnemon_autograd::check::{gradcheck, gradgradcheck};
 use mnemon_autograd::{Tape, Var};
 use mnemon_tensor::Tensor;
-
-fn t(v: &[f64]) -> Tensor<f64> {
-    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
-}
-
-const TOL: Tolerance = Tolerance {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-};
 
 #[test]
 fn an_add_to_a_fresh_temporary_records_no_node() {

@@ -3,6 +3,7 @@
 //! edges: exactly at kinks and ties (PyTorch's subgradient), at
 //! saturation (±1e4, probabilities 0 and 1), and on size-0 dims.
 
+use crate::t;
 use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
 use mnemon_autograd::{functional, CustomOp, Tape, Var};
 use mnemon_tensor::Tensor;
@@ -16,10 +17,6 @@ fn panic_message<R>(f: impl FnOnce() -> R) -> String {
         .cloned()
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
-}
-
-fn t(v: &[f64]) -> Tensor<f64> {
-    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
 }
 
 fn tol() -> Tolerance {

@@ -4,19 +4,10 @@
 //! a buffer the tape or the user still reads; and that a rule fused into
 //! one pass for plain backward gives the bits of its recorded form.
 
-use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+use crate::{t, TOL};
+use mnemon_autograd::check::{gradcheck, gradgradcheck};
 use mnemon_autograd::{Tape, Var};
 use mnemon_tensor::Tensor;
-
-fn t(v: &[f64]) -> Tensor<f64> {
-    Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
-}
-
-const TOL: Tolerance = Tolerance {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-};
 
 #[test]
 fn an_owned_temporary_is_reused_and_the_gradient_is_unchanged() {
