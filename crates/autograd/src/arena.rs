@@ -111,7 +111,7 @@ impl<N: 'static> Arena<N> {
         // starts in `Saved`), with `u32::MAX` meaning none
         assert!(
             self.len < u32::MAX as usize - CHUNK,
-            "a tape holds fewer than 2^32 - 1 - {CHUNK} entries of each kind"
+            "tape full: a tape holds at most 2^32 - 1 - {CHUNK} nodes (and as many kept tensors)"
         );
         let fresh = new_chunk();
         let done = std::mem::replace(&mut self.last, fresh);

@@ -196,7 +196,9 @@ impl<T: Element> Tape<T> {
         r
     }
 
-    /// The number of nodes recorded.
+    /// The number of nodes recorded. A scalar added to the result of the
+    /// op just recorded, given up by the caller (`x * a + b`), records
+    /// none: the op's node stands for the sum (see the picture's `op + c`).
     pub fn len(&self) -> usize {
         self.nodes.borrow().len()
     }
