@@ -144,14 +144,15 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
             let Some(g) = grad_of(p, grads, scale) else {
                 return;
             };
+            if self.momentum == 0.0 && self.weight_decay == 0.0 {
+                // plain gradient descent: one pass, in place when the
+                // param owns its buffer alone
+                p.value.update_in_place(&g, move |w, g| w - lr * g);
+                return;
+            }
             // the value is moved out (so an unshared buffer is updated in
             // place); a clone of the gradient holds its place meanwhile
             let old = std::mem::replace(&mut p.value, g.clone());
-            if self.momentum == 0.0 && self.weight_decay == 0.0 {
-                // plain gradient descent: one fused pass
-                p.value = old.zip_with_owned(&g, "sgd", move |w, g| w - lr * g);
-                return;
-            }
             let mut d = if self.weight_decay != 0.0 {
                 g + &(&old * wd)
             } else {

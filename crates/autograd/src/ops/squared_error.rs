@@ -41,11 +41,12 @@ impl<'t, T: Element> Var<'t, T> {
         } else {
             1.0
         };
-        let d = self
-            .value
-            .zip_with(&target.value, "squared_error", |a, b| a - b);
         let s = T::of_f64(scale);
-        let v = d.map_owned(|x| x * x).sum_all().map_owned(move |x| x * s);
+        // the bits of `(x − t).square().sum_all() · s`, in one pass
+        let v = self
+            .value
+            .sum_squared_diff(&target.value)
+            .map_owned(move |x| x * s);
         let rule = squared_error_rule;
         self.tape.record(
             "squared_error",

@@ -223,6 +223,44 @@ impl<T: Element> Tensor<T> {
         Tensor::scalar(self.sum_value())
     }
 
+    /// `Σ (self − other)²` over the elements of two tensors of one shape,
+    /// as a rank-0 tensor: the sum of squares of the MSE loss in one
+    /// pass. Each difference is rounded, then squared, then summed in
+    /// [`Tensor::sum_all`]'s order: the bits of
+    /// `(self − other).square().sum_all()`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let a = Tensor::<f64>::from_vec(vec![1., 2., 3.], &[3]).unwrap();
+    /// let b = Tensor::from_vec(vec![1., 0., 6.], &[3]).unwrap();
+    /// assert_eq!(a.sum_squared_diff(&b).item(), 13.0); // 0 + 4 + 9
+    /// ```
+    ///
+    /// # Panics
+    /// When the shapes differ (naming both and the caller's line).
+    #[track_caller]
+    pub fn sum_squared_diff(&self, other: &Self) -> Self {
+        assert!(
+            crate::layout::same_shape(self.shape(), other.shape()),
+            "sum_squared_diff: shapes {:?} and {:?} differ, called at {}",
+            self.shape(),
+            other.shape(),
+            std::panic::Location::caller()
+        );
+        let sq = |a: T, b: T| {
+            let d = a - b;
+            d * d
+        };
+        // up to one chunk: no buffer of squares at all (a loss over a few
+        // elements then costs one allocation, its result)
+        if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice()) {
+            if a.len() <= SUM_CHUNK {
+                return Tensor::scalar(lane_sum_zip(a, b, sq));
+            }
+        }
+        Tensor::scalar(self.zip_with(other, "sum_squared_diff", sq).sum_value())
+    }
+
     /// The sum of all elements (what [`Tensor::sum_all`] holds).
     fn sum_value(&self) -> T {
         if let Some(s) = super::fuse::fused_sum(self) {

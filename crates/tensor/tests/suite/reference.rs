@@ -708,3 +708,70 @@ fn per_channel_operands_meet_their_channel() {
         }
     }
 }
+
+/// `sum_squared_diff` is `(a − b).square().sum_all()` to the bit, for
+/// short runs (one pass, no buffer), runs past a lane and a chunk, strided
+/// views (the three-op path) and empty tensors; and the plain loop within
+/// rounding.
+#[test]
+fn sum_squared_diff_is_the_three_op_sum_to_the_bit() {
+    use mnemon_tensor::kernels::reduce::SUM_CHUNK;
+    for n in [
+        0,
+        1,
+        4,
+        31,
+        32,
+        33,
+        100,
+        SUM_CHUNK,
+        SUM_CHUNK + 1,
+        3 * SUM_CHUNK + 7,
+    ] {
+        let a: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let b: Vec<f32> = (0..n)
+            .map(|i| ((i * 53 % 89) as f32 - 44.0) / 3.0)
+            .collect();
+        let (ta, tb) = (
+            Tensor::from_vec(a.clone(), &[n]).unwrap(),
+            Tensor::from_vec(b.clone(), &[n]).unwrap(),
+        );
+        let three = (&ta - &tb).square().sum_all().item();
+        let one = ta.sum_squared_diff(&tb);
+        assert_eq!(one.shape(), &[] as &[usize]);
+        assert_eq!(one.item().to_bits(), three.to_bits(), "n = {n}");
+        let plain: f64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| ((x - y) as f64).powi(2))
+            .sum();
+        assert!(
+            (one.item() as f64 - plain).abs() <= 1e-5 * plain.max(1.0),
+            "n = {n}"
+        );
+    }
+    // strided: a transposed view against a dense tensor of its shape
+    let a = tensor(&[7, 5], 3).t();
+    let b = tensor(&[5, 7], 4);
+    let three = (&a - &b).square().sum_all().item();
+    assert_eq!(a.sum_squared_diff(&b).item().to_bits(), three.to_bits());
+    let (va, vb) = (a.to_vec(), b.to_vec());
+    let plain: f64 = va.iter().zip(&vb).map(|(x, y)| (x - y) * (x - y)).sum();
+    assert!((a.sum_squared_diff(&b).item() - plain).abs() < 1e-9);
+    // NaN and ∞ propagate
+    let x = Tensor::<f64>::from_vec(vec![1.0, f64::NAN], &[2]).unwrap();
+    assert!(x.sum_squared_diff(&Tensor::zeros(&[2])).item().is_nan());
+    let y = Tensor::<f64>::from_vec(vec![f64::INFINITY, 0.0], &[2]).unwrap();
+    assert_eq!(
+        y.sum_squared_diff(&Tensor::zeros(&[2])).item(),
+        f64::INFINITY
+    );
+}
+
+#[test]
+#[should_panic(expected = "sum_squared_diff: shapes [2, 3] and [3, 2] differ, called at")]
+fn sum_squared_diff_names_both_shapes() {
+    let _ = Tensor::<f32>::zeros(&[2, 3]).sum_squared_diff(&Tensor::zeros(&[3, 2]));
+}
