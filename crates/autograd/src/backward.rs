@@ -6,6 +6,7 @@ use crate::slots::Slots;
 use crate::tape::{NodeId, Saved, Tape};
 use crate::var::Var;
 use mnemon_tensor::{Element, Tensor};
+use std::borrow::Cow;
 
 /// The gradients of one backward pass, looked up by Var.
 pub struct Grads<'t, T: Element = f32> {
@@ -36,20 +37,41 @@ impl<'t, T: Element> Grads<'t, T> {
     /// The sum of the gradients of every leaf lifted with `tag` (see
     /// [`Tape::leaf_tagged`]), or `None` when none of them got one.
     pub fn tagged(&self, tag: u64) -> Option<Tensor<T>> {
+        self.tagged_ref(tag).map(Cow::into_owned)
+    }
+
+    /// [`Grads::tagged`], borrowed where it can be: the stored gradient
+    /// itself when one leaf (or [`Grads::set_tagged`]) holds the tag, a
+    /// sum of its own when several leaves do. What optimizers read: no
+    /// copy of a handle per parameter.
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_tensor::Tensor;
+    /// use std::borrow::Cow;
+    /// let tape = Tape::<f64>::new();
+    /// let (a, b) = (tape.leaf_tagged(Tensor::scalar(3.0), 1), tape.leaf_tagged(Tensor::scalar(2.0), 2));
+    /// let b2 = tape.leaf_tagged(Tensor::scalar(2.0), 2); // tag 2 lifted twice
+    /// let grads = (&(&a * &b) + &(&b2 * 5.0)).backward();
+    /// assert!(matches!(grads.tagged_ref(1), Some(Cow::Borrowed(g)) if g.item() == 2.0));
+    /// assert_eq!(grads.tagged_ref(2).unwrap().item(), 3.0 + 5.0); // summed
+    /// assert!(grads.tagged_ref(9).is_none());
+    /// ```
+    pub fn tagged_ref(&self, tag: u64) -> Option<Cow<'_, Tensor<T>>> {
         if let Some((_, g)) = self.replaced.iter().find(|(t, _)| *t == tag) {
-            return Some(g.clone());
+            return Some(Cow::Borrowed(g));
         }
         // a plain loop: the iterator chain cost an optimizer ~100
         // instructions a parameter (W4: four a step)
-        let mut sum: Option<Tensor<T>> = None;
+        let mut sum: Option<Cow<'_, Tensor<T>>> = None;
         for &(t, id) in self.tape.tagged.borrow().iter() {
             if t != tag {
                 continue;
             }
             if let Some(g) = self.node(id) {
                 sum = Some(match sum {
-                    None => g.clone(),
-                    Some(acc) => acc + g,
+                    None => Cow::Borrowed(g),
+                    Some(acc) => Cow::Owned(acc.into_owned() + g),
                 });
             }
         }

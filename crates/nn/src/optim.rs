@@ -3,9 +3,10 @@
 //! [`ParamId`]; frozen params are never touched.
 
 use crate::module::Module;
-use crate::param::{GradsParamExt, Param, ParamId};
+use crate::param::{Param, ParamId};
 use mnemon_autograd::Grads;
 use mnemon_tensor::{Element, Tensor};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Something that updates a model from its gradients.
@@ -57,9 +58,21 @@ fn clip_scale<T: Element>(
 
 /// The gradient an optimizer applies to `p`: none for a frozen param or one
 /// the loss does not depend on; scaled for clipping.
-fn grad_of<T: Element>(p: &Param<T>, grads: &Grads<'_, T>, scale: T) -> Option<Tensor<T>> {
-    let g = grads.param(p).filter(|_| p.requires_grad)?;
-    Some(if scale == T::one() { g } else { g * scale })
+/// Borrowed from `grads` unless it had to be summed or scaled.
+fn grad_of<'g, T: Element>(
+    p: &Param<T>,
+    grads: &'g Grads<'_, T>,
+    scale: T,
+) -> Option<Cow<'g, Tensor<T>>> {
+    if !p.requires_grad {
+        return None;
+    }
+    let g = grads.tagged_ref(p.id().get())?;
+    Some(if scale == T::one() {
+        g
+    } else {
+        Cow::Owned(g.into_owned() * scale)
+    })
 }
 
 /// The global L2 norm of the trainable params' gradients.
@@ -150,6 +163,7 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
                 p.value.update_in_place(&g, move |w, g| w - lr * g);
                 return;
             }
+            let g = g.into_owned();
             // the value is moved out (so an unshared buffer is updated in
             // place); a clone of the gradient holds its place meanwhile
             let old = std::mem::replace(&mut p.value, g.clone());

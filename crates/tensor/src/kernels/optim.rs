@@ -50,6 +50,9 @@ impl<T: Element> Tensor<T> {
             }
         };
         let a = unique_slice(self);
+        // equal shapes, both dense: a zip that stopped early would leave
+        // elements un-updated
+        assert_eq!(a.len(), xs.len(), "update_in_place: buffer lengths");
         let run = |a: &mut [T], x: &[T]| {
             super::wide::wide(
                 #[inline(always)]
@@ -131,9 +134,9 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-/// The elements of a tensor made unique and dense above.
+/// The elements of a tensor made unique and dense above: its whole
+/// buffer, which `is_unique_dense` (or the fresh copy) showed holds exactly
+/// its elements from offset 0.
 fn unique_slice<T: Element>(t: &mut Tensor<T>) -> &mut [T] {
-    let n = t.numel();
-    let s: &mut [T] = std::sync::Arc::get_mut(&mut t.data).expect("made unique above");
-    &mut s[..n]
+    std::sync::Arc::get_mut(&mut t.data).expect("made unique above")
 }
