@@ -6,7 +6,7 @@ use mnemon_autograd::Var;
 use mnemon_tensor::Element;
 
 macro_rules! activation {
-    ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr $(, owned |$xo:ident| $owned:expr)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
@@ -15,6 +15,11 @@ macro_rules! activation {
             fn forward<'t>(&self, $x: &Var<'t, T>) -> Var<'t, T> {
                 $body
             }
+            $(
+                fn forward_owned<'t>(&self, $xo: Var<'t, T>) -> Var<'t, T> {
+                    $owned
+                }
+            )?
             fn visit(&self, _: &str, _: &mut dyn FnMut(&str, &Param<T>)) {}
             fn visit_mut(&mut self, _: &str, _: &mut dyn FnMut(&str, &mut Param<T>)) {}
         }
@@ -23,10 +28,10 @@ macro_rules! activation {
 
 activation!(
     /// `sigmoid(x)`. PyTorch: `nn.Sigmoid`.
-    Sigmoid, |x| x.sigmoid());
+    Sigmoid, |x| x.sigmoid(), owned |x| x.sigmoid_owned());
 activation!(
     /// `tanh(x)`. PyTorch: `nn.Tanh`.
-    Tanh, |x| x.tanh());
+    Tanh, |x| x.tanh(), owned |x| x.tanh_owned());
 activation!(
     /// `max(x, 0)`. PyTorch: `nn.ReLU`.
     Relu, |x| x.relu());

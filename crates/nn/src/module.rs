@@ -74,6 +74,16 @@ pub trait Module<T: Element = f32> {
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T>;
 
+    /// [`Module::forward`] of an input the caller gives up: a module may
+    /// then write its result into the input's buffer when nothing else
+    /// holds it ([`crate::Sigmoid`] and [`crate::Tanh`] do). The same
+    /// values and gradients as `forward`, which the default calls.
+    /// [`Sequential`] hands each layer's output to the next this way.
+    #[track_caller]
+    fn forward_owned<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
+        self.forward(&x)
+    }
+
     /// Calls `f(name, param)` for every parameter, names prefixed by `prefix`.
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>));
 
@@ -238,9 +248,15 @@ impl<T: Element> Sequential<T> {
 
 impl<T: Element> Module<T> for Sequential<T> {
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        let mut h = x.clone();
+        self.forward_owned(x.clone())
+    }
+
+    fn forward_owned<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
+        // each output passed on, given up: an activation after a linear
+        // layer writes into the layer's output buffer
+        let mut h = x;
         for l in &self.layers {
-            h = l.forward(&h);
+            h = l.forward_owned(h);
         }
         h
     }

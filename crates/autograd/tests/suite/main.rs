@@ -12,6 +12,7 @@ mod gradients;
 mod hardening;
 mod in_place;
 mod model_ops;
+mod owned_activation;
 
 /// A 1-D f64 tensor holding `v`.
 fn t(v: &[f64]) -> Tensor<f64> {

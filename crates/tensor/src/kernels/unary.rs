@@ -50,6 +50,35 @@ macro_rules! unary_ops {
     };
 }
 
+impl<T: Element> Tensor<T> {
+    /// [`Tensor::sigmoid`] of a tensor the caller gives up: written into
+    /// its buffer when it owns it alone (same bits, no allocation).
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![0.0, 2.0], &[2]).unwrap();
+    /// assert_eq!(x.clone().sigmoid_owned().to_vec(), x.sigmoid().to_vec());
+    /// ```
+    pub fn sigmoid_owned(self) -> Self {
+        self.map_fused_owned(
+            #[inline(always)]
+            |x: T| sigmoid_scalar(x),
+        )
+    }
+
+    /// [`Tensor::tanh`] of a tensor the caller gives up: written into its
+    /// buffer when it owns it alone (same bits, no allocation).
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![0.0, -1.5], &[2]).unwrap();
+    /// assert_eq!(x.clone().tanh_owned().to_vec(), x.tanh().to_vec());
+    /// ```
+    pub fn tanh_owned(self) -> Self {
+        self.map_fused_owned(|x: T| x.tanh())
+    }
+}
+
 unary_ops! {
     /// `-x`. PyTorch: `neg`.
     neg => |x: T| -x;
