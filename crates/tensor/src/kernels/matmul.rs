@@ -539,7 +539,21 @@ impl<T: Element> Tensor<T> {
         }
         let (n_in, n_out) = (ws[1], ws[0]);
         let rows: usize = xs[..xs.len() - 1].iter().product();
-        let (Some(x), Some(b)) = (self.reshape(&[rows, n_in]).ok(), bias.as_slice()) else {
+        // a 2-D input is read as it is (a reshape would build a view, ~150
+        // instructions of W4's tiny layers)
+        let flat;
+        let x = if xs.len() == 2 {
+            self
+        } else {
+            match self.reshape(&[rows, n_in]) {
+                Ok(v) => {
+                    flat = v;
+                    &flat
+                }
+                Err(_) => return self.matmul(&weight.t()) + bias,
+            }
+        };
+        let Some(b) = bias.as_slice() else {
             return self.matmul(&weight.t()) + bias;
         };
         let total = crate::layout::numel_or_panic("linear", &[rows, n_out]);
@@ -549,9 +563,10 @@ impl<T: Element> Tensor<T> {
         }
         let (lx, lw) = (&x.layout, &weight.layout);
         let x_op = (&x.data[..], lx.offset, lx.strides[0], lx.strides[1]);
-        match weight
-            .as_slice()
-            .filter(|_| transpose_first(rows, n_in, n_out))
+        // (the cheap test first: most weights are read as stored)
+        match transpose_first(rows, n_in, n_out)
+            .then(|| weight.as_slice())
+            .flatten()
         {
             Some(w) => {
                 let mut wt = crate::pool::overwritable(n_in * n_out);
