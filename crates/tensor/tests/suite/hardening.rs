@@ -181,6 +181,60 @@ fn update3_in_place_names_misfit_shapes() {
     a.update3_in_place(&mut b, &mut c, &Tensor::zeros(&[2]), |a, b, c, _| (a, b, c));
 }
 
+/// SGD's in-place update: a buffer another tensor reads is left alone (the
+/// update gets a fresh one), a strided param or gradient is read in logical
+/// order, an empty tensor is fine, and a large update split across threads
+/// gives `zip_with`'s bits.
+#[test]
+fn update_in_place_leaves_shared_buffers_alone() {
+    let mut p = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let kept = p.clone();
+    let g = Tensor::from_vec(vec![10.0, 20.0, 30.0, 40.0], &[2, 2])
+        .unwrap()
+        .t();
+    p.update_in_place(&g, |p, g| p + g);
+    assert_eq!(p.to_vec(), vec![11.0, 32.0, 23.0, 44.0]);
+    assert_eq!(kept.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+    // unique now: the next update writes p's own buffer
+    let id = p.storage_id();
+    p.update_in_place(&Tensor::ones(&[2, 2]), |p, g| p - g);
+    assert_eq!(
+        (p.storage_id(), p.to_vec()),
+        (id, vec![10.0, 31.0, 22.0, 43.0])
+    );
+    // a strided (transposed) param: updated in logical order
+    let mut q = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])
+        .unwrap()
+        .t();
+    q.update_in_place(
+        &Tensor::from_vec(vec![0.5, 0.5, 0.0, 0.0], &[2, 2]).unwrap(),
+        |p, g| p * g,
+    );
+    assert_eq!(q.to_vec(), vec![0.5, 1.5, 0.0, 0.0]);
+    let mut e = Tensor::<f32>::zeros(&[0, 3]);
+    e.update_in_place(&Tensor::zeros(&[0, 3]), |p, g| p + g);
+    assert_eq!(e.shape(), &[0, 3]);
+    // large: split across two threads, the bits of `zip_with`
+    let n = 3 * (1 << 16) + 5;
+    let w = Tensor::<f32>::linspace(-3.0, 7.0, n);
+    let gr = Tensor::<f32>::linspace(0.25, -1.5, n);
+    let want = w.zip_with(&gr, "sgd", |w, g| w - 0.1 * g).to_vec();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut w2 = w.clone();
+    pool.install(|| w2.update_in_place(&gr, |w, g| w - 0.1 * g));
+    assert_eq!(w2.to_vec(), want);
+    assert_eq!(w.to_vec()[0], -3.0, "the clone's buffer is untouched");
+}
+
+#[test]
+#[should_panic(expected = "update_in_place: shapes [2] and [3] differ, called at")]
+fn update_in_place_names_misfit_shapes() {
+    Tensor::<f32>::zeros(&[2]).update_in_place(&Tensor::zeros(&[3]), |a, _| a);
+}
+
 /// A product large enough for two threads gives the loops' values, and
 /// the same values as on one thread: `a·wᵀ` split by rows (each thread
 /// its own rows of the left operand, read through a strided view), and
