@@ -18,7 +18,7 @@
 //! No columns are written and nothing is packed. In W6 (LeNet-5, batch
 //! 64) this made the step 0.85× as long as unfolding and gemm (Zen 4, 1
 //! and 2 threads): the 5 MB of columns no longer pass through the caches
-//! twice. Both run inside [`wide`](super::wide::wide) (AVX-512 or AVX2
+//! twice. Both run inside `wide::wide` (AVX-512 or AVX2
 //! with FMA) with fused multiply-adds, exact-rounded on every path.
 //!
 //! What the compiler needs to keep the accumulators in registers, each
