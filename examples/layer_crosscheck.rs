@@ -13,8 +13,8 @@
 //! ```
 use mnemon::autograd::{Conv1dOptions, Conv2dOptions};
 use mnemon::nn::{
-    BatchNorm, CosineAnnealing, Embedding, Gru, LrSchedule, MultiheadAttention, Optimizer, Param,
-    StepLr, TransformerEncoderLayer, Warmup,
+    BatchNorm, CosineAnnealing, Embedding, Gru, LrSchedule, Lstm, MultiheadAttention, Optimizer,
+    Param, Rnn, StepLr, TransformerEncoderLayer, Warmup,
 };
 use mnemon::prelude::*;
 use std::collections::HashMap;
@@ -387,6 +387,14 @@ fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
         }
         "gru" => {
             let m = loaded!(Gru::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
+            check(&m, io, |m, _, x| m.forward(x))
+        }
+        "rnn" => {
+            let m = loaded!(Rnn::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
+            check(&m, io, |m, _, x| m.forward(x))
+        }
+        "lstm" => {
+            let m = loaded!(Lstm::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
         }
         "loss" => {

@@ -19,6 +19,12 @@
 //! That is the second lesson: an architecture that *can* carry memory still
 //! needs its initial timescale to fit the gap.
 //!
+//! A gradient that vanished at the start is not lost for good: training can
+//! grow the RNN's recurrent weights until some of it gets through. Across
+//! eight seeds at T = 50 (PyTorch's initialisation), the RNN reached 100 %
+//! once and 72.5 % once, chance elsewhere; the LSTM with bias 3 at least
+//! 98.8 % every time.
+//!
 //! Run: `cargo run --release --example remember`
 #![allow(dead_code)] // the integration test uses the functions, not `main`
 

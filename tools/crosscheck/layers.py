@@ -413,4 +413,20 @@ for i in range(12):
         steps(p32, opt32, schedule(opt32, sched_kind, lr, 6), "torch32.")
     write("optim", {k: v for k, v in cfg.items() if k != "kind"}, state, io)
 
+# The RNN (tanh) and LSTM beside the GRU (last, so that the draws above
+# stay as they were): PyTorch's parameter names and layout, so the state
+# loads by name; longer sequences for the vanishing and saturating paths,
+# and an empty batch
+for i in range(6):
+    kind = ["rnn", "lstm"][i % 2]
+    n_in, hidden = ri(1, 4), ri(1, 5)
+    m = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(n_in, hidden, batch_first=True)
+    shuffle_params(m)
+    x = randn(ri(1, 3), ri(1, 4) if i < 4 else ri(10, 20), n_in) * [1.0, 3.0][i % 3 == 2]
+    case(kind, {"in": n_in, "hidden": hidden}, m, x, lambda m, x: m(x)[0])
+for kind in ["rnn", "lstm"]:
+    m = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(2, 3, batch_first=True)
+    shuffle_params(m)
+    case(kind, {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
+
 print(f"{count} cases in {out_dir}")

@@ -2,10 +2,11 @@
 //! parameter layout: `weight_ih` `[3H, in]`, `weight_hh` `[3H, H]`,
 //! `bias_ih`, `bias_hh` `[3H]`.
 
-use crate::module::{join, Module};
-use crate::param::{Param, TapeParamExt};
+use crate::cell_params::{self, gate_inputs, zero_state};
+use crate::module::Module;
+use crate::param::Param;
 use mnemon_autograd::Var;
-use mnemon_tensor::{Element, Tensor};
+use mnemon_tensor::Element;
 use rand::Rng;
 
 /// One GRU step:
@@ -28,13 +29,12 @@ pub struct GruCell<T: Element = f32> {
 impl<T: Element> GruCell<T> {
     /// A cell initialised as PyTorch's: every tensor U(±1/√hidden).
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
-        let a = T::of_f64(1.0 / (hidden.max(1) as f64).sqrt());
-        let mut u = |shape: &[usize]| Param::new(Tensor::rand_uniform(shape, -a, a, rng));
+        let [weight_ih, weight_hh, bias_ih, bias_hh] = cell_params::init(3, inputs, hidden, rng);
         GruCell {
-            weight_ih: u(&[3 * hidden, inputs]),
-            weight_hh: u(&[3 * hidden, hidden]),
-            bias_ih: u(&[3 * hidden]),
-            bias_hh: u(&[3 * hidden]),
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
         }
     }
 
@@ -46,16 +46,8 @@ impl<T: Element> GruCell<T> {
     /// `h'` from `x` `[B, in]` and `h` `[B, H]`.
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
-        let tape = x.tape();
         let hs = self.hidden();
-        let gi = x.linear(
-            &tape.param(&self.weight_ih),
-            Some(&tape.param(&self.bias_ih)),
-        );
-        let gh = h.linear(
-            &tape.param(&self.weight_hh),
-            Some(&tape.param(&self.bias_hh)),
-        );
+        let (gi, gh) = gate_inputs(self.params(), x, h);
         let part = |g: &Var<'t, T>, i: usize| g.narrow(1, i * hs, hs);
         let r = (&part(&gi, 0) + &part(&gh, 0)).sigmoid();
         let z = (&part(&gi, 1) + &part(&gh, 1)).sigmoid();
@@ -64,36 +56,22 @@ impl<T: Element> GruCell<T> {
         &n + &(&z * &(h - &n))
     }
 
-    fn visit_as(&self, prefix: &str, suffix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        f(
-            &join(prefix, &format!("weight_ih{suffix}")),
+    fn params(&self) -> [&Param<T>; 4] {
+        [
             &self.weight_ih,
-        );
-        f(
-            &join(prefix, &format!("weight_hh{suffix}")),
             &self.weight_hh,
-        );
-        f(&join(prefix, &format!("bias_ih{suffix}")), &self.bias_ih);
-        f(&join(prefix, &format!("bias_hh{suffix}")), &self.bias_hh);
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
     }
 
-    fn visit_mut_as(&mut self, prefix: &str, suffix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        f(
-            &join(prefix, &format!("weight_ih{suffix}")),
+    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
+        [
             &mut self.weight_ih,
-        );
-        f(
-            &join(prefix, &format!("weight_hh{suffix}")),
             &mut self.weight_hh,
-        );
-        f(
-            &join(prefix, &format!("bias_ih{suffix}")),
             &mut self.bias_ih,
-        );
-        f(
-            &join(prefix, &format!("bias_hh{suffix}")),
             &mut self.bias_hh,
-        );
+        ]
     }
 }
 
@@ -119,15 +97,13 @@ impl<T: Element> Module<T> for GruCell<T> {
     /// One step from a zero state.
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        let b = x.shape().first().copied().unwrap_or(1);
-        let h = x.tape().constant(Tensor::zeros(&[b, self.hidden()]));
-        self.step(x, &h)
+        self.step(x, &zero_state(x, self.hidden()))
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        self.visit_as(prefix, "", f);
+        cell_params::visit(self.params(), prefix, "", f);
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        self.visit_mut_as(prefix, "", f);
+        cell_params::visit_mut(self.params_mut(), prefix, "", f);
     }
 }
 
@@ -145,9 +121,7 @@ impl<T: Element> Module<T> for Gru<T> {
                 std::panic::Location::caller()
             );
         }
-        let mut h = x
-            .tape()
-            .constant(Tensor::zeros(&[s[0], self.cell.hidden()]));
+        let mut h = zero_state(x, self.cell.hidden());
         let mut states = Vec::with_capacity(s[1]);
         for t in 0..s[1] {
             h = self.cell.step(&x.narrow(1, t, 1).squeeze(1), &h);
@@ -156,9 +130,9 @@ impl<T: Element> Module<T> for Gru<T> {
         Var::stack(&states, 1)
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        self.cell.visit_as(prefix, "_l0", f);
+        cell_params::visit(self.cell.params(), prefix, "_l0", f);
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        self.cell.visit_mut_as(prefix, "_l0", f);
+        cell_params::visit_mut(self.cell.params_mut(), prefix, "_l0", f);
     }
 }

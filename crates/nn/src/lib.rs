@@ -43,6 +43,7 @@ pub mod __derive {
 mod activation;
 mod attention;
 mod batchnorm;
+mod cell_params;
 pub mod checkpoint;
 mod conv;
 mod data;

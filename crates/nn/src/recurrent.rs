@@ -3,89 +3,174 @@
 //! `[batch, time, features]`. Backpropagation through time is simply the
 //! tape replaying the unrolled loop.
 
-use crate::linear::{Init, Linear};
-use crate::module::{join, Module};
+use crate::cell_params::{self, gate_inputs, zero_state};
+use crate::module::Module;
 use crate::param::Param;
 use mnemon_autograd::Var;
 use mnemon_tensor::{Element, Tensor};
 use rand::Rng;
 
-/// `h' = tanh(x·W_ihᵀ + b + h·W_hhᵀ)`. PyTorch: `nn.RNNCell`.
+/// `h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`. PyTorch: `nn.RNNCell`
+/// (tanh), with its parameter layout and names.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{Module, RnnCell};
+/// use mnemon_tensor::Tensor;
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let cell = RnnCell::<f64>::new(2, 3, &mut StdRng::seed_from_u64(0));
+/// let names: Vec<String> = cell.named_params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::zeros(&[4, 2]));
+/// let h = cell.step(&x, &tape.constant(Tensor::zeros(&[4, 3])));
+/// // from zeros, h' = tanh(b_ih + b_hh) in every row
+/// let b: Vec<f64> = cell.bias_ih.value.to_vec().iter()
+///     .zip(cell.bias_hh.value.to_vec())
+///     .map(|(a, b)| (a + b).tanh())
+///     .collect();
+/// assert_eq!(h.value().to_vec()[..3], b[..]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RnnCell<T: Element = f32> {
-    /// Input to hidden, with the bias.
-    pub ih: Linear<T>,
-    /// Hidden to hidden, no bias.
-    pub hh: Linear<T>,
+    /// `[H, in]`.
+    pub weight_ih: Param<T>,
+    /// `[H, H]`.
+    pub weight_hh: Param<T>,
+    /// `[H]`.
+    pub bias_ih: Param<T>,
+    /// `[H]`.
+    pub bias_hh: Param<T>,
 }
 
 impl<T: Element> RnnCell<T> {
-    /// A cell with PyTorch's default initialisation.
+    /// A cell initialised as PyTorch's: every tensor U(±1/√hidden).
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
+        let [weight_ih, weight_hh, bias_ih, bias_hh] = cell_params::init(1, inputs, hidden, rng);
         RnnCell {
-            ih: Linear::with_init(inputs, hidden, Init::Default, true, rng),
-            hh: Linear::with_init(hidden, hidden, Init::Default, false, rng),
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
         }
     }
 
     /// The hidden size.
     pub fn hidden(&self) -> usize {
-        self.hh.weight.shape()[0]
+        self.weight_hh.shape()[1]
+    }
+
+    fn params(&self) -> [&Param<T>; 4] {
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
+    }
+
+    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
+        [
+            &mut self.weight_ih,
+            &mut self.weight_hh,
+            &mut self.bias_ih,
+            &mut self.bias_hh,
+        ]
     }
 
     /// One step: `x` is `[batch, inputs]`, `h` is `[batch, hidden]`.
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
-        (&self.ih.forward(x) + &self.hh.forward(h)).tanh()
+        let (gi, gh) = gate_inputs(self.params(), x, h);
+        (&gi + &gh).tanh()
     }
 }
 
-/// `(h', c')` from `(x, h, c)`: gates `i, f, g, o` from one product,
-/// `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`. The forget gate's bias
-/// starts at 1 so that early in training the cell keeps what it holds.
-/// PyTorch: `nn.LSTMCell` (same gate order).
+/// `(h', c')` from `(x, h, c)`: gates `i, f, g, o` from
+/// `z = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh`, `c' = σ(f)·c + σ(i)·tanh(g)`,
+/// `h' = σ(o)·tanh(c')`. PyTorch: `nn.LSTMCell`, with its gate order,
+/// parameter layout and names; one difference at initialisation (see
+/// [`LstmCell::new`]).
 #[derive(Clone, Debug)]
 pub struct LstmCell<T: Element = f32> {
-    /// Input to the four gates, with the bias.
-    pub ih: Linear<T>,
-    /// Hidden to the four gates, no bias.
-    pub hh: Linear<T>,
+    /// `[4H, in]`, rows i, f, g, o.
+    pub weight_ih: Param<T>,
+    /// `[4H, H]`.
+    pub weight_hh: Param<T>,
+    /// `[4H]`.
+    pub bias_ih: Param<T>,
+    /// `[4H]`.
+    pub bias_hh: Param<T>,
 }
 
 impl<T: Element> LstmCell<T> {
-    /// A cell with PyTorch's default initialisation and forget bias 1.
+    /// A cell initialised as PyTorch's (every tensor U(±1/√hidden)) but
+    /// for the forget gate's bias, which starts at 1 so that early in
+    /// training the cell keeps what it holds: `bias_ih` holds 1 and
+    /// `bias_hh` 0 for that gate (see [`LstmCell::with_forget_bias`]).
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
         Self::with_forget_bias(inputs, hidden, 1.0, rng)
     }
 
-    /// A cell whose forget gates' bias starts at `forget_bias`. At the
-    /// start of training the cell then keeps a fraction `σ(forget_bias)` of
-    /// its state per step, a memory of about `1 / (1 − σ(forget_bias))`
-    /// steps: ~3.7 for the default 1, ~21 for 3. For gaps much longer than
-    /// that, a larger bias lets the gradient reach back from the start
-    /// (the idea behind Tallec & Ollivier's "chrono" initialisation).
+    /// A cell whose forget gates' bias starts at `forget_bias` (in
+    /// `bias_ih`; `bias_hh` is 0 there). At the start of training the
+    /// cell then keeps a fraction `σ(forget_bias)` of its state per step,
+    /// a memory of about `1 / (1 − σ(forget_bias))` steps: ~3.7 for the
+    /// default 1, ~21 for 3. For gaps much longer than that, a larger bias
+    /// lets the gradient reach back from the start (the idea behind Tallec
+    /// & Ollivier's "chrono" initialisation).
+    ///
+    /// ```
+    /// use mnemon_nn::LstmCell;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// let cell = LstmCell::<f32>::with_forget_bias(2, 4, 3.0, &mut StdRng::seed_from_u64(0));
+    /// let (b_ih, b_hh) = (cell.bias_ih.value.to_vec(), cell.bias_hh.value.to_vec());
+    /// assert!(b_ih[4..8].iter().all(|&b| b == 3.0)); // rows i, f, g, o
+    /// assert!(b_hh[4..8].iter().all(|&b| b == 0.0));
+    /// ```
     pub fn with_forget_bias<R: Rng + ?Sized>(
         inputs: usize,
         hidden: usize,
         forget_bias: f64,
         rng: &mut R,
     ) -> Self {
-        let mut ih = Linear::with_init(inputs, 4 * hidden, Init::Default, true, rng);
-        if let Some(b) = &mut ih.bias {
-            let mut v = b.value.to_vec();
-            let fb = T::of_f64(forget_bias);
-            v[hidden..2 * hidden].iter_mut().for_each(|x| *x = fb);
-            b.value = Tensor::from_vec(v, &[4 * hidden]).expect("same length");
+        let [weight_ih, weight_hh, mut bias_ih, mut bias_hh] =
+            cell_params::init(4, inputs, hidden, rng);
+        let forget = hidden..2 * hidden;
+        for (b, v) in [(&mut bias_ih, forget_bias), (&mut bias_hh, 0.0)] {
+            let mut values = b.value.to_vec();
+            values[forget.clone()].fill(T::of_f64(v));
+            b.value = Tensor::from_vec(values, &[4 * hidden]).expect("same length");
         }
         LstmCell {
-            ih,
-            hh: Linear::with_init(hidden, 4 * hidden, Init::Default, false, rng),
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
         }
     }
 
     /// The hidden size.
     pub fn hidden(&self) -> usize {
-        self.hh.weight.shape()[1]
+        self.weight_hh.shape()[1]
+    }
+
+    fn params(&self) -> [&Param<T>; 4] {
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
+    }
+
+    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
+        [
+            &mut self.weight_ih,
+            &mut self.weight_hh,
+            &mut self.bias_ih,
+            &mut self.bias_hh,
+        ]
     }
 
     /// One step: `x` `[batch, inputs]`, `h` and `c` `[batch, hidden]`.
@@ -97,7 +182,8 @@ impl<T: Element> LstmCell<T> {
         c: &Var<'t, T>,
     ) -> (Var<'t, T>, Var<'t, T>) {
         let n = self.hidden();
-        let z = &self.ih.forward(x) + &self.hh.forward(h);
+        let (gi, gh) = gate_inputs(self.params(), x, h);
+        let z = &gi + &gh;
         let gate = |k: usize| z.narrow(1, k * n, n);
         let (i, f, g, o) = (
             gate(0).sigmoid(),
@@ -124,7 +210,10 @@ fn steps<'t, T: Element>(x: &Var<'t, T>) -> Vec<Var<'t, T>> {
 }
 
 /// An Elman RNN over a sequence; `forward` returns every hidden state,
-/// `[batch, time, hidden]`, starting from zeros. PyTorch: `nn.RNN(batch_first=True)`.
+/// `[batch, time, hidden]`, starting from zeros. PyTorch:
+/// `nn.RNN(batch_first=True)` (one layer, tanh), its parameters named as
+/// there (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`), so
+/// its `state_dict` loads by name.
 #[derive(Clone, Debug)]
 pub struct Rnn<T: Element = f32> {
     /// The cell applied at every step.
@@ -143,10 +232,7 @@ impl<T: Element> Rnn<T> {
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
         let xs = steps(x);
-        let batch = x.shape()[0];
-        let mut h = x
-            .tape()
-            .constant(Tensor::zeros(&[batch, self.cell.hidden()]));
+        let mut h = zero_state(x, self.cell.hidden());
         let mut out = Vec::with_capacity(xs.len());
         for xt in &xs {
             h = self.cell.step(xt, &h);
@@ -158,7 +244,8 @@ impl<T: Element> Rnn<T> {
 
 /// An LSTM over a sequence; `forward` returns every hidden state,
 /// `[batch, time, hidden]`, starting from zero `h` and `c`.
-/// PyTorch: `nn.LSTM(batch_first=True)`.
+/// PyTorch: `nn.LSTM(batch_first=True)` (one layer), its parameters named
+/// as there (`weight_ih_l0`, ...), so its `state_dict` loads by name.
 #[derive(Clone, Debug)]
 pub struct Lstm<T: Element = f32> {
     /// The cell applied at every step.
@@ -190,9 +277,7 @@ impl<T: Element> Lstm<T> {
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
         let xs = steps(x);
-        let zeros = x
-            .tape()
-            .constant(Tensor::zeros(&[x.shape()[0], self.cell.hidden()]));
+        let zeros = zero_state(x, self.cell.hidden());
         let (mut h, mut c) = (zeros.clone(), zeros);
         let mut out = Vec::with_capacity(xs.len());
         for xt in &xs {
@@ -203,26 +288,45 @@ impl<T: Element> Lstm<T> {
     }
 }
 
-macro_rules! sequence_module {
-    ($ty:ident) => {
-        impl<T: Element> Module<T> for $ty<T> {
+/// `Module` for a cell (`forward`: one step from a zero state, PyTorch's
+/// default `hx`; its tensors named as `nn.RNNCell`'s) and for the layer
+/// over a sequence around it (`forward`: every hidden state; named as
+/// `nn.RNN(batch_first=True)`'s: `weight_ih_l0`, ...).
+macro_rules! recurrent_modules {
+    ($cell:ident, $layer:ident, |$m:ident, $x:ident| $step:expr) => {
+        impl<T: Element> Module<T> for $cell<T> {
+            #[track_caller]
+            fn forward<'t>(&self, $x: &Var<'t, T>) -> Var<'t, T> {
+                let $m = self;
+                $step
+            }
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+                cell_params::visit(self.params(), prefix, "", f);
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+                cell_params::visit_mut(self.params_mut(), prefix, "", f);
+            }
+        }
+        impl<T: Element> Module<T> for $layer<T> {
+            #[track_caller]
             fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
                 Var::stack(&self.states(x), 1)
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                self.cell.ih.visit(&join(prefix, "ih"), f);
-                self.cell.hh.visit(&join(prefix, "hh"), f);
+                cell_params::visit(self.cell.params(), prefix, "_l0", f);
             }
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                self.cell.ih.visit_mut(&join(prefix, "ih"), f);
-                self.cell.hh.visit_mut(&join(prefix, "hh"), f);
+                cell_params::visit_mut(self.cell.params_mut(), prefix, "_l0", f);
             }
         }
     };
 }
 
-sequence_module!(Rnn);
-sequence_module!(Lstm);
+recurrent_modules!(RnnCell, Rnn, |m, x| m.step(x, &zero_state(x, m.hidden())));
+recurrent_modules!(LstmCell, Lstm, |m, x| {
+    let zeros = zero_state(x, m.hidden());
+    m.step(x, &zeros, &zeros).0
+});
 
 #[cfg(test)]
 mod tests {
@@ -317,17 +421,35 @@ mod tests {
     fn shapes_names_and_forget_bias() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let lstm = Lstm::<f32>::new(2, 4, &mut rng);
-        let b = lstm.cell.ih.bias.as_ref().unwrap().value.to_vec();
+        let b = lstm.cell.bias_ih.value.to_vec();
         assert!(b[4..8].iter().all(|&v| v == 1.0));
         let long = Lstm::<f32>::with_forget_bias(2, 4, 3.0, &mut rng);
-        let b3 = long.cell.ih.bias.as_ref().unwrap().value.to_vec();
-        assert!(b3[4..8].iter().all(|&v| v == 3.0));
-        assert!(
-            b3[..4].iter().chain(&b3[8..]).all(|&v| v.abs() <= 0.71),
-            "other gates keep the default init"
+        let (b3, h3) = (
+            long.cell.bias_ih.value.to_vec(),
+            long.cell.bias_hh.value.to_vec(),
         );
+        assert!(b3[4..8].iter().all(|&v| v == 3.0));
+        assert!(h3[4..8].iter().all(|&v| v == 0.0));
+        // every other entry PyTorch's U(±1/√4)
+        let others = long.named_params().into_iter().flat_map(|(name, p)| {
+            let v = p.value.to_vec();
+            match name.starts_with("bias") {
+                true => v[..4].iter().chain(&v[8..]).copied().collect(),
+                false => v,
+            }
+        });
+        assert!(others.into_iter().all(|v| v.abs() <= 0.5));
         let names: Vec<String> = lstm.named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["ih.weight", "ih.bias", "hh.weight"]);
+        assert_eq!(
+            names,
+            ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+        );
+        let shapes: Vec<Vec<usize>> = lstm
+            .named_params()
+            .into_iter()
+            .map(|(_, p)| p.value.shape().to_vec())
+            .collect();
+        assert_eq!(shapes, [vec![16, 2], vec![16, 4], vec![16], vec![16]]);
         let tape = Tape::new();
         let y = lstm.forward(&tape.constant(Tensor::zeros(&[5, 7, 2])));
         assert_eq!(y.shape(), &[5, 7, 4]);

@@ -7,5 +7,6 @@ mod checkpoints;
 mod derive;
 mod hardening;
 mod layers;
+mod recurrent;
 mod torch_fixtures;
 mod training;

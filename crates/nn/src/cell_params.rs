@@ -1,0 +1,82 @@
+//! The four tensors every recurrent cell holds, in PyTorch's layout and
+//! under its names, so that a PyTorch `state_dict` loads by name: for a
+//! cell of `G` gates and `H` units, `weight_ih` `[G·H, in]`, `weight_hh`
+//! `[G·H, H]`, `bias_ih` and `bias_hh` `[G·H]` (RNN: G = 1, LSTM: 4, GRU:
+//! 3). Two biases where one would do the arithmetic: PyTorch keeps both,
+//! and the GRU needs `b_hh` apart (inside `r ⊙ (W_hn·h + b_hn)`).
+
+use crate::module::join;
+use crate::param::{Param, TapeParamExt};
+use mnemon_autograd::Var;
+use mnemon_tensor::{Element, Tensor};
+use rand::Rng;
+
+/// The names, in the order of [`init`]'s tensors.
+const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+
+/// PyTorch's initialisation of a cell of `gates` gates: every tensor
+/// U(−1/√H, 1/√H), drawn in the order `weight_ih`, `weight_hh`,
+/// `bias_ih`, `bias_hh`.
+pub(crate) fn init<T: Element, R: Rng + ?Sized>(
+    gates: usize,
+    inputs: usize,
+    hidden: usize,
+    rng: &mut R,
+) -> [Param<T>; 4] {
+    let a = T::of_f64(1.0 / (hidden.max(1) as f64).sqrt());
+    let rows = gates * hidden;
+    let mut u = |shape: &[usize]| Param::new(Tensor::rand_uniform(shape, -a, a, rng));
+    [
+        u(&[rows, inputs]),
+        u(&[rows, hidden]),
+        u(&[rows]),
+        u(&[rows]),
+    ]
+}
+
+/// Calls `f` with each tensor's name (`prefix.weight_ih{suffix}`, ...):
+/// `suffix` is `_l0` for a layer over a sequence, as PyTorch names it.
+pub(crate) fn visit<T: Element>(
+    params: [&Param<T>; 4],
+    prefix: &str,
+    suffix: &str,
+    f: &mut dyn FnMut(&str, &Param<T>),
+) {
+    for (name, p) in NAMES.iter().zip(params) {
+        f(&join(prefix, &format!("{name}{suffix}")), p);
+    }
+}
+
+/// [`visit`] with mutable access.
+pub(crate) fn visit_mut<T: Element>(
+    params: [&mut Param<T>; 4],
+    prefix: &str,
+    suffix: &str,
+    f: &mut dyn FnMut(&str, &mut Param<T>),
+) {
+    for (name, p) in NAMES.iter().zip(params) {
+        f(&join(prefix, &format!("{name}{suffix}")), p);
+    }
+}
+
+/// The input's and the state's parts of every gate's pre-activation:
+/// `(x·W_ihᵀ + b_ih, h·W_hhᵀ + b_hh)`, each `[batch, G·H]`.
+#[track_caller]
+pub(crate) fn gate_inputs<'t, T: Element>(
+    [w_ih, w_hh, b_ih, b_hh]: [&Param<T>; 4],
+    x: &Var<'t, T>,
+    h: &Var<'t, T>,
+) -> (Var<'t, T>, Var<'t, T>) {
+    let tape = x.tape();
+    (
+        x.linear(&tape.param(w_ih), Some(&tape.param(b_ih))),
+        h.linear(&tape.param(w_hh), Some(&tape.param(b_hh))),
+    )
+}
+
+/// A zero state `[batch, hidden]` for `x` `[batch, ..]` (batch 1 for a
+/// rank-0 input, which the cell's product then rejects by name).
+pub(crate) fn zero_state<'t, T: Element>(x: &Var<'t, T>, hidden: usize) -> Var<'t, T> {
+    let batch = x.shape().first().copied().unwrap_or(1);
+    x.tape().constant(Tensor::zeros(&[batch, hidden]))
+}

@@ -1,0 +1,126 @@
+//! The RNN and LSTM against PyTorch's equations written as plain loops:
+//! its gate order (i, f, g, o), both biases, and its parameter names.
+
+use mnemon_autograd::Tape;
+use mnemon_nn::*;
+use mnemon_tensor::Tensor;
+use rand::{rngs::StdRng, SeedableRng};
+
+/// `w·x + b` for a row-major `w` of `rows × x.len()`.
+fn affine(w: &[f64], b: &[f64], x: &[f64]) -> Vec<f64> {
+    (0..b.len())
+        .map(|r| b[r] + (0..x.len()).map(|c| w[r * x.len() + c] * x[c]).sum::<f64>())
+        .collect()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Every parameter drawn anew in ±2, so that no bias hides at 0 or 1.
+fn shuffle<M: Module<f64>>(m: &mut M, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    m.visit_mut("", &mut |_, p| {
+        p.value = Tensor::rand_uniform(p.value.shape(), -2.0, 2.0, &mut rng);
+    });
+}
+
+/// The parameters by PyTorch's names, as plain vectors.
+fn by_name<M: Module<f64>>(m: &M) -> Vec<Vec<f64>> {
+    let named = m.named_params();
+    let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    );
+    named.iter().map(|(_, p)| p.value.to_vec()).collect()
+}
+
+fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{a:?} vs {b:?}");
+    }
+}
+
+const B: usize = 2;
+const T: usize = 3;
+const IN: usize = 3;
+const H: usize = 4;
+
+fn input() -> Tensor<f64> {
+    let mut rng = StdRng::seed_from_u64(9);
+    Tensor::rand_uniform(&[B, T, IN], -1.5, 1.5, &mut rng)
+}
+
+#[test]
+fn rnn_is_pytorchs_rnn() {
+    let mut rnn = Rnn::<f64>::new(IN, H, &mut StdRng::seed_from_u64(0));
+    shuffle(&mut rnn, 1);
+    let [w_ih, w_hh, b_ih, b_hh] = <[Vec<f64>; 4]>::try_from(by_name(&rnn)).unwrap();
+    let x = input().to_vec();
+    let mut want = Vec::new();
+    for b in 0..B {
+        let mut h = vec![0.0; H];
+        for t in 0..T {
+            let xt = &x[(b * T + t) * IN..][..IN];
+            let (gi, gh) = (affine(&w_ih, &b_ih, xt), affine(&w_hh, &b_hh, &h));
+            h = gi.iter().zip(&gh).map(|(a, c)| (a + c).tanh()).collect();
+            want.extend_from_slice(&h);
+        }
+    }
+    let tape = Tape::new();
+    let y = rnn.forward(&tape.constant(input()));
+    assert_eq!(y.shape(), &[B, T, H]);
+    close(&y.value().to_vec(), &want);
+}
+
+#[test]
+fn lstm_is_pytorchs_lstm() {
+    let mut lstm = Lstm::<f64>::new(IN, H, &mut StdRng::seed_from_u64(0));
+    shuffle(&mut lstm, 2);
+    let [w_ih, w_hh, b_ih, b_hh] = <[Vec<f64>; 4]>::try_from(by_name(&lstm)).unwrap();
+    let x = input().to_vec();
+    let mut want = Vec::new();
+    for b in 0..B {
+        let (mut h, mut c) = (vec![0.0; H], vec![0.0; H]);
+        for t in 0..T {
+            let xt = &x[(b * T + t) * IN..][..IN];
+            let (gi, gh) = (affine(&w_ih, &b_ih, xt), affine(&w_hh, &b_hh, &h));
+            let z: Vec<f64> = gi.iter().zip(&gh).map(|(a, c)| a + c).collect();
+            for k in 0..H {
+                // PyTorch's rows: input, forget, cell, output
+                let (i, f) = (sigmoid(z[k]), sigmoid(z[H + k]));
+                let (g, o) = (z[2 * H + k].tanh(), sigmoid(z[3 * H + k]));
+                c[k] = f * c[k] + i * g;
+                h[k] = o * c[k].tanh();
+            }
+            want.extend_from_slice(&h);
+        }
+    }
+    let tape = Tape::new();
+    let y = lstm.forward(&tape.constant(input()));
+    close(&y.value().to_vec(), &want);
+}
+
+#[test]
+fn cells_step_from_a_zero_state_under_pytorchs_cell_names() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let (rnn, lstm) = (
+        RnnCell::<f64>::new(IN, H, &mut rng),
+        LstmCell::<f64>::new(IN, H, &mut rng),
+    );
+    for names in [rnn.named_params(), lstm.named_params()] {
+        let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
+    }
+    let tape = Tape::new();
+    let x = tape.constant(input()).narrow(1, 0, 1).squeeze(1);
+    let zeros = tape.constant(Tensor::zeros(&[B, H]));
+    let same = |a: &Tensor<f64>, b: &Tensor<f64>| assert_eq!(a.to_vec(), b.to_vec());
+    same(rnn.forward(&x).value(), rnn.step(&x, &zeros).value());
+    same(
+        lstm.forward(&x).value(),
+        lstm.step(&x, &zeros, &zeros).0.value(),
+    );
+}
