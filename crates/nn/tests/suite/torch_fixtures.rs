@@ -210,3 +210,31 @@ impl Module for Blind {
         self.0.visit_mut(prefix, f)
     }
 }
+
+#[derive(Clone, Module)]
+struct Recurrent {
+    rnn: Rnn,
+    lstm: Lstm,
+}
+
+impl Recurrent {
+    fn forward<'t>(&self, x: &Var<'t, f32>) -> Var<'t, f32> {
+        self.lstm.forward(&self.rnn.forward(x))
+    }
+}
+
+#[test]
+fn rnn_then_lstm_match_pytorch() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut m = Recurrent {
+        rnn: Rnn::new(3, 4, &mut rng),
+        lstm: Lstm::new(4, 5, &mut rng),
+    };
+    // `rnn.weight_ih_l0`, ..., `lstm.bias_hh_l0`: PyTorch's names, two
+    // biases each, the LSTM's rows in PyTorch's gate order (i, f, g, o)
+    load(&mut m, fixture("recurrent.safetensors")).unwrap();
+    let (x, want) = io("recurrent", "input.x");
+    let tape = Tape::new();
+    let y = m.forward(&tape.constant(x));
+    assert_matches(y.value(), &want);
+}
