@@ -10,6 +10,7 @@ use crate::param::{Param, TapeParamExt};
 use mnemon_autograd::Var;
 use mnemon_tensor::{Element, Tensor};
 use rand::Rng;
+use std::panic::Location;
 
 /// The names, in the order of [`init`]'s tensors.
 const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
@@ -61,17 +62,66 @@ pub(crate) fn visit_mut<T: Element>(
 
 /// The input's and the state's parts of every gate's pre-activation:
 /// `(x·W_ihᵀ + b_ih, h·W_hhᵀ + b_hh)`, each `[batch, G·H]`.
+///
+/// # Panics
+/// Unless `x` is `[batch, in]` and `h` `[batch, H]`, naming `op` (the
+/// cell's step the user called), both shapes and the caller's line.
 #[track_caller]
 pub(crate) fn gate_inputs<'t, T: Element>(
+    op: &str,
     [w_ih, w_hh, b_ih, b_hh]: [&Param<T>; 4],
     x: &Var<'t, T>,
     h: &Var<'t, T>,
 ) -> (Var<'t, T>, Var<'t, T>) {
+    let (xs, hs) = (x.shape(), h.shape());
+    let (inputs, hidden) = (w_ih.shape()[1], w_hh.shape()[1]);
+    if xs.len() != 2 || xs[1] != inputs || hs != [xs[0], hidden] {
+        panic!(
+            "{op}: input {xs:?} and state {hs:?} do not fit a cell of {inputs} inputs and {hidden} units ([batch, {inputs}], [batch, {hidden}]), called at {}",
+            Location::caller()
+        );
+    }
     let tape = x.tape();
     (
         x.linear(&tape.param(w_ih), Some(&tape.param(b_ih))),
         h.linear(&tape.param(w_hh), Some(&tape.param(b_hh))),
     )
+}
+
+/// The time steps of `x`, each `[batch, inputs]`.
+///
+/// # Panics
+/// Unless `x` is `[batch, time, inputs]`, naming `op` (the layer the user
+/// called), the shape and the caller's line.
+#[track_caller]
+pub(crate) fn steps<'t, T: Element>(op: &str, x: &Var<'t, T>, inputs: usize) -> Vec<Var<'t, T>> {
+    let s = x.shape();
+    if s.len() != 3 || s[2] != inputs {
+        panic!(
+            "{op}: input {s:?} is not [batch, time, {inputs}], called at {}",
+            Location::caller()
+        );
+    }
+    (0..s[1]).map(|t| x.narrow(1, t, 1).squeeze(1)).collect()
+}
+
+/// Every step's state stacked along time, `[batch, time, hidden]`. A
+/// sequence of no steps gives `[batch, 0, hidden]`: the empty input
+/// reshaped, so that it stays in the graph (its gradient is empty too).
+/// PyTorch rejects a sequence of length 0; JAX's `scan` returns the empty
+/// stack, as here.
+#[track_caller]
+pub(crate) fn stack_states<'t, T: Element>(
+    x: &Var<'t, T>,
+    states: &[Var<'t, T>],
+    hidden: usize,
+) -> Var<'t, T> {
+    match states {
+        [] => x
+            .reshape(&[x.shape()[0], 0, hidden])
+            .expect("an input of no steps holds no elements"),
+        _ => Var::stack(states, 1),
+    }
 }
 
 /// A zero state `[batch, hidden]` for `x` `[batch, ..]` (batch 1 for a

@@ -2,7 +2,7 @@
 //! parameter layout: `weight_ih` `[3H, in]`, `weight_hh` `[3H, H]`,
 //! `bias_ih`, `bias_hh` `[3H]`.
 
-use crate::cell_params::{self, gate_inputs, zero_state};
+use crate::cell_params::{self, gate_inputs, stack_states, steps, zero_state};
 use crate::module::Module;
 use crate::param::Param;
 use mnemon_autograd::Var;
@@ -47,7 +47,7 @@ impl<T: Element> GruCell<T> {
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
         let hs = self.hidden();
-        let (gi, gh) = gate_inputs(self.params(), x, h);
+        let (gi, gh) = gate_inputs("GruCell::step", self.params(), x, h);
         let part = |g: &Var<'t, T>, i: usize| g.narrow(1, i * hs, hs);
         let r = (&part(&gi, 0) + &part(&gh, 0)).sigmoid();
         let z = (&part(&gi, 1) + &part(&gh, 1)).sigmoid();
@@ -114,20 +114,13 @@ impl<T: Element> Module<T> for Gru<T> {
     /// When `x` is not `[batch, time, in]`.
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        let s = x.shape();
-        if s.len() != 3 {
-            panic!(
-                "Gru: input {s:?} is not [batch, time, features], called at {}",
-                std::panic::Location::caller()
-            );
-        }
         let mut h = zero_state(x, self.cell.hidden());
-        let mut states = Vec::with_capacity(s[1]);
-        for t in 0..s[1] {
-            h = self.cell.step(&x.narrow(1, t, 1).squeeze(1), &h);
+        let mut states = Vec::new();
+        for xt in steps("Gru", x, self.cell.weight_ih.shape()[1]) {
+            h = self.cell.step(&xt, &h);
             states.push(h.clone());
         }
-        Var::stack(&states, 1)
+        stack_states(x, &states, self.cell.hidden())
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
         cell_params::visit(self.cell.params(), prefix, "_l0", f);

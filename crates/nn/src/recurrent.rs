@@ -3,7 +3,7 @@
 //! `[batch, time, features]`. Backpropagation through time is simply the
 //! tape replaying the unrolled loop.
 
-use crate::cell_params::{self, gate_inputs, zero_state};
+use crate::cell_params::{self, gate_inputs, stack_states, steps, zero_state};
 use crate::module::Module;
 use crate::param::Param;
 use mnemon_autograd::Var;
@@ -81,7 +81,7 @@ impl<T: Element> RnnCell<T> {
     /// One step: `x` is `[batch, inputs]`, `h` is `[batch, hidden]`.
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
-        let (gi, gh) = gate_inputs(self.params(), x, h);
+        let (gi, gh) = gate_inputs("RnnCell::step", self.params(), x, h);
         (&gi + &gh).tanh()
     }
 }
@@ -182,7 +182,15 @@ impl<T: Element> LstmCell<T> {
         c: &Var<'t, T>,
     ) -> (Var<'t, T>, Var<'t, T>) {
         let n = self.hidden();
-        let (gi, gh) = gate_inputs(self.params(), x, h);
+        let (gi, gh) = gate_inputs("LstmCell::step", self.params(), x, h);
+        if c.shape() != h.shape() {
+            panic!(
+                "LstmCell::step: cell state {:?} is not shaped as the hidden state {:?}, called at {}",
+                c.shape(),
+                h.shape(),
+                std::panic::Location::caller()
+            );
+        }
         let z = &gi + &gh;
         let gate = |k: usize| z.narrow(1, k * n, n);
         let (i, f, g, o) = (
@@ -195,18 +203,6 @@ impl<T: Element> LstmCell<T> {
         let h2 = &o * &c2.tanh();
         (h2, c2)
     }
-}
-
-/// The time steps of `x` (`[batch, time, features]`), each `[batch, features]`.
-#[track_caller]
-fn steps<'t, T: Element>(x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-    let s = x.shape();
-    assert!(
-        s.len() == 3,
-        "recurrent layer: input must be [batch, time, features], got {s:?}, called at {}",
-        std::panic::Location::caller()
-    );
-    (0..s[1]).map(|t| x.narrow(1, t, 1).squeeze(1)).collect()
 }
 
 /// An Elman RNN over a sequence; `forward` returns every hidden state,
@@ -231,7 +227,7 @@ impl<T: Element> Rnn<T> {
     /// The hidden state after every step.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        let xs = steps(x);
+        let xs = steps("Rnn", x, self.cell.weight_ih.shape()[1]);
         let mut h = zero_state(x, self.cell.hidden());
         let mut out = Vec::with_capacity(xs.len());
         for xt in &xs {
@@ -276,7 +272,7 @@ impl<T: Element> Lstm<T> {
     /// The hidden state after every step.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        let xs = steps(x);
+        let xs = steps("Lstm", x, self.cell.weight_ih.shape()[1]);
         let zeros = zero_state(x, self.cell.hidden());
         let (mut h, mut c) = (zeros.clone(), zeros);
         let mut out = Vec::with_capacity(xs.len());
@@ -310,7 +306,7 @@ macro_rules! recurrent_modules {
         impl<T: Element> Module<T> for $layer<T> {
             #[track_caller]
             fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-                Var::stack(&self.states(x), 1)
+                stack_states(x, &self.states(x), self.cell.hidden())
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
                 cell_params::visit(self.cell.params(), prefix, "_l0", f);

@@ -124,3 +124,69 @@ fn cells_step_from_a_zero_state_under_pytorchs_cell_names() {
         lstm.step(&x, &zeros, &zeros).0.value(),
     );
 }
+
+#[test]
+fn a_sequence_of_no_steps_gives_no_states() {
+    // PyTorch rejects length 0; JAX's scan returns the empty stack, as here
+    let mut rng = StdRng::seed_from_u64(4);
+    let models: [Box<dyn Module<f64>>; 3] = [
+        Box::new(Rnn::new(IN, H, &mut rng)),
+        Box::new(Lstm::new(IN, H, &mut rng)),
+        Box::new(Gru::new(IN, H, &mut rng)),
+    ];
+    for m in &models {
+        let tape = Tape::new();
+        let x = tape.leaf(Tensor::zeros(&[B, 0, IN]));
+        let y = m.forward(&x);
+        assert_eq!(y.shape(), &[B, 0, H]);
+        let grads = y.sum_all().backward();
+        assert_eq!(grads.wrt(&x).unwrap().shape(), &[B, 0, IN]);
+    }
+}
+
+/// The panic message of `f`, which must panic.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).expect_err("a shape mismatch panics");
+    err.downcast_ref::<String>().cloned().unwrap_or_default()
+}
+
+#[test]
+fn shape_mismatches_name_the_layer_both_shapes_and_the_callers_line() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let (lstm, cell) = (
+        Lstm::<f64>::new(IN, H, &mut rng),
+        LstmCell::<f64>::new(IN, H, &mut rng),
+    );
+    let line = line!() + 3;
+    let msg = panic_message(|| {
+        let tape = Tape::new();
+        lstm.forward(&tape.constant(Tensor::zeros(&[B, T, IN + 1])));
+    });
+    assert!(
+        msg.starts_with("Lstm: input [2, 3, 4] is not [batch, time, 3]"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
+    let msg = panic_message(|| {
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::zeros(&[B, IN]));
+        let h = tape.constant(Tensor::zeros(&[B + 1, H]));
+        cell.step(&x, &h, &h);
+    });
+    assert!(
+        msg.starts_with("LstmCell::step: input [2, 3] and state [3, 4] do not fit a cell of 3 inputs and 4 units"),
+        "{msg}"
+    );
+    let msg = panic_message(|| {
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::zeros(&[B, IN]));
+        let h = tape.constant(Tensor::zeros(&[B, H]));
+        cell.step(&x, &h, &tape.constant(Tensor::zeros(&[B, H + 1])));
+    });
+    assert!(
+        msg.starts_with(
+            "LstmCell::step: cell state [2, 5] is not shaped as the hidden state [2, 4]"
+        ),
+        "{msg}"
+    );
+}
