@@ -12,6 +12,33 @@ use mnemon_tensor::{Element, Tensor};
 use rand::Rng;
 use std::panic::Location;
 
+/// `tensors()` and `tensors_mut()` for a cell whose fields are the four
+/// tensors: `[weight_ih, weight_hh, bias_ih, bias_hh]`.
+macro_rules! cell_param_access {
+    ($cell:ident) => {
+        impl<T: Element> $cell<T> {
+            fn tensors(&self) -> [&Param<T>; 4] {
+                [
+                    &self.weight_ih,
+                    &self.weight_hh,
+                    &self.bias_ih,
+                    &self.bias_hh,
+                ]
+            }
+
+            fn tensors_mut(&mut self) -> [&mut Param<T>; 4] {
+                [
+                    &mut self.weight_ih,
+                    &mut self.weight_hh,
+                    &mut self.bias_ih,
+                    &mut self.bias_hh,
+                ]
+            }
+        }
+    };
+}
+pub(crate) use cell_param_access;
+
 /// The names, in the order of [`init`]'s tensors.
 const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 

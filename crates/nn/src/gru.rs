@@ -26,6 +26,8 @@ pub struct GruCell<T: Element = f32> {
     pub bias_hh: Param<T>,
 }
 
+cell_params::cell_param_access!(GruCell);
+
 impl<T: Element> GruCell<T> {
     /// A cell initialised as PyTorch's: every tensor U(±1/√hidden).
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
@@ -47,31 +49,13 @@ impl<T: Element> GruCell<T> {
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
         let hs = self.hidden();
-        let (gi, gh) = gate_inputs("GruCell::step", self.params(), x, h);
+        let (gi, gh) = gate_inputs("GruCell::step", self.tensors(), x, h);
         let part = |g: &Var<'t, T>, i: usize| g.narrow(1, i * hs, hs);
         let r = (&part(&gi, 0) + &part(&gh, 0)).sigmoid();
         let z = (&part(&gi, 1) + &part(&gh, 1)).sigmoid();
         let n = (&part(&gi, 2) + &(&r * &part(&gh, 2))).tanh();
         // (1 − z)·n + z·h = n + z·(h − n)
         &n + &(&z * &(h - &n))
-    }
-
-    fn params(&self) -> [&Param<T>; 4] {
-        [
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-        ]
-    }
-
-    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
-        [
-            &mut self.weight_ih,
-            &mut self.weight_hh,
-            &mut self.bias_ih,
-            &mut self.bias_hh,
-        ]
     }
 }
 
@@ -100,10 +84,10 @@ impl<T: Element> Module<T> for GruCell<T> {
         self.step(x, &zero_state(x, self.hidden()))
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        cell_params::visit(self.params(), prefix, "", f);
+        cell_params::visit(self.tensors(), prefix, "", f);
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        cell_params::visit_mut(self.params_mut(), prefix, "", f);
+        cell_params::visit_mut(self.tensors_mut(), prefix, "", f);
     }
 }
 
@@ -123,9 +107,9 @@ impl<T: Element> Module<T> for Gru<T> {
         stack_states(x, &states, self.cell.hidden())
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        cell_params::visit(self.cell.params(), prefix, "_l0", f);
+        cell_params::visit(self.cell.tensors(), prefix, "_l0", f);
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        cell_params::visit_mut(self.cell.params_mut(), prefix, "_l0", f);
+        cell_params::visit_mut(self.cell.tensors_mut(), prefix, "_l0", f);
     }
 }

@@ -43,6 +43,8 @@ pub struct RnnCell<T: Element = f32> {
     pub bias_hh: Param<T>,
 }
 
+cell_params::cell_param_access!(RnnCell);
+
 impl<T: Element> RnnCell<T> {
     /// A cell initialised as PyTorch's: every tensor U(±1/√hidden).
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
@@ -60,28 +62,10 @@ impl<T: Element> RnnCell<T> {
         self.weight_hh.shape()[1]
     }
 
-    fn params(&self) -> [&Param<T>; 4] {
-        [
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-        ]
-    }
-
-    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
-        [
-            &mut self.weight_ih,
-            &mut self.weight_hh,
-            &mut self.bias_ih,
-            &mut self.bias_hh,
-        ]
-    }
-
     /// One step: `x` is `[batch, inputs]`, `h` is `[batch, hidden]`.
     #[track_caller]
     pub fn step<'t>(&self, x: &Var<'t, T>, h: &Var<'t, T>) -> Var<'t, T> {
-        let (gi, gh) = gate_inputs("RnnCell::step", self.params(), x, h);
+        let (gi, gh) = gate_inputs("RnnCell::step", self.tensors(), x, h);
         (&gi + &gh).tanh()
     }
 }
@@ -102,6 +86,8 @@ pub struct LstmCell<T: Element = f32> {
     /// `[4H]`.
     pub bias_hh: Param<T>,
 }
+
+cell_params::cell_param_access!(LstmCell);
 
 impl<T: Element> LstmCell<T> {
     /// A cell initialised as PyTorch's (every tensor U(±1/√hidden)) but
@@ -155,24 +141,6 @@ impl<T: Element> LstmCell<T> {
         self.weight_hh.shape()[1]
     }
 
-    fn params(&self) -> [&Param<T>; 4] {
-        [
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-        ]
-    }
-
-    fn params_mut(&mut self) -> [&mut Param<T>; 4] {
-        [
-            &mut self.weight_ih,
-            &mut self.weight_hh,
-            &mut self.bias_ih,
-            &mut self.bias_hh,
-        ]
-    }
-
     /// One step: `x` `[batch, inputs]`, `h` and `c` `[batch, hidden]`.
     #[track_caller]
     pub fn step<'t>(
@@ -182,7 +150,7 @@ impl<T: Element> LstmCell<T> {
         c: &Var<'t, T>,
     ) -> (Var<'t, T>, Var<'t, T>) {
         let n = self.hidden();
-        let (gi, gh) = gate_inputs("LstmCell::step", self.params(), x, h);
+        let (gi, gh) = gate_inputs("LstmCell::step", self.tensors(), x, h);
         if c.shape() != h.shape() {
             panic!(
                 "LstmCell::step: cell state {:?} is not shaped as the hidden state {:?}, called at {}",
@@ -297,10 +265,10 @@ macro_rules! recurrent_modules {
                 $step
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                cell_params::visit(self.params(), prefix, "", f);
+                cell_params::visit(self.tensors(), prefix, "", f);
             }
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                cell_params::visit_mut(self.params_mut(), prefix, "", f);
+                cell_params::visit_mut(self.tensors_mut(), prefix, "", f);
             }
         }
         impl<T: Element> Module<T> for $layer<T> {
@@ -309,10 +277,10 @@ macro_rules! recurrent_modules {
                 stack_states(x, &self.states(x), self.cell.hidden())
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                cell_params::visit(self.cell.params(), prefix, "_l0", f);
+                cell_params::visit(self.cell.tensors(), prefix, "_l0", f);
             }
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                cell_params::visit_mut(self.cell.params_mut(), prefix, "_l0", f);
+                cell_params::visit_mut(self.cell.tensors_mut(), prefix, "_l0", f);
             }
         }
     };
