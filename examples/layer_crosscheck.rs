@@ -298,6 +298,15 @@ fn optim<T: Element>(mut model: Params<T>, io: &Io) -> Vec<String> {
     bad
 }
 
+/// The vectors `vs` flattened and joined into one.
+fn flat<'t, T: Element>(vs: &[Var<'t, T>]) -> Var<'t, T> {
+    let parts: Vec<_> = vs
+        .iter()
+        .map(|v| v.reshape(&[v.value().numel()]).unwrap())
+        .collect();
+    Var::concat(&parts, 0)
+}
+
 /// Builds the case's layer, loads PyTorch's state into it and checks it.
 fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
@@ -396,6 +405,30 @@ fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
         "lstm" => {
             let m = loaded!(Lstm::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
+        }
+        // from a given state: every state, then h_n (and c_n), flattened
+        "rnn_state" | "lstm_state" | "gru_state" => {
+            let (i, h) = (io.get("in"), io.get("hidden"));
+            match io.cfg["kind"].as_str() {
+                "rnn_state" => check(&loaded!(Rnn::<T>::new(i, h, &mut rng)), io, |m, tape, x| {
+                    let (out, h_n) = m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
+                    flat(&[out, h_n])
+                }),
+                "gru_state" => check(&loaded!(Gru::<T>::new(i, h, &mut rng)), io, |m, tape, x| {
+                    let (out, h_n) = m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
+                    flat(&[out, h_n])
+                }),
+                _ => check(
+                    &loaded!(Lstm::<T>::new(i, h, &mut rng)),
+                    io,
+                    |m, tape, x| {
+                        let h0 = tape.constant(io.as_t("input.h0"));
+                        let c0 = tape.constant(io.as_t("input.c0"));
+                        let (out, (h_n, c_n)) = m.forward_with(x, Some((&h0, &c0)));
+                        flat(&[out, h_n, c_n])
+                    },
+                ),
+            }
         }
         "loss" => {
             let r = match io.cfg["reduction"].as_str() {

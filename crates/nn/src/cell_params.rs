@@ -151,6 +151,34 @@ pub(crate) fn stack_states<'t, T: Element>(
     }
 }
 
+/// The state a layer starts from: `given`, checked to be `[batch, hidden]`
+/// for `x` `[batch, ..]`, or zeros.
+///
+/// # Panics
+/// When `given` is not `[batch, hidden]`, naming `op`, the shapes and the
+/// caller's line.
+#[track_caller]
+pub(crate) fn initial_state<'t, T: Element>(
+    op: &str,
+    x: &Var<'t, T>,
+    given: Option<&Var<'t, T>>,
+    hidden: usize,
+) -> Var<'t, T> {
+    let Some(s) = given else {
+        return zero_state(x, hidden);
+    };
+    let want = [x.shape().first().copied().unwrap_or(1), hidden];
+    if s.shape() != want {
+        panic!(
+            "{op}: initial state {:?} is not [batch, hidden] = {want:?} for input {:?}, called at {}",
+            s.shape(),
+            x.shape(),
+            Location::caller()
+        );
+    }
+    s.clone()
+}
+
 /// A zero state `[batch, hidden]` for `x` `[batch, ..]` (batch 1 for a
 /// rank-0 input, which the cell's product then rejects by name).
 pub(crate) fn zero_state<'t, T: Element>(x: &Var<'t, T>, hidden: usize) -> Var<'t, T> {

@@ -2,7 +2,7 @@
 //! parameter layout: `weight_ih` `[3H, in]`, `weight_hh` `[3H, H]`,
 //! `bias_ih`, `bias_hh` `[3H]`.
 
-use crate::cell_params::{self, gate_inputs, stack_states, steps, zero_state};
+use crate::cell_params::{self, gate_inputs, initial_state, stack_states, steps, zero_state};
 use crate::module::Module;
 use crate::param::Param;
 use mnemon_autograd::Var;
@@ -75,6 +75,39 @@ impl<T: Element> Gru<T> {
             cell: GruCell::new(inputs, hidden, rng),
         }
     }
+
+    /// PyTorch's `gru(x, h0)`: every hidden state `[batch, time, H]` and
+    /// the last, `h_n` `[batch, H]`, starting from `h0` (`[batch, H]`,
+    /// zeros when `None`). See [`Rnn::forward_with`](crate::Rnn::forward_with).
+    ///
+    /// # Panics
+    /// Unless `x` is `[batch, time, in]` and `h0` `[batch, H]` (naming the
+    /// shapes and the caller's line).
+    #[track_caller]
+    pub fn forward_with<'t>(
+        &self,
+        x: &Var<'t, T>,
+        h0: Option<&Var<'t, T>>,
+    ) -> (Var<'t, T>, Var<'t, T>) {
+        self.run("Gru::forward_with", x, h0)
+    }
+
+    #[track_caller]
+    fn run<'t>(
+        &self,
+        op: &str,
+        x: &Var<'t, T>,
+        h0: Option<&Var<'t, T>>,
+    ) -> (Var<'t, T>, Var<'t, T>) {
+        let hidden = self.cell.hidden();
+        let mut h = initial_state(op, x, h0, hidden);
+        let mut states = Vec::new();
+        for xt in steps(op, x, self.cell.weight_ih.shape()[1]) {
+            h = self.cell.step(&xt, &h);
+            states.push(h.clone());
+        }
+        (stack_states(x, &states, hidden), h)
+    }
 }
 
 impl<T: Element> Module<T> for GruCell<T> {
@@ -98,13 +131,7 @@ impl<T: Element> Module<T> for Gru<T> {
     /// When `x` is not `[batch, time, in]`.
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        let mut h = zero_state(x, self.cell.hidden());
-        let mut states = Vec::new();
-        for xt in steps("Gru", x, self.cell.weight_ih.shape()[1]) {
-            h = self.cell.step(&xt, &h);
-            states.push(h.clone());
-        }
-        stack_states(x, &states, self.cell.hidden())
+        self.run("Gru", x, None).0
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
         cell_params::visit(self.cell.tensors(), prefix, "_l0", f);

@@ -3,7 +3,7 @@
 //! `[batch, time, features]`. Backpropagation through time is simply the
 //! tape replaying the unrolled loop.
 
-use crate::cell_params::{self, gate_inputs, stack_states, steps, zero_state};
+use crate::cell_params::{self, gate_inputs, initial_state, stack_states, steps, zero_state};
 use crate::module::Module;
 use crate::param::Param;
 use mnemon_autograd::Var;
@@ -192,11 +192,63 @@ impl<T: Element> Rnn<T> {
         }
     }
 
-    /// The hidden state after every step.
+    /// The hidden state after every step, from zeros.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        let xs = steps("Rnn", x, self.cell.weight_ih.shape()[1]);
-        let mut h = zero_state(x, self.cell.hidden());
+        self.states_from("Rnn", x, None)
+    }
+
+    /// PyTorch's `rnn(x, h0)`: every hidden state `[batch, time, hidden]`
+    /// and the last, `h_n` `[batch, hidden]`, starting from `h0`
+    /// (`[batch, hidden]`, zeros when `None`; PyTorch's `h0` has a leading
+    /// axis of layers, here there is one layer). Over a sequence of no
+    /// steps `h_n` is `h0`. Gradients reach `h0` when it is a leaf or
+    /// depends on one (a state carried over from the last batch, say).
+    ///
+    /// ```
+    /// use mnemon_autograd::Tape;
+    /// use mnemon_nn::Rnn;
+    /// use mnemon_tensor::Tensor;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// let rnn = Rnn::<f64>::new(2, 3, &mut StdRng::seed_from_u64(0));
+    /// let tape = Tape::new();
+    /// let x = tape.constant(Tensor::ones(&[4, 5, 2]));
+    /// let (all, last) = rnn.forward_with(&x, None);
+    /// // go on from where the first half left off: the same states
+    /// let (first, h) = rnn.forward_with(&x.narrow(1, 0, 2), None);
+    /// let (rest, h_n) = rnn.forward_with(&x.narrow(1, 2, 3), Some(&h));
+    /// assert_eq!(all.narrow(1, 0, 2).value().to_vec(), first.value().to_vec());
+    /// assert_eq!(all.narrow(1, 2, 3).value().to_vec(), rest.value().to_vec());
+    /// assert_eq!(last.value().to_vec(), h_n.value().to_vec());
+    /// ```
+    ///
+    /// # Panics
+    /// Unless `x` is `[batch, time, inputs]` and `h0` `[batch, hidden]`
+    /// (naming the shapes and the caller's line).
+    #[track_caller]
+    pub fn forward_with<'t>(
+        &self,
+        x: &Var<'t, T>,
+        h0: Option<&Var<'t, T>>,
+    ) -> (Var<'t, T>, Var<'t, T>) {
+        let states = self.states_from("Rnn::forward_with", x, h0);
+        let hidden = self.cell.hidden();
+        let last = match states.last() {
+            Some(h) => h.clone(),
+            None => initial_state("Rnn::forward_with", x, h0, hidden),
+        };
+        (stack_states(x, &states, hidden), last)
+    }
+
+    #[track_caller]
+    fn states_from<'t>(
+        &self,
+        op: &str,
+        x: &Var<'t, T>,
+        h0: Option<&Var<'t, T>>,
+    ) -> Vec<Var<'t, T>> {
+        let xs = steps(op, x, self.cell.weight_ih.shape()[1]);
+        let mut h = initial_state(op, x, h0, self.cell.hidden());
         let mut out = Vec::with_capacity(xs.len());
         for xt in &xs {
             h = self.cell.step(xt, &h);
@@ -237,18 +289,55 @@ impl<T: Element> Lstm<T> {
         }
     }
 
-    /// The hidden state after every step.
+    /// The hidden state after every step, from zeros.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        let xs = steps("Lstm", x, self.cell.weight_ih.shape()[1]);
-        let zeros = zero_state(x, self.cell.hidden());
-        let (mut h, mut c) = (zeros.clone(), zeros);
+        self.states_from("Lstm", x, None).0
+    }
+
+    /// PyTorch's `lstm(x, (h0, c0))`: every hidden state
+    /// `[batch, time, hidden]` and the last hidden and cell states
+    /// `(h_n, c_n)`, each `[batch, hidden]`, starting from `state`
+    /// (`(h0, c0)`, zeros when `None`; PyTorch's have a leading axis of
+    /// layers, here there is one layer). Over a sequence of no steps
+    /// `(h_n, c_n)` is the state given. See [`Rnn::forward_with`].
+    ///
+    /// # Panics
+    /// Unless `x` is `[batch, time, inputs]` and `h0`, `c0` are
+    /// `[batch, hidden]` (naming the shapes and the caller's line).
+    #[track_caller]
+    pub fn forward_with<'t>(
+        &self,
+        x: &Var<'t, T>,
+        state: Option<(&Var<'t, T>, &Var<'t, T>)>,
+    ) -> (Var<'t, T>, (Var<'t, T>, Var<'t, T>)) {
+        let (states, c) = self.states_from("Lstm::forward_with", x, state);
+        let hidden = self.cell.hidden();
+        let h = match states.last() {
+            Some(h) => h.clone(),
+            None => initial_state("Lstm::forward_with", x, state.map(|s| s.0), hidden),
+        };
+        (stack_states(x, &states, hidden), (h, c))
+    }
+
+    /// Every hidden state and the last cell state.
+    #[track_caller]
+    fn states_from<'t>(
+        &self,
+        op: &str,
+        x: &Var<'t, T>,
+        state: Option<(&Var<'t, T>, &Var<'t, T>)>,
+    ) -> (Vec<Var<'t, T>>, Var<'t, T>) {
+        let xs = steps(op, x, self.cell.weight_ih.shape()[1]);
+        let n = self.cell.hidden();
+        let mut h = initial_state(op, x, state.map(|s| s.0), n);
+        let mut c = initial_state(op, x, state.map(|s| s.1), n);
         let mut out = Vec::with_capacity(xs.len());
         for xt in &xs {
             (h, c) = self.cell.step(xt, &h, &c);
             out.push(h.clone());
         }
-        out
+        (out, c)
     }
 }
 

@@ -190,3 +190,49 @@ fn shape_mismatches_name_the_layer_both_shapes_and_the_callers_line() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_given_initial_state_is_where_the_sequence_starts_and_gets_its_gradient() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut lstm = Lstm::<f64>::new(IN, H, &mut rng);
+    shuffle(&mut lstm, 7);
+    let tape = Tape::new();
+    let x = tape.constant(input());
+    let h0 = tape.leaf(Tensor::rand_uniform(&[B, H], -1.0, 1.0, &mut rng));
+    let c0 = tape.leaf(Tensor::rand_uniform(&[B, H], -1.0, 1.0, &mut rng));
+    let (out, (h_n, c_n)) = lstm.forward_with(&x, Some((&h0, &c0)));
+    // the first step is the cell's step from (h0, c0)
+    let x0 = x.narrow(1, 0, 1).squeeze(1);
+    let (h1, _) = lstm.cell.step(&x0, &h0, &c0);
+    let first = out.narrow(1, 0, 1).squeeze(1);
+    assert_eq!(first.value().to_vec(), h1.value().to_vec());
+    let last = out.narrow(1, T - 1, 1).squeeze(1);
+    assert_eq!(last.value().to_vec(), h_n.value().to_vec());
+    let grads = (&h_n.sum_all() + &c_n.sum_all()).backward();
+    for s in [&h0, &c0] {
+        let g = grads
+            .wrt(s)
+            .expect("the state is a leaf the output depends on");
+        assert!(g.to_vec().iter().any(|&v| v != 0.0));
+    }
+    // no steps: the state given is the state returned
+    let empty = tape.constant(Tensor::zeros(&[B, 0, IN]));
+    let (out, (h, c)) = lstm.forward_with(&empty, Some((&h0, &c0)));
+    assert_eq!(out.shape(), &[B, 0, H]);
+    assert_eq!(h.value().to_vec(), h0.value().to_vec());
+    assert_eq!(c.value().to_vec(), c0.value().to_vec());
+    let line = line!() + 5;
+    let msg = panic_message(|| {
+        let tape = Tape::new();
+        let rnn = Rnn::<f64>::new(IN, H, &mut StdRng::seed_from_u64(0));
+        let x = tape.constant(input());
+        rnn.forward_with(&x, Some(&tape.constant(Tensor::zeros(&[1, B, H]))));
+    });
+    assert!(
+        msg.starts_with(
+            "Rnn::forward_with: initial state [1, 2, 4] is not [batch, hidden] = [2, 4]"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
+}
