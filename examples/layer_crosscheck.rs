@@ -73,6 +73,16 @@ impl Io {
         self.cfg[k] == "1"
     }
 
+    /// A recurrent layer's `(layers, bidirectional)`: (1, false) unless
+    /// the case names them.
+    fn stacking(&self) -> (usize, bool) {
+        let layers = self.cfg.get("layers").map_or(1, |l| l.parse().unwrap());
+        (
+            layers,
+            self.cfg.get("bidirectional").is_some_and(|b| b == "1"),
+        )
+    }
+
     /// Tensor `name` in the layer's element type.
     fn as_t<T: Element>(&self, name: &str) -> Tensor<T> {
         self.t[name].cast()
@@ -395,31 +405,48 @@ fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
             check(&m, io, |m, _, x| m.forward_masked(x, mask))
         }
         "gru" => {
-            let m = loaded!(Gru::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
+            let (l, bi) = io.stacking();
+            let (i, h) = (io.get("in"), io.get("hidden"));
+            let m = loaded!(Gru::<T>::with_layers(i, h, l, bi, &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
         }
         "rnn" => {
-            let m = loaded!(Rnn::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
+            let (l, bi) = io.stacking();
+            let (i, h) = (io.get("in"), io.get("hidden"));
+            let m = loaded!(Rnn::<T>::with_layers(i, h, l, bi, &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
         }
         "lstm" => {
-            let m = loaded!(Lstm::<T>::new(io.get("in"), io.get("hidden"), &mut rng));
+            let (l, bi) = io.stacking();
+            let (i, h) = (io.get("in"), io.get("hidden"));
+            let m = loaded!(Lstm::<T>::with_layers(i, h, l, bi, &mut rng));
             check(&m, io, |m, _, x| m.forward(x))
         }
         // from a given state: every state, then h_n (and c_n), flattened
         "rnn_state" | "lstm_state" | "gru_state" => {
             let (i, h) = (io.get("in"), io.get("hidden"));
+            let (l, bi) = io.stacking();
             match io.cfg["kind"].as_str() {
-                "rnn_state" => check(&loaded!(Rnn::<T>::new(i, h, &mut rng)), io, |m, tape, x| {
-                    let (out, h_n) = m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
-                    flat(&[out, h_n])
-                }),
-                "gru_state" => check(&loaded!(Gru::<T>::new(i, h, &mut rng)), io, |m, tape, x| {
-                    let (out, h_n) = m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
-                    flat(&[out, h_n])
-                }),
+                "rnn_state" => check(
+                    &loaded!(Rnn::<T>::with_layers(i, h, l, bi, &mut rng)),
+                    io,
+                    |m, tape, x| {
+                        let (out, h_n) =
+                            m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
+                        flat(&[out, h_n])
+                    },
+                ),
+                "gru_state" => check(
+                    &loaded!(Gru::<T>::with_layers(i, h, l, bi, &mut rng)),
+                    io,
+                    |m, tape, x| {
+                        let (out, h_n) =
+                            m.forward_with(x, Some(&tape.constant(io.as_t("input.h0"))));
+                        flat(&[out, h_n])
+                    },
+                ),
                 _ => check(
-                    &loaded!(Lstm::<T>::new(i, h, &mut rng)),
+                    &loaded!(Lstm::<T>::with_layers(i, h, l, bi, &mut rng)),
                     io,
                     |m, tape, x| {
                         let h0 = tape.constant(io.as_t("input.h0"));

@@ -429,27 +429,41 @@ for kind in ["rnn", "lstm"]:
     shuffle_params(m)
     case(kind, {"in": 2, "hidden": 3}, m, randn(0, 2, 2), lambda m, x: m(x)[0])
 
-# From a given state (`rnn(x, h0)`, `lstm(x, (h0, c0))`): the output is
-# every state, then h_n (and c_n), flattened into one vector
-for i in range(6):
+# From a given state (`rnn(x, h0)`, `lstm(x, (h0, c0))`; PyTorch's shape
+# [layers · directions, batch, hidden]): the output is every state, then
+# h_n (and c_n), flattened into one vector; stacked and bidirectional
+# layers among them
+RNNS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+for i in range(9):
     kind = ["rnn", "lstm", "gru"][i % 3]
     n_in, hidden, b = ri(1, 4), ri(1, 5), ri(1, 3)
-    m = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](n_in, hidden, batch_first=True)
+    layers, bi = (1, False) if i < 3 else (ri(1, 3), bool(rng.integers(0, 2)))
+    m = RNNS[kind](n_in, hidden, num_layers=layers, bidirectional=bi, batch_first=True)
     shuffle_params(m)
-    h0, c0 = randn(b, hidden), randn(b, hidden)
-    x = randn(b, [0, ri(1, 6)][i >= 3], n_in) if kind != "lstm" or i >= 3 else randn(b, ri(1, 6), n_in)
+    k = layers * (1 + bi)
+    h0, c0 = randn(k, b, hidden), randn(k, b, hidden)
+    x = randn(b, 0 if i in (0, 2) else ri(1, 6), n_in)
 
     def run_state(m, x, kind=kind, h0=h0, c0=c0):
         if x.shape[1] == 0:  # PyTorch rejects a sequence of no steps
             last = [h0.to(x.dtype)] + ([c0.to(x.dtype)] if kind == "lstm" else [])
             return torch.cat([x.reshape(-1) * 0.0] + [t.reshape(-1) for t in last])
         if kind == "lstm":
-            out, (hn, cn) = m(x, (h0.to(x.dtype)[None], c0.to(x.dtype)[None]))
+            out, (hn, cn) = m(x, (h0.to(x.dtype), c0.to(x.dtype)))
             last = [hn, cn]
         else:
-            out, hn = m(x, h0.to(x.dtype)[None])
+            out, hn = m(x, h0.to(x.dtype))
             last = [hn]
         return torch.cat([out.reshape(-1)] + [t.reshape(-1) for t in last])
-    case(kind + "_state", {"in": n_in, "hidden": hidden}, m, x, run_state, extra={"input.h0": h0, "input.c0": c0})
+    cfg = {"in": n_in, "hidden": hidden, "layers": layers, "bidirectional": bi}
+    case(kind + "_state", cfg, m, x, run_state, extra={"input.h0": h0, "input.c0": c0})
+# stacked and bidirectional, from zeros, over longer sequences
+for i in range(6):
+    kind = ["rnn", "lstm", "gru"][i % 3]
+    n_in, hidden, layers = ri(1, 4), ri(1, 4), ri(2, 3)
+    m = RNNS[kind](n_in, hidden, num_layers=layers, bidirectional=i >= 3, batch_first=True)
+    shuffle_params(m)
+    cfg = {"in": n_in, "hidden": hidden, "layers": layers, "bidirectional": i >= 3}
+    case(kind, cfg, m, randn(ri(1, 2), ri(5, 12), n_in), lambda m, x: m(x)[0])
 
 print(f"{count} cases in {out_dir}")

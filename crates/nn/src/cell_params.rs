@@ -17,7 +17,7 @@ use std::panic::Location;
 macro_rules! cell_param_access {
     ($cell:ident) => {
         impl<T: Element> $cell<T> {
-            fn tensors(&self) -> [&Param<T>; 4] {
+            pub(crate) fn tensors(&self) -> [&Param<T>; 4] {
                 [
                     &self.weight_ih,
                     &self.weight_hh,
@@ -26,7 +26,7 @@ macro_rules! cell_param_access {
                 ]
             }
 
-            fn tensors_mut(&mut self) -> [&mut Param<T>; 4] {
+            pub(crate) fn tensors_mut(&mut self) -> [&mut Param<T>; 4] {
                 [
                     &mut self.weight_ih,
                     &mut self.weight_hh,
@@ -149,34 +149,6 @@ pub(crate) fn stack_states<'t, T: Element>(
             .expect("an input of no steps holds no elements"),
         _ => Var::stack(states, 1),
     }
-}
-
-/// The state a layer starts from: `given`, checked to be `[batch, hidden]`
-/// for `x` `[batch, ..]`, or zeros.
-///
-/// # Panics
-/// When `given` is not `[batch, hidden]`, naming `op`, the shapes and the
-/// caller's line.
-#[track_caller]
-pub(crate) fn initial_state<'t, T: Element>(
-    op: &str,
-    x: &Var<'t, T>,
-    given: Option<&Var<'t, T>>,
-    hidden: usize,
-) -> Var<'t, T> {
-    let Some(s) = given else {
-        return zero_state(x, hidden);
-    };
-    let want = [x.shape().first().copied().unwrap_or(1), hidden];
-    if s.shape() != want {
-        panic!(
-            "{op}: initial state {:?} is not [batch, hidden] = {want:?} for input {:?}, called at {}",
-            s.shape(),
-            x.shape(),
-            Location::caller()
-        );
-    }
-    s.clone()
 }
 
 /// A zero state `[batch, hidden]` for `x` `[batch, ..]` (batch 1 for a

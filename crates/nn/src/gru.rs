@@ -2,9 +2,10 @@
 //! parameter layout: `weight_ih` `[3H, in]`, `weight_hh` `[3H, H]`,
 //! `bias_ih`, `bias_hh` `[3H]`.
 
-use crate::cell_params::{self, gate_inputs, initial_state, stack_states, steps, zero_state};
+use crate::cell_params::{self, gate_inputs, zero_state};
 use crate::module::Module;
 use crate::param::Param;
+use crate::sequence;
 use mnemon_autograd::Var;
 use mnemon_tensor::Element;
 use rand::Rng;
@@ -59,54 +60,80 @@ impl<T: Element> GruCell<T> {
     }
 }
 
-/// A one-layer GRU over `[batch, time, in]` from a zero state, returning
-/// every step's hidden state `[batch, time, H]`; parameters named as
-/// PyTorch's `nn.GRU(in, H, batch_first=True)` (`weight_ih_l0`, ...).
+/// A GRU over `[batch, time, in]` from a zero state, returning every
+/// state of its top layer `[batch, time, D·H]`. PyTorch:
+/// `nn.GRU(in, H, batch_first=True)`, with `num_layers` and
+/// `bidirectional` ([`Gru::with_layers`]); parameters named as there
+/// (`weight_ih_l0`, ..., `bias_hh_l1_reverse`).
 #[derive(Clone, Debug)]
 pub struct Gru<T: Element = f32> {
-    /// The cell applied at each step.
-    pub cell: GruCell<T>,
+    /// The cells in PyTorch's order: layer 0 (then layer 0 reversed, when
+    /// bidirectional), layer 1, ...
+    pub cells: Vec<GruCell<T>>,
+    /// Whether every layer also reads the sequence backwards.
+    pub bidirectional: bool,
 }
 
 impl<T: Element> Gru<T> {
-    /// A GRU initialised as PyTorch's.
+    /// A one-layer, one-direction GRU initialised as PyTorch's.
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
+        Self::with_layers(inputs, hidden, 1, false, rng)
+    }
+
+    /// `layers` stacked GRUs (PyTorch's `num_layers`), each reading the
+    /// sequence both ways when `bidirectional`.
+    ///
+    /// # Panics
+    /// When `layers` is 0.
+    pub fn with_layers<R: Rng + ?Sized>(
+        inputs: usize,
+        hidden: usize,
+        layers: usize,
+        bidirectional: bool,
+        rng: &mut R,
+    ) -> Self {
         Gru {
-            cell: GruCell::new(inputs, hidden, rng),
+            cells: sequence::build(inputs, hidden, layers, bidirectional, |i, h| {
+                GruCell::new(i, h, rng)
+            }),
+            bidirectional,
         }
     }
 
-    /// PyTorch's `gru(x, h0)`: every hidden state `[batch, time, H]` and
-    /// the last, `h_n` `[batch, H]`, starting from `h0` (`[batch, H]`,
-    /// zeros when `None`). See [`Rnn::forward_with`](crate::Rnn::forward_with).
+    /// PyTorch's `gru(x, h0)`: every state of the top layer
+    /// `[batch, time, D·H]` and every cell's last, `h_n`
+    /// `[layers · D, batch, H]`, starting from `h0` (shaped as `h_n`; zeros
+    /// when `None`). See [`Rnn::forward_with`](crate::Rnn::forward_with).
     ///
     /// # Panics
-    /// Unless `x` is `[batch, time, in]` and `h0` `[batch, H]` (naming the
-    /// shapes and the caller's line).
+    /// Unless `x` is `[batch, time, in]` and `h0` `[layers · D, batch, H]`
+    /// (naming the shapes and the caller's line).
     #[track_caller]
     pub fn forward_with<'t>(
         &self,
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        self.run("Gru::forward_with", x, h0)
+        let init = h0.map(|h| [h]);
+        let run = sequence::run(
+            "Gru::forward_with",
+            &self.cells,
+            self.bidirectional,
+            x,
+            init.as_ref().map(|i| &i[..]),
+        );
+        let out = run.output(x, self.width());
+        let h_n = run
+            .finals
+            .into_iter()
+            .next()
+            .expect("a GRU's runs end in h");
+        (out, h_n)
     }
 
-    #[track_caller]
-    fn run<'t>(
-        &self,
-        op: &str,
-        x: &Var<'t, T>,
-        h0: Option<&Var<'t, T>>,
-    ) -> (Var<'t, T>, Var<'t, T>) {
-        let hidden = self.cell.hidden();
-        let mut h = initial_state(op, x, h0, hidden);
-        let mut states = Vec::new();
-        for xt in steps(op, x, self.cell.weight_ih.shape()[1]) {
-            h = self.cell.step(&xt, &h);
-            states.push(h.clone());
-        }
-        (stack_states(x, &states, hidden), h)
+    /// The width of each output step: `D · H`.
+    fn width(&self) -> usize {
+        (1 + usize::from(self.bidirectional)) * self.cells[0].hidden()
     }
 }
 
@@ -125,18 +152,19 @@ impl<T: Element> Module<T> for GruCell<T> {
 }
 
 impl<T: Element> Module<T> for Gru<T> {
-    /// All hidden states `[B, T, H]`.
+    /// Every state of the top layer, `[batch, time, D·H]`.
     ///
     /// # Panics
     /// When `x` is not `[batch, time, in]`.
     #[track_caller]
     fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        self.run("Gru", x, None).0
+        sequence::run("Gru", &self.cells, self.bidirectional, x, None).output(x, self.width())
     }
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        cell_params::visit(self.cell.tensors(), prefix, "_l0", f);
+        sequence::visit_cells(&self.cells, self.bidirectional, |c| c.tensors(), prefix, f);
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        cell_params::visit_mut(self.cell.tensors_mut(), prefix, "_l0", f);
+        let bi = self.bidirectional;
+        sequence::visit_cells_mut(&mut self.cells, bi, |c| c.tensors_mut(), prefix, f);
     }
 }

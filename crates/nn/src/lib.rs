@@ -62,6 +62,7 @@ mod optim;
 mod param;
 mod recurrent;
 mod schedule;
+mod sequence;
 
 pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use attention::{MultiheadAttention, TransformerEncoderLayer};

@@ -3,9 +3,10 @@
 //! `[batch, time, features]`. Backpropagation through time is simply the
 //! tape replaying the unrolled loop.
 
-use crate::cell_params::{self, gate_inputs, initial_state, stack_states, steps, zero_state};
+use crate::cell_params::{self, gate_inputs, zero_state};
 use crate::module::Module;
 use crate::param::Param;
+use crate::sequence;
 use mnemon_autograd::Var;
 use mnemon_tensor::{Element, Tensor};
 use rand::Rng;
@@ -173,37 +174,63 @@ impl<T: Element> LstmCell<T> {
     }
 }
 
-/// An Elman RNN over a sequence; `forward` returns every hidden state,
-/// `[batch, time, hidden]`, starting from zeros. PyTorch:
-/// `nn.RNN(batch_first=True)` (one layer, tanh), its parameters named as
-/// there (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`), so
-/// its `state_dict` loads by name.
+/// An Elman RNN over a sequence; `forward` returns every hidden state of
+/// its top layer, `[batch, time, D·hidden]`, starting from zeros. PyTorch:
+/// `nn.RNN(batch_first=True)` (tanh), with `num_layers` and
+/// `bidirectional` ([`Rnn::with_layers`]); its parameters named as there
+/// (`weight_ih_l0`, ..., `bias_hh_l1_reverse`), so its `state_dict` loads
+/// by name.
 #[derive(Clone, Debug)]
 pub struct Rnn<T: Element = f32> {
-    /// The cell applied at every step.
-    pub cell: RnnCell<T>,
+    /// The cells in PyTorch's order: layer 0 (then layer 0 reversed, when
+    /// bidirectional), layer 1, ...
+    pub cells: Vec<RnnCell<T>>,
+    /// Whether every layer also reads the sequence backwards, its states
+    /// joined to the forward ones along the feature axis.
+    pub bidirectional: bool,
 }
 
 impl<T: Element> Rnn<T> {
-    /// An RNN of `inputs` features and `hidden` units.
+    /// An RNN of `inputs` features and `hidden` units, one layer, one
+    /// direction.
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
+        Self::with_layers(inputs, hidden, 1, false, rng)
+    }
+
+    /// `layers` stacked RNNs (PyTorch's `num_layers`), each reading the
+    /// sequence both ways when `bidirectional`; every cell initialised as
+    /// PyTorch's.
+    ///
+    /// # Panics
+    /// When `layers` is 0.
+    pub fn with_layers<R: Rng + ?Sized>(
+        inputs: usize,
+        hidden: usize,
+        layers: usize,
+        bidirectional: bool,
+        rng: &mut R,
+    ) -> Self {
         Rnn {
-            cell: RnnCell::new(inputs, hidden, rng),
+            cells: sequence::build(inputs, hidden, layers, bidirectional, |i, h| {
+                RnnCell::new(i, h, rng)
+            }),
+            bidirectional,
         }
     }
 
-    /// The hidden state after every step, from zeros.
+    /// The top layer's state after every step, from zeros, each
+    /// `[batch, D·hidden]`.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        self.states_from("Rnn", x, None)
+        sequence::run("Rnn", &self.cells, self.bidirectional, x, None).outputs
     }
 
-    /// PyTorch's `rnn(x, h0)`: every hidden state `[batch, time, hidden]`
-    /// and the last, `h_n` `[batch, hidden]`, starting from `h0`
-    /// (`[batch, hidden]`, zeros when `None`; PyTorch's `h0` has a leading
-    /// axis of layers, here there is one layer). Over a sequence of no
-    /// steps `h_n` is `h0`. Gradients reach `h0` when it is a leaf or
-    /// depends on one (a state carried over from the last batch, say).
+    /// PyTorch's `rnn(x, h0)`: every state of the top layer
+    /// `[batch, time, D·hidden]` and every cell's last, `h_n`
+    /// `[layers · D, batch, hidden]`, starting from `h0` (shaped as `h_n`;
+    /// zeros when `None`). Over a sequence of no steps `h_n` is `h0`.
+    /// Gradients reach `h0` when it is a leaf or depends on one (a state
+    /// carried over from the last batch, say).
     ///
     /// ```
     /// use mnemon_autograd::Tape;
@@ -214,7 +241,8 @@ impl<T: Element> Rnn<T> {
     /// let tape = Tape::new();
     /// let x = tape.constant(Tensor::ones(&[4, 5, 2]));
     /// let (all, last) = rnn.forward_with(&x, None);
-    /// // go on from where the first half left off: the same states
+    /// assert_eq!(last.shape(), &[1, 4, 3]);
+    /// // go on from where the first two steps left off: the same states
     /// let (first, h) = rnn.forward_with(&x.narrow(1, 0, 2), None);
     /// let (rest, h_n) = rnn.forward_with(&x.narrow(1, 2, 3), Some(&h));
     /// assert_eq!(all.narrow(1, 0, 2).value().to_vec(), first.value().to_vec());
@@ -223,61 +251,61 @@ impl<T: Element> Rnn<T> {
     /// ```
     ///
     /// # Panics
-    /// Unless `x` is `[batch, time, inputs]` and `h0` `[batch, hidden]`
-    /// (naming the shapes and the caller's line).
+    /// Unless `x` is `[batch, time, inputs]` and `h0`
+    /// `[layers · D, batch, hidden]` (naming the shapes and the caller's
+    /// line).
     #[track_caller]
     pub fn forward_with<'t>(
         &self,
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let states = self.states_from("Rnn::forward_with", x, h0);
-        let hidden = self.cell.hidden();
-        let last = match states.last() {
-            Some(h) => h.clone(),
-            None => initial_state("Rnn::forward_with", x, h0, hidden),
-        };
-        (stack_states(x, &states, hidden), last)
+        let init = h0.map(|h| [h]);
+        let run = sequence::run(
+            "Rnn::forward_with",
+            &self.cells,
+            self.bidirectional,
+            x,
+            init.as_ref().map(|i| &i[..]),
+        );
+        let out = run.output(x, self.width());
+        let h_n = run
+            .finals
+            .into_iter()
+            .next()
+            .expect("an RNN's runs end in h");
+        (out, h_n)
     }
 
-    #[track_caller]
-    fn states_from<'t>(
-        &self,
-        op: &str,
-        x: &Var<'t, T>,
-        h0: Option<&Var<'t, T>>,
-    ) -> Vec<Var<'t, T>> {
-        let xs = steps(op, x, self.cell.weight_ih.shape()[1]);
-        let mut h = initial_state(op, x, h0, self.cell.hidden());
-        let mut out = Vec::with_capacity(xs.len());
-        for xt in &xs {
-            h = self.cell.step(xt, &h);
-            out.push(h.clone());
-        }
-        out
+    /// The width of each output step: `D · hidden`.
+    fn width(&self) -> usize {
+        (1 + usize::from(self.bidirectional)) * self.cells[0].hidden()
     }
 }
 
-/// An LSTM over a sequence; `forward` returns every hidden state,
-/// `[batch, time, hidden]`, starting from zero `h` and `c`.
-/// PyTorch: `nn.LSTM(batch_first=True)` (one layer), its parameters named
-/// as there (`weight_ih_l0`, ...), so its `state_dict` loads by name.
+/// An LSTM over a sequence; `forward` returns every hidden state of its
+/// top layer, `[batch, time, D·hidden]`, starting from zero `h` and `c`.
+/// PyTorch: `nn.LSTM(batch_first=True)`, with `num_layers` and
+/// `bidirectional` ([`Lstm::with_layers`]); its parameters named as there
+/// (`weight_ih_l0`, ...), so its `state_dict` loads by name.
 #[derive(Clone, Debug)]
 pub struct Lstm<T: Element = f32> {
-    /// The cell applied at every step.
-    pub cell: LstmCell<T>,
+    /// The cells in PyTorch's order: layer 0 (then layer 0 reversed, when
+    /// bidirectional), layer 1, ...
+    pub cells: Vec<LstmCell<T>>,
+    /// Whether every layer also reads the sequence backwards.
+    pub bidirectional: bool,
 }
 
 impl<T: Element> Lstm<T> {
-    /// An LSTM of `inputs` features and `hidden` units (forget bias 1).
+    /// An LSTM of `inputs` features and `hidden` units (forget bias 1),
+    /// one layer, one direction.
     pub fn new<R: Rng + ?Sized>(inputs: usize, hidden: usize, rng: &mut R) -> Self {
-        Lstm {
-            cell: LstmCell::new(inputs, hidden, rng),
-        }
+        Self::with_layers(inputs, hidden, 1, false, rng)
     }
 
-    /// An LSTM whose forget gates' bias starts at `forget_bias` (see
-    /// [`LstmCell::with_forget_bias`]).
+    /// A one-layer LSTM whose forget gates' bias starts at `forget_bias`
+    /// (see [`LstmCell::with_forget_bias`]).
     pub fn with_forget_bias<R: Rng + ?Sized>(
         inputs: usize,
         hidden: usize,
@@ -285,68 +313,79 @@ impl<T: Element> Lstm<T> {
         rng: &mut R,
     ) -> Self {
         Lstm {
-            cell: LstmCell::with_forget_bias(inputs, hidden, forget_bias, rng),
+            cells: vec![LstmCell::with_forget_bias(inputs, hidden, forget_bias, rng)],
+            bidirectional: false,
         }
     }
 
-    /// The hidden state after every step, from zeros.
-    #[track_caller]
-    pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        self.states_from("Lstm", x, None).0
+    /// `layers` stacked LSTMs (PyTorch's `num_layers`), each reading the
+    /// sequence both ways when `bidirectional` (forget bias 1 in every
+    /// cell).
+    ///
+    /// # Panics
+    /// When `layers` is 0.
+    pub fn with_layers<R: Rng + ?Sized>(
+        inputs: usize,
+        hidden: usize,
+        layers: usize,
+        bidirectional: bool,
+        rng: &mut R,
+    ) -> Self {
+        Lstm {
+            cells: sequence::build(inputs, hidden, layers, bidirectional, |i, h| {
+                LstmCell::new(i, h, rng)
+            }),
+            bidirectional,
+        }
     }
 
-    /// PyTorch's `lstm(x, (h0, c0))`: every hidden state
-    /// `[batch, time, hidden]` and the last hidden and cell states
-    /// `(h_n, c_n)`, each `[batch, hidden]`, starting from `state`
-    /// (`(h0, c0)`, zeros when `None`; PyTorch's have a leading axis of
-    /// layers, here there is one layer). Over a sequence of no steps
-    /// `(h_n, c_n)` is the state given. See [`Rnn::forward_with`].
+    /// The top layer's hidden state after every step, from zeros, each
+    /// `[batch, D·hidden]`.
+    #[track_caller]
+    pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
+        sequence::run("Lstm", &self.cells, self.bidirectional, x, None).outputs
+    }
+
+    /// PyTorch's `lstm(x, (h0, c0))`: every hidden state of the top layer
+    /// `[batch, time, D·hidden]` and every cell's last hidden and cell
+    /// states `(h_n, c_n)`, each `[layers · D, batch, hidden]`, starting
+    /// from `state` (`(h0, c0)`, shaped as `(h_n, c_n)`; zeros when `None`).
+    /// Over a sequence of no steps `(h_n, c_n)` is the state given. See
+    /// [`Rnn::forward_with`].
     ///
     /// # Panics
     /// Unless `x` is `[batch, time, inputs]` and `h0`, `c0` are
-    /// `[batch, hidden]` (naming the shapes and the caller's line).
+    /// `[layers · D, batch, hidden]` (naming the shapes and the caller's
+    /// line).
     #[track_caller]
     pub fn forward_with<'t>(
         &self,
         x: &Var<'t, T>,
         state: Option<(&Var<'t, T>, &Var<'t, T>)>,
     ) -> (Var<'t, T>, (Var<'t, T>, Var<'t, T>)) {
-        let (states, c) = self.states_from("Lstm::forward_with", x, state);
-        let hidden = self.cell.hidden();
-        let h = match states.last() {
-            Some(h) => h.clone(),
-            None => initial_state("Lstm::forward_with", x, state.map(|s| s.0), hidden),
-        };
-        (stack_states(x, &states, hidden), (h, c))
-    }
-
-    /// Every hidden state and the last cell state.
-    #[track_caller]
-    fn states_from<'t>(
-        &self,
-        op: &str,
-        x: &Var<'t, T>,
-        state: Option<(&Var<'t, T>, &Var<'t, T>)>,
-    ) -> (Vec<Var<'t, T>>, Var<'t, T>) {
-        let xs = steps(op, x, self.cell.weight_ih.shape()[1]);
-        let n = self.cell.hidden();
-        let mut h = initial_state(op, x, state.map(|s| s.0), n);
-        let mut c = initial_state(op, x, state.map(|s| s.1), n);
-        let mut out = Vec::with_capacity(xs.len());
-        for xt in &xs {
-            (h, c) = self.cell.step(xt, &h, &c);
-            out.push(h.clone());
-        }
-        (out, c)
+        let init = state.map(|(h, c)| [h, c]);
+        let run = sequence::run(
+            "Lstm::forward_with",
+            &self.cells,
+            self.bidirectional,
+            x,
+            init.as_ref().map(|i| &i[..]),
+        );
+        let width = (1 + usize::from(self.bidirectional)) * self.cells[0].hidden();
+        let out = run.output(x, width);
+        let mut finals = run.finals.into_iter();
+        let h = finals.next().expect("an LSTM's runs end in (h, c)");
+        let c = finals.next().expect("an LSTM's runs end in (h, c)");
+        (out, (h, c))
     }
 }
 
 /// `Module` for a cell (`forward`: one step from a zero state, PyTorch's
 /// default `hx`; its tensors named as `nn.RNNCell`'s) and for the layer
-/// over a sequence around it (`forward`: every hidden state; named as
-/// `nn.RNN(batch_first=True)`'s: `weight_ih_l0`, ...).
+/// over a sequence around it (`forward`: every state of the top layer;
+/// named as `nn.RNN(batch_first=True)`'s: `weight_ih_l0`, ...).
 macro_rules! recurrent_modules {
-    ($cell:ident, $layer:ident, |$m:ident, $x:ident| $step:expr) => {
+    ($cell:ident, $layer:ident, $name:literal, |$m:ident, $x:ident| $step:expr) => {
         impl<T: Element> Module<T> for $cell<T> {
             #[track_caller]
             fn forward<'t>(&self, $x: &Var<'t, T>) -> Var<'t, T> {
@@ -363,20 +402,23 @@ macro_rules! recurrent_modules {
         impl<T: Element> Module<T> for $layer<T> {
             #[track_caller]
             fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-                stack_states(x, &self.states(x), self.cell.hidden())
+                let width = (1 + usize::from(self.bidirectional)) * self.cells[0].hidden();
+                sequence::run($name, &self.cells, self.bidirectional, x, None).output(x, width)
             }
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                cell_params::visit(self.cell.tensors(), prefix, "_l0", f);
+                sequence::visit_cells(&self.cells, self.bidirectional, |c| c.tensors(), prefix, f);
             }
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                cell_params::visit_mut(self.cell.tensors_mut(), prefix, "_l0", f);
+                let bi = self.bidirectional;
+                sequence::visit_cells_mut(&mut self.cells, bi, |c| c.tensors_mut(), prefix, f);
             }
         }
     };
 }
 
-recurrent_modules!(RnnCell, Rnn, |m, x| m.step(x, &zero_state(x, m.hidden())));
-recurrent_modules!(LstmCell, Lstm, |m, x| {
+recurrent_modules!(RnnCell, Rnn, "Rnn", |m, x| m
+    .step(x, &zero_state(x, m.hidden())));
+recurrent_modules!(LstmCell, Lstm, "Lstm", |m, x| {
     let zeros = zero_state(x, m.hidden());
     m.step(x, &zeros, &zeros).0
 });
@@ -474,12 +516,12 @@ mod tests {
     fn shapes_names_and_forget_bias() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let lstm = Lstm::<f32>::new(2, 4, &mut rng);
-        let b = lstm.cell.bias_ih.value.to_vec();
+        let b = lstm.cells[0].bias_ih.value.to_vec();
         assert!(b[4..8].iter().all(|&v| v == 1.0));
         let long = Lstm::<f32>::with_forget_bias(2, 4, 3.0, &mut rng);
         let (b3, h3) = (
-            long.cell.bias_ih.value.to_vec(),
-            long.cell.bias_hh.value.to_vec(),
+            long.cells[0].bias_ih.value.to_vec(),
+            long.cells[0].bias_hh.value.to_vec(),
         );
         assert!(b3[4..8].iter().all(|&v| v == 3.0));
         assert!(h3[4..8].iter().all(|&v| v == 0.0));

@@ -198,12 +198,13 @@ fn a_given_initial_state_is_where_the_sequence_starts_and_gets_its_gradient() {
     shuffle(&mut lstm, 7);
     let tape = Tape::new();
     let x = tape.constant(input());
-    let h0 = tape.leaf(Tensor::rand_uniform(&[B, H], -1.0, 1.0, &mut rng));
-    let c0 = tape.leaf(Tensor::rand_uniform(&[B, H], -1.0, 1.0, &mut rng));
+    // PyTorch's shape: [layers · directions, batch, hidden]
+    let h0 = tape.leaf(Tensor::rand_uniform(&[1, B, H], -1.0, 1.0, &mut rng));
+    let c0 = tape.leaf(Tensor::rand_uniform(&[1, B, H], -1.0, 1.0, &mut rng));
     let (out, (h_n, c_n)) = lstm.forward_with(&x, Some((&h0, &c0)));
     // the first step is the cell's step from (h0, c0)
     let x0 = x.narrow(1, 0, 1).squeeze(1);
-    let (h1, _) = lstm.cell.step(&x0, &h0, &c0);
+    let (h1, _) = lstm.cells[0].step(&x0, &h0.squeeze(0), &c0.squeeze(0));
     let first = out.narrow(1, 0, 1).squeeze(1);
     assert_eq!(first.value().to_vec(), h1.value().to_vec());
     let last = out.narrow(1, T - 1, 1).squeeze(1);
@@ -226,11 +227,11 @@ fn a_given_initial_state_is_where_the_sequence_starts_and_gets_its_gradient() {
         let tape = Tape::new();
         let rnn = Rnn::<f64>::new(IN, H, &mut StdRng::seed_from_u64(0));
         let x = tape.constant(input());
-        rnn.forward_with(&x, Some(&tape.constant(Tensor::zeros(&[1, B, H]))));
+        rnn.forward_with(&x, Some(&tape.constant(Tensor::zeros(&[B, H]))));
     });
     assert!(
         msg.starts_with(
-            "Rnn::forward_with: initial state [1, 2, 4] is not [batch, hidden] = [2, 4]"
+            "Rnn::forward_with: initial state [2, 4] is not [layers · directions, batch, hidden] = [1, 2, 4]"
         ),
         "{msg}"
     );

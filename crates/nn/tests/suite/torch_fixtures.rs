@@ -215,23 +215,26 @@ impl Module for Blind {
 struct Recurrent {
     rnn: Rnn,
     lstm: Lstm,
+    gru: Gru,
 }
 
 impl Recurrent {
     fn forward<'t>(&self, x: &Var<'t, f32>) -> Var<'t, f32> {
-        self.lstm.forward(&self.rnn.forward(x))
+        self.gru.forward(&self.lstm.forward(&self.rnn.forward(x)))
     }
 }
 
 #[test]
-fn rnn_then_lstm_match_pytorch() {
+fn rnn_lstm_and_a_stacked_bidirectional_gru_match_pytorch() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut m = Recurrent {
         rnn: Rnn::new(3, 4, &mut rng),
         lstm: Lstm::new(4, 5, &mut rng),
+        gru: Gru::with_layers(5, 3, 2, true, &mut rng),
     };
-    // `rnn.weight_ih_l0`, ..., `lstm.bias_hh_l0`: PyTorch's names, two
-    // biases each, the LSTM's rows in PyTorch's gate order (i, f, g, o)
+    // `rnn.weight_ih_l0`, ..., `gru.bias_hh_l1_reverse`: PyTorch's names,
+    // two biases each, the LSTM's rows in PyTorch's gate order (i, f, g,
+    // o); the GRU's second layer reads both directions of the first
     load(&mut m, fixture("recurrent.safetensors")).unwrap();
     let (x, want) = io("recurrent", "input.x");
     let tape = Tape::new();
