@@ -237,3 +237,22 @@ fn a_given_initial_state_is_where_the_sequence_starts_and_gets_its_gradient() {
     );
     assert!(msg.contains(&format!("{}:{line}", file!())), "{msg}");
 }
+
+#[test]
+fn stacked_bidirectional_layers_pass_gradcheck_first_and_second_order() {
+    use mnemon_autograd::check::{gradcheck, gradgradcheck, Tolerance};
+    let mut rng = StdRng::seed_from_u64(8);
+    let x = Tensor::rand_uniform(&[2, 3, 2], -1.0, 1.0, &mut rng);
+    let models: [Box<dyn Module<f64>>; 3] = [
+        Box::new(Rnn::with_layers(2, 3, 2, true, &mut rng)),
+        Box::new(Lstm::with_layers(2, 3, 2, true, &mut rng)),
+        Box::new(Gru::with_layers(2, 3, 2, true, &mut rng)),
+    ];
+    for m in &models {
+        let tol = Tolerance::default();
+        let first = gradcheck(|v| m.forward(&v[0]), std::slice::from_ref(&x), tol);
+        assert!(first.is_ok(), "{first:?}");
+        let second = gradgradcheck(|v| m.forward(&v[0]), std::slice::from_ref(&x), tol);
+        assert!(second.is_ok(), "{second:?}");
+    }
+}
