@@ -39,6 +39,28 @@ macro_rules! cell_param_access {
 }
 pub(crate) use cell_param_access;
 
+/// `Module` for a cell: `forward` is one step from a zero state (PyTorch's
+/// default `hx`), given by `|m, x| step`; its tensors are named as
+/// `nn.RNNCell`'s (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`).
+macro_rules! cell_module {
+    ($cell:ident, |$m:ident, $x:ident| $step:expr) => {
+        impl<T: Element> Module<T> for $cell<T> {
+            #[track_caller]
+            fn forward<'t>(&self, $x: &Var<'t, T>) -> Var<'t, T> {
+                let $m = self;
+                $step
+            }
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+                crate::cell_params::visit(self.tensors(), prefix, "", f);
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+                crate::cell_params::visit_mut(self.tensors_mut(), prefix, "", f);
+            }
+        }
+    };
+}
+pub(crate) use cell_module;
+
 /// The names, in the order of [`init`]'s tensors.
 const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 

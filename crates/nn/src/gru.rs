@@ -114,57 +114,17 @@ impl<T: Element> Gru<T> {
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let init = h0.map(|h| [h]);
-        let run = sequence::run(
+        let init = h0.as_ref().map(std::slice::from_ref);
+        let (out, finals) = sequence::run(
             "Gru::forward_with",
             &self.cells,
             self.bidirectional,
             x,
-            init.as_ref().map(|i| &i[..]),
+            init,
         );
-        let out = run.output(x, self.width());
-        let h_n = run
-            .finals
-            .into_iter()
-            .next()
-            .expect("a GRU's runs end in h");
-        (out, h_n)
-    }
-
-    /// The width of each output step: `D · H`.
-    fn width(&self) -> usize {
-        (1 + usize::from(self.bidirectional)) * self.cells[0].hidden()
+        (out, finals.into_iter().next().expect("a GRU ends in h"))
     }
 }
 
-impl<T: Element> Module<T> for GruCell<T> {
-    /// One step from a zero state.
-    #[track_caller]
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        self.step(x, &zero_state(x, self.hidden()))
-    }
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        cell_params::visit(self.tensors(), prefix, "", f);
-    }
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        cell_params::visit_mut(self.tensors_mut(), prefix, "", f);
-    }
-}
-
-impl<T: Element> Module<T> for Gru<T> {
-    /// Every state of the top layer, `[batch, time, D·H]`.
-    ///
-    /// # Panics
-    /// When `x` is not `[batch, time, in]`.
-    #[track_caller]
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-        sequence::run("Gru", &self.cells, self.bidirectional, x, None).output(x, self.width())
-    }
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-        sequence::visit_cells(&self.cells, self.bidirectional, |c| c.tensors(), prefix, f);
-    }
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-        let bi = self.bidirectional;
-        sequence::visit_cells_mut(&mut self.cells, bi, |c| c.tensors_mut(), prefix, f);
-    }
-}
+cell_params::cell_module!(GruCell, |m, x| m.step(x, &zero_state(x, m.hidden())));
+sequence::sequence_module!(Gru, "Gru");

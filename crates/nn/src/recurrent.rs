@@ -222,7 +222,8 @@ impl<T: Element> Rnn<T> {
     /// `[batch, D·hidden]`.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        sequence::run("Rnn", &self.cells, self.bidirectional, x, None).outputs
+        let out = sequence::run("Rnn", &self.cells, self.bidirectional, x, None).0;
+        sequence::per_step(&out)
     }
 
     /// PyTorch's `rnn(x, h0)`: every state of the top layer
@@ -260,26 +261,15 @@ impl<T: Element> Rnn<T> {
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let init = h0.map(|h| [h]);
-        let run = sequence::run(
+        let init = h0.as_ref().map(std::slice::from_ref);
+        let (out, finals) = sequence::run(
             "Rnn::forward_with",
             &self.cells,
             self.bidirectional,
             x,
-            init.as_ref().map(|i| &i[..]),
+            init,
         );
-        let out = run.output(x, self.width());
-        let h_n = run
-            .finals
-            .into_iter()
-            .next()
-            .expect("an RNN's runs end in h");
-        (out, h_n)
-    }
-
-    /// The width of each output step: `D · hidden`.
-    fn width(&self) -> usize {
-        (1 + usize::from(self.bidirectional)) * self.cells[0].hidden()
+        (out, finals.into_iter().next().expect("an RNN ends in h"))
     }
 }
 
@@ -343,7 +333,8 @@ impl<T: Element> Lstm<T> {
     /// `[batch, D·hidden]`.
     #[track_caller]
     pub fn states<'t>(&self, x: &Var<'t, T>) -> Vec<Var<'t, T>> {
-        sequence::run("Lstm", &self.cells, self.bidirectional, x, None).outputs
+        let out = sequence::run("Lstm", &self.cells, self.bidirectional, x, None).0;
+        sequence::per_step(&out)
     }
 
     /// PyTorch's `lstm(x, (h0, c0))`: every hidden state of the top layer
@@ -364,64 +355,27 @@ impl<T: Element> Lstm<T> {
         state: Option<(&Var<'t, T>, &Var<'t, T>)>,
     ) -> (Var<'t, T>, (Var<'t, T>, Var<'t, T>)) {
         let init = state.map(|(h, c)| [h, c]);
-        let run = sequence::run(
+        let (out, finals) = sequence::run(
             "Lstm::forward_with",
             &self.cells,
             self.bidirectional,
             x,
             init.as_ref().map(|i| &i[..]),
         );
-        let width = (1 + usize::from(self.bidirectional)) * self.cells[0].hidden();
-        let out = run.output(x, width);
-        let mut finals = run.finals.into_iter();
-        let h = finals.next().expect("an LSTM's runs end in (h, c)");
-        let c = finals.next().expect("an LSTM's runs end in (h, c)");
+        let mut finals = finals.into_iter();
+        let h = finals.next().expect("an LSTM ends in (h, c)");
+        let c = finals.next().expect("an LSTM ends in (h, c)");
         (out, (h, c))
     }
 }
 
-/// `Module` for a cell (`forward`: one step from a zero state, PyTorch's
-/// default `hx`; its tensors named as `nn.RNNCell`'s) and for the layer
-/// over a sequence around it (`forward`: every state of the top layer;
-/// named as `nn.RNN(batch_first=True)`'s: `weight_ih_l0`, ...).
-macro_rules! recurrent_modules {
-    ($cell:ident, $layer:ident, $name:literal, |$m:ident, $x:ident| $step:expr) => {
-        impl<T: Element> Module<T> for $cell<T> {
-            #[track_caller]
-            fn forward<'t>(&self, $x: &Var<'t, T>) -> Var<'t, T> {
-                let $m = self;
-                $step
-            }
-            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                cell_params::visit(self.tensors(), prefix, "", f);
-            }
-            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                cell_params::visit_mut(self.tensors_mut(), prefix, "", f);
-            }
-        }
-        impl<T: Element> Module<T> for $layer<T> {
-            #[track_caller]
-            fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
-                let width = (1 + usize::from(self.bidirectional)) * self.cells[0].hidden();
-                sequence::run($name, &self.cells, self.bidirectional, x, None).output(x, width)
-            }
-            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
-                sequence::visit_cells(&self.cells, self.bidirectional, |c| c.tensors(), prefix, f);
-            }
-            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
-                let bi = self.bidirectional;
-                sequence::visit_cells_mut(&mut self.cells, bi, |c| c.tensors_mut(), prefix, f);
-            }
-        }
-    };
-}
-
-recurrent_modules!(RnnCell, Rnn, "Rnn", |m, x| m
-    .step(x, &zero_state(x, m.hidden())));
-recurrent_modules!(LstmCell, Lstm, "Lstm", |m, x| {
+cell_params::cell_module!(RnnCell, |m, x| m.step(x, &zero_state(x, m.hidden())));
+cell_params::cell_module!(LstmCell, |m, x| {
     let zeros = zero_state(x, m.hidden());
     m.step(x, &zeros, &zeros).0
 });
+sequence::sequence_module!(Rnn, "Rnn");
+sequence::sequence_module!(Lstm, "Lstm");
 
 #[cfg(test)]
 mod tests {

@@ -24,27 +24,24 @@ pub(crate) trait Recurrence<T: Element> {
     fn advance<'t>(&self, x: &Var<'t, T>, s: &[Var<'t, T>]) -> Vec<Var<'t, T>>;
 }
 
-impl<T: Element> Recurrence<T> for RnnCell<T> {
-    const STATES: usize = 1;
-    fn sizes(&self) -> (usize, usize) {
-        (self.weight_ih.shape()[1], self.hidden())
-    }
-    #[track_caller]
-    fn advance<'t>(&self, x: &Var<'t, T>, s: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
-        vec![self.step(x, &s[0])]
-    }
+/// [`Recurrence`] for a cell of one state, whose `step(x, h)` gives `h'`.
+macro_rules! one_state {
+    ($cell:ident) => {
+        impl<T: Element> Recurrence<T> for $cell<T> {
+            const STATES: usize = 1;
+            fn sizes(&self) -> (usize, usize) {
+                (self.weight_ih.shape()[1], self.hidden())
+            }
+            #[track_caller]
+            fn advance<'t>(&self, x: &Var<'t, T>, s: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
+                vec![self.step(x, &s[0])]
+            }
+        }
+    };
 }
 
-impl<T: Element> Recurrence<T> for GruCell<T> {
-    const STATES: usize = 1;
-    fn sizes(&self) -> (usize, usize) {
-        (self.weight_ih.shape()[1], self.hidden())
-    }
-    #[track_caller]
-    fn advance<'t>(&self, x: &Var<'t, T>, s: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
-        vec![self.step(x, &s[0])]
-    }
-}
+one_state!(RnnCell);
+one_state!(GruCell);
 
 impl<T: Element> Recurrence<T> for LstmCell<T> {
     const STATES: usize = 2;
@@ -84,27 +81,12 @@ pub(crate) fn suffix(k: usize, bidirectional: bool) -> String {
     }
 }
 
-/// What a run gives: every step's output `[batch, time, D·H]` and each
-/// kind of final state stacked over the cells, `[L·D, batch, H]` (PyTorch's
-/// `h_n`, and `c_n` for the LSTM).
-pub(crate) struct Run<'t, T: Element> {
-    /// The top layer's states at every step, both directions joined.
-    pub(crate) outputs: Vec<Var<'t, T>>,
-    /// `[h_n]`, or `[h_n, c_n]`.
-    pub(crate) finals: Vec<Var<'t, T>>,
-}
-
-impl<'t, T: Element> Run<'t, T> {
-    /// The outputs stacked along time, `[batch, time, D·H]`.
-    #[track_caller]
-    pub(crate) fn output(&self, x: &Var<'t, T>, width: usize) -> Var<'t, T> {
-        stack_states(x, &self.outputs, width)
-    }
-}
-
 /// Runs `cells` (`directions` of them a layer) over `x` `[batch, time,
 /// inputs]` from `init` (one `[L·D, batch, H]` tensor per kind of state,
-/// or none: zeros).
+/// or none: zeros): every state of the top layer `[batch, time, D·H]`
+/// (both directions joined along the feature axis) and each kind of final
+/// state stacked over the cells, `[L·D, batch, H]` (PyTorch's `h_n`, and
+/// `c_n` for the LSTM).
 ///
 /// # Panics
 /// When `x` or an initial state does not fit, naming `op`, the shapes and
@@ -116,7 +98,7 @@ pub(crate) fn run<'t, T: Element, C: Recurrence<T>>(
     bidirectional: bool,
     x: &Var<'t, T>,
     init: Option<&[&Var<'t, T>]>,
-) -> Run<'t, T> {
+) -> (Var<'t, T>, Vec<Var<'t, T>>) {
     let (inputs, hidden) = cells[0].sizes();
     let mut layer_in = steps(op, x, inputs);
     let batch = x.shape()[0];
@@ -161,10 +143,17 @@ pub(crate) fn run<'t, T: Element, C: Recurrence<T>>(
             })
             .collect();
     }
-    Run {
-        outputs: layer_in,
-        finals: finals.iter().map(|f| Var::stack(f, 0)).collect(),
-    }
+    (
+        stack_states(x, &layer_in, dirs * hidden),
+        finals.iter().map(|f| Var::stack(f, 0)).collect(),
+    )
+}
+
+/// The steps of `out` `[batch, time, width]`, each `[batch, width]`.
+pub(crate) fn per_step<'t, T: Element>(out: &Var<'t, T>) -> Vec<Var<'t, T>> {
+    (0..out.shape()[1])
+        .map(|t| out.narrow(1, t, 1).squeeze(1))
+        .collect()
 }
 
 /// Calls `f` with each cell's tensors under PyTorch's names.
@@ -192,3 +181,32 @@ pub(crate) fn visit_cells_mut<T: Element, C>(
         crate::cell_params::visit_mut(tensors(c), prefix, &suffix(k, bidirectional), f);
     }
 }
+
+/// `Module` for a layer over a sequence (`cells`, `bidirectional`):
+/// `forward` gives every state of the top layer from zeros, the tensors
+/// are named as PyTorch's (`weight_ih_l0`, ..., `bias_hh_l1_reverse`).
+macro_rules! sequence_module {
+    ($layer:ident, $name:literal) => {
+        impl<T: Element> Module<T> for $layer<T> {
+            #[track_caller]
+            fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+                crate::sequence::run($name, &self.cells, self.bidirectional, x, None).0
+            }
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+                let bi = self.bidirectional;
+                crate::sequence::visit_cells(&self.cells, bi, |c| c.tensors(), prefix, f);
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+                let bi = self.bidirectional;
+                crate::sequence::visit_cells_mut(
+                    &mut self.cells,
+                    bi,
+                    |c| c.tensors_mut(),
+                    prefix,
+                    f,
+                );
+            }
+        }
+    };
+}
+pub(crate) use sequence_module;
