@@ -114,15 +114,7 @@ impl<T: Element> Gru<T> {
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let init = h0.as_ref().map(std::slice::from_ref);
-        let (out, finals) = sequence::run(
-            "Gru::forward_with",
-            &self.cells,
-            self.bidirectional,
-            x,
-            init,
-        );
-        (out, finals.into_iter().next().expect("a GRU ends in h"))
+        sequence::run_from("Gru::forward_with", &self.cells, self.bidirectional, x, h0)
     }
 }
 

@@ -261,15 +261,7 @@ impl<T: Element> Rnn<T> {
         x: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let init = h0.as_ref().map(std::slice::from_ref);
-        let (out, finals) = sequence::run(
-            "Rnn::forward_with",
-            &self.cells,
-            self.bidirectional,
-            x,
-            init,
-        );
-        (out, finals.into_iter().next().expect("an RNN ends in h"))
+        sequence::run_from("Rnn::forward_with", &self.cells, self.bidirectional, x, h0)
     }
 }
 

@@ -149,6 +149,22 @@ pub(crate) fn run<'t, T: Element, C: Recurrence<T>>(
     )
 }
 
+/// [`run`] for a layer of one state (RNN, GRU) from `h0`: every state of
+/// the top layer and `h_n`.
+#[track_caller]
+pub(crate) fn run_from<'t, T: Element, C: Recurrence<T>>(
+    op: &str,
+    cells: &[C],
+    bidirectional: bool,
+    x: &Var<'t, T>,
+    h0: Option<&Var<'t, T>>,
+) -> (Var<'t, T>, Var<'t, T>) {
+    let init = h0.as_ref().map(std::slice::from_ref);
+    let (out, finals) = run(op, cells, bidirectional, x, init);
+    let h_n = finals.into_iter().next().expect("one state a step: h");
+    (out, h_n)
+}
+
 /// The steps of `out` `[batch, time, width]`, each `[batch, width]`.
 pub(crate) fn per_step<'t, T: Element>(out: &Var<'t, T>) -> Vec<Var<'t, T>> {
     (0..out.shape()[1])
