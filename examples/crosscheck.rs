@@ -87,6 +87,11 @@ where
         "cos" => a.cos(),
         "erf" => a.erf(),
         "softplus" => a.softplus(),
+        "silu" => a.silu(),
+        "log1p" => a.log1p(),
+        "expm1" => a.expm1(),
+        "leaky_relu" => a.leaky_relu(p(ps, 0)),
+        "elu" => a.elu(p(ps, 0)),
         "gelu" => a.gelu(),
         "gelu_tanh" => a.gelu_tanh(),
         "square" => a.square(),
@@ -167,6 +172,12 @@ where
         "cross_entropy" => {
             mnemon::nn::cross_entropy(a, &idx(ps), mnemon::nn::Reduction::Mean).unwrap()
         }
+        "nll" => mnemon::nn::nll_loss(a, &idx(ps), mnemon::nn::Reduction::Mean).unwrap(),
+        "l1" => mnemon::nn::l1_loss(a, &x[1], mnemon::nn::Reduction::None),
+        "smooth_l1" => {
+            mnemon::nn::smooth_l1_loss(a, &x[1], p(ps, 0), mnemon::nn::Reduction::None)
+        }
+        "huber" => mnemon::nn::huber_loss(a, &x[1], p(ps, 0), mnemon::nn::Reduction::None),
         "linear" => a.linear(&x[1], x.get(2)),
         "where" => Var::where_(&masks[0], a, &x[1]),
         "concat" => Var::concat(x, p(ps, 0)),

@@ -40,6 +40,8 @@ pub mod prelude {
         Relu, Sequential, Sgd, Sigmoid, Softmax, StepLr, Tanh, TapeParamExt,
         TransformerEncoderLayer, Warmup,
     };
-    pub use mnemon_nn::{Lstm, Rnn};
+    pub use mnemon_nn::{
+        huber_loss, l1_loss, nll_loss, smooth_l1_loss, Elu, LeakyRelu, Lstm, Rnn, Silu,
+    };
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError, Window2d};
 }

@@ -243,3 +243,32 @@ for i in range(3):
     add(f"fuzz_long_ln_{i}", "layer_norm", [1, 1e-5], [R(3, n) * 3.0 + 1.0, R(n), R(n)])
     add(f"fuzz_long_gelu_{i}", "gelu", [], [R(n) * 3.0])
     add(f"fuzz_long_sigmoid_{i}", "sigmoid", [], [R(n) * 5.0])
+# SiLU, log1p, expm1, the leaky ReLU and ELU (after the cases above, so
+# that their draws stay): random, positive, edge and special values, at
+# several slopes and alphas (0 and negative slopes too), strided views
+for op in ["silu", "log1p", "expm1"]:
+    add(op + "_rand", op, [], [R(3, 4)])
+    add(op + "_pos", op, [], [R(7, lo=0.1, hi=5)])
+    add(op + "_edge", op, [], [E + [-1.0, -0.999]], hvp=False)
+    add(op + "_spec", op, [], [SP], hvp=False)
+    add("T_" + op, "T_" + op, [], [R(3, 4)])
+for op, ps in [("leaky_relu", [0.01, 0.2, 0.0, -0.5, 1.5]), ("elu", [1.0, 0.5, 2.0, 0.0])]:
+    for v in ps:
+        add(f"{op}_{v}_rand", op, [v], [R(3, 4)])
+        add(f"{op}_{v}_edge", op, [v], [E], hvp=False)
+        add(f"{op}_{v}_spec", op, [v], [SP], hvp=False)
+    add("T_" + op, "T_" + op, [ps[1]], [R(3, 4)])
+# The L1, smooth L1 and Huber losses (per element, against a target) at
+# several β and δ: random, around the seams |d| = β, and special values;
+# then NLL over random batches (after the cases above, so their draws stay)
+add("l1_rand", "l1", [], [R(3, 4), R(3, 4)])
+add("l1_ties", "l1", [], [[0.0, 1.0, -2.0, np.inf, np.nan, 3.0], [0.0, 1.0, -2.0, 1.0, 1.0, np.nan]], hvp=False)
+for op, ks in [("smooth_l1", [1.0, 0.5, 2.0, 0.0]), ("huber", [1.0, 0.25, 3.0])]:
+    for k in ks:
+        add(f"{op}_{k}_rand", op, [k], [R(3, 4) * 2.0, R(3, 4)])
+        seams = [k, -k, 0.999 * k, -1.001 * k, 0.0, -0.0, 1e300, -np.inf, np.inf, np.nan]
+        add(f"{op}_{k}_seams", op, [k], [seams, np.zeros(len(seams))], hvp=False)
+        add(f"{op}_{k}_target", op, [k], [np.zeros(4), [k, -2.0 * k, 0.3 * k, -0.5 * k]], hvp=False)
+for i in range(4):
+    n, c = ri(1, 5), ri(1, 6)
+    add(f"nll_{i}", "nll", [ri(0, c - 1) for _ in range(n)], [R(n, c)])

@@ -23,6 +23,41 @@ def t_clamp(lo, hi):
     f.defjvps(lambda g, ans, x: g * ((x > lo) & (x < hi)))
     return f
 def t_softplus(x): return jnp.logaddexp(x, 0.0)
+@jax.custom_jvp
+def t_silu(x): return x / (1.0 + jnp.exp(-x))
+# PyTorch's silu_backward: σ·(1 + x·(1 − σ)) (autodiff of x/(1 + e⁻ˣ) gives ∞/∞ at −800)
+t_silu.defjvps(lambda g, ans, x: g * jax.nn.sigmoid(x) * (1.0 + x * (1.0 - jax.nn.sigmoid(x))))
+# PyTorch's sgn: 0 at 0 and at NaN
+t_sgn = lambda z: jnp.where(z > 0, 1.0, jnp.where(z < 0, -1.0, 0.0))
+@jax.custom_jvp
+def t_l1(z): return jnp.abs(z)
+t_l1.defjvps(lambda g, ans, z: g * t_sgn(z))
+def t_smooth_l1(beta):
+    if beta == 0.0: return t_l1
+    @jax.custom_jvp
+    def f(z): return jnp.where(jnp.abs(z) < beta, 0.5 * z * z / beta, jnp.abs(z) - 0.5 * beta)
+    # PyTorch's smooth_l1_backward: z < −β ? −g : z > β ? g : g·z/β
+    f.defjvps(lambda g, ans, z: g * jnp.where(z < -beta, -1.0, jnp.where(z > beta, 1.0, z / beta)))
+    return f
+def t_huber(delta):
+    @jax.custom_jvp
+    def f(z): return jnp.where(jnp.abs(z) < delta, 0.5 * z * z, delta * (jnp.abs(z) - 0.5 * delta))
+    # PyTorch's huber_backward: z < −δ ? −g·δ : z > δ ? g·δ : g·z
+    f.defjvps(lambda g, ans, z: g * jnp.where(z < -delta, -delta, jnp.where(z > delta, delta, z)))
+    return f
+def t_leaky_relu(slope):
+    @jax.custom_jvp
+    def f(x): return jnp.where(x > 0, x, x * slope)
+    # PyTorch: x > 0 ? g : g·slope (the slope at 0 and at NaN)
+    f.defjvps(lambda g, ans, x: g * jnp.where(x > 0, 1.0, slope))
+    return f
+def t_elu(alpha):
+    @jax.custom_jvp
+    def f(x): return jnp.where(x > 0, x, alpha * jnp.expm1(x))
+    # PyTorch: x <= 0 ? g·alpha·eˣ : g (alpha at 0, 1 at NaN); eˣ of x
+    # masked to 0 where x > 0, so that its second order has no 0·∞
+    f.defjvps(lambda g, ans, x: g * jnp.where(x <= 0, alpha * jnp.exp(jnp.where(x <= 0, x, 0.0)), 1.0))
+    return f
 def t_bce(p, t):
     return -(t * jnp.maximum(jnp.log(p), -100.0) + (1 - t) * jnp.maximum(jnp.log1p(-p), -100.0))
 def t_bce_logits(x, t): return jnp.maximum(x, 0) - x * t + jnp.log1p(jnp.exp(-jnp.abs(x)))
@@ -87,6 +122,12 @@ def ref(op, ps, xs, masks):
     if op == "cross_entropy":
         t = jnp.array([int(v) for v in ps], dtype=int)
         return -jnp.take_along_axis(jax.nn.log_softmax(a, -1), t[:, None], -1).mean()
+    if op == "nll":
+        t = jnp.array([int(v) for v in ps], dtype=int)
+        return -jnp.take_along_axis(a, t[:, None], -1).mean()
+    if op == "l1": return t_l1(a - xs[1])
+    if op == "smooth_l1": return t_smooth_l1(float(ps[0]))(a - xs[1])
+    if op == "huber": return t_huber(float(ps[0]))(a - xs[1])
     if op == "linear": return a @ xs[1].T + (xs[2] if len(xs) > 2 else 0.0)
     if op == "where": return jnp.where(masks[0] != 0, a, xs[1])
     if op == "concat": return jnp.concatenate(xs, int(ps[0]))
@@ -109,6 +150,11 @@ def ref(op, ps, xs, masks):
     if op == "relu": return t_relu(a)
     if op == "erf": return jax.scipy.special.erf(a)
     if op == "softplus": return t_softplus(a)
+    if op == "silu": return t_silu(a)
+    if op == "log1p": return jnp.log1p(a)
+    if op == "expm1": return jnp.expm1(a)
+    if op == "leaky_relu": return t_leaky_relu(float(P[0]))(a)
+    if op == "elu": return t_elu(float(P[0]))(a)
     if op == "gelu": return jax.nn.gelu(a, approximate=False)
     if op == "gelu_tanh": return jax.nn.gelu(a, approximate=True)
     if op == "square": return a * a

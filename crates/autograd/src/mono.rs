@@ -60,6 +60,7 @@ fn var_ops<T: Element>(tape: &Tape<T>, t: &Tensor<T>, c: T) {
         x.sigmoid(),
     );
     let _ = (x.tanh(), x.relu(), x.sin(), x.cos(), x.erf(), x.softplus());
+    let _ = (x.log1p(), x.expm1(), x.silu(), x.leaky_relu(c), x.elu(c));
     let _ = (x.gelu(), x.gelu_grad(), x.gelu_tanh(), x.square());
     let _ = (
         x.powf(c),

@@ -64,7 +64,7 @@ mod recurrent;
 mod schedule;
 mod sequence;
 
-pub use activation::{LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use activation::{Elu, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Tanh};
 pub use attention::{MultiheadAttention, TransformerEncoderLayer};
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use checkpoint::{load, save, CheckpointError};
@@ -73,7 +73,10 @@ pub use data::{Batches, LabelBatches};
 pub use dropout::{dropout, Dropout};
 pub use gru::{Gru, GruCell};
 pub use linear::{init_tensor, Init, Linear};
-pub use loss::{bce, bce_with_logits, cross_entropy, mse, Reduction};
+pub use loss::{
+    bce, bce_with_logits, cross_entropy, huber_loss, l1_loss, mse, nll_loss, smooth_l1_loss,
+    Reduction,
+};
 pub use mnemon_derive::Module;
 pub use module::{BoxedModule, DynModule, Module, Sequential};
 pub use norm::{Embedding, LayerNorm};

@@ -1,6 +1,7 @@
 //! Losses, built from the tape's differentiable ops, so no loss here has a
 //! gradient formula of its own: `mse` is the tape's fused `squared_error`
 //! op (one node, as PyTorch's `mse_loss`), the others are composed.
+//! Each takes PyTorch's gradient at its kinks (documented per loss).
 
 use mnemon_autograd::Var;
 use mnemon_tensor::{Element, TensorError};
@@ -61,6 +62,114 @@ pub fn mse<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction)
     pred.squared_error(target, r == Reduction::Mean)
 }
 
+/// Mean absolute error `mean(|pred − target|)`; the gradient at a tie
+/// (`pred = target`) is 0, as PyTorch's (`sgn`). PyTorch: `l1_loss`.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{l1_loss, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let p = tape.leaf(Tensor::from_vec(vec![1.0, -3.0, 2.0], &[3]).unwrap());
+/// let t = tape.constant(Tensor::from_vec(vec![0.0, 0.0, 2.0], &[3]).unwrap());
+/// let l = l1_loss(&p, &t, Reduction::Sum);
+/// assert_eq!(l.item(), 4.0);
+/// assert_eq!(l.backward().wrt(&p).unwrap().to_vec(), vec![1.0, -1.0, 0.0]);
+/// ```
+///
+/// # Panics
+/// When the shapes differ.
+#[track_caller]
+pub fn l1_loss<'t, T: Element>(pred: &Var<'t, T>, target: &Var<'t, T>, r: Reduction) -> Var<'t, T> {
+    same_shape("l1_loss", pred, target);
+    reduce((pred - target).abs(), r)
+}
+
+/// Smooth L1: `½d²/β` where `|d| < β`, else `|d| − ½β`, for `d = pred −
+/// target`; `β = 0` is [`l1_loss`] (as PyTorch). Its gradient `d/β`
+/// inside, `sign(d)` outside, is continuous at `|d| = β`; at NaN it is
+/// NaN, as PyTorch's. PyTorch: `smooth_l1_loss(beta=β)` (default 1).
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{smooth_l1_loss, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let p = tape.leaf(Tensor::from_vec(vec![0.5, 3.0], &[2]).unwrap());
+/// let t = tape.constant(Tensor::zeros(&[2]));
+/// let l = smooth_l1_loss(&p, &t, 1.0, Reduction::None);
+/// assert_eq!(l.value().to_vec(), vec![0.125, 2.5]);
+/// ```
+///
+/// # Panics
+/// When the shapes differ, or `β` is negative or NaN.
+#[track_caller]
+pub fn smooth_l1_loss<'t, T: Element>(
+    pred: &Var<'t, T>,
+    target: &Var<'t, T>,
+    beta: f64,
+    r: Reduction,
+) -> Var<'t, T> {
+    same_shape("smooth_l1_loss", pred, target);
+    assert!(
+        beta >= 0.0,
+        "smooth_l1_loss: beta {beta} is not >= 0, called at {}",
+        std::panic::Location::caller()
+    );
+    if beta == 0.0 {
+        return l1_loss(pred, target, r);
+    }
+    reduce(
+        quadratic_then_linear(pred - target, beta, 0.5 / beta, 1.0),
+        r,
+    )
+}
+
+/// Huber: `½d²` where `|d| ≤ δ`, else `δ·(|d| − ½δ)`, for `d = pred −
+/// target` (δ times [`smooth_l1_loss`] with `β = δ`). Gradient `d` inside,
+/// `δ·sign(d)` outside (continuous at `|d| = δ`; NaN at NaN, as PyTorch's).
+/// PyTorch: `huber_loss(delta=δ)` (default 1).
+///
+/// # Panics
+/// When the shapes differ, or `δ` is not positive (PyTorch's check too).
+#[track_caller]
+pub fn huber_loss<'t, T: Element>(
+    pred: &Var<'t, T>,
+    target: &Var<'t, T>,
+    delta: f64,
+    r: Reduction,
+) -> Var<'t, T> {
+    same_shape("huber_loss", pred, target);
+    assert!(
+        delta > 0.0,
+        "huber_loss: delta {delta} is not > 0, called at {}",
+        std::panic::Location::caller()
+    );
+    reduce(quadratic_then_linear(pred - target, delta, 0.5, delta), r)
+}
+
+/// `quad·d²` where `|d| ≤ k` (or `d` is NaN, so that its gradient is NaN,
+/// as PyTorch's), else `lin·(|d| − ½k)`: a select between the two
+/// branches, each differentiable, so both orders come from the tape. The
+/// quadratic branch squares `d` with the places outside set to 0 (by a
+/// select), so that an infinite `d` there sends no `0·∞` back through it.
+#[track_caller]
+fn quadratic_then_linear<'t, T: Element>(d: Var<'t, T>, k: f64, quad: f64, lin: f64) -> Var<'t, T> {
+    let kt = T::of_f64(k);
+    let outside = d
+        .value()
+        .map(move |v| if v.abs() > kt { T::one() } else { T::zero() });
+    let quadratic = d
+        .masked_fill(&outside, T::zero())
+        .square()
+        .mul_scalar(T::of_f64(quad));
+    let linear = d
+        .abs()
+        .add_scalar(T::of_f64(-0.5 * k))
+        .mul_scalar(T::of_f64(lin));
+    Var::where_(&outside, &linear, &quadratic)
+}
+
 /// Binary cross-entropy on probabilities, `−(t·ln p + (1−t)·ln(1−p))`, each
 /// log clamped at −100 as PyTorch does, and its gradient
 /// `(p − t)/max(p(1−p), 1e−12)` finite at `p = 0` and `1` (see
@@ -94,6 +203,76 @@ pub fn bce_with_logits<'t, T: Element>(
     reduce(logits.binary_cross_entropy_with_logits(target), r)
 }
 
+/// Negative log-likelihood of `[batch, classes]` log-probabilities
+/// against integer class targets: `−mean(log_probs[i, tᵢ])` (the rows are
+/// not checked to be normalised, as in PyTorch). With
+/// `Var::log_softmax(1)` first, it is [`cross_entropy`]. PyTorch:
+/// `nll_loss`.
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{nll_loss, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let lp = tape.leaf(Tensor::from_vec(vec![-0.5, -1.0, -2.0, -0.25], &[2, 2]).unwrap());
+/// let l = nll_loss(&lp, &[1, 0], Reduction::Mean).unwrap();
+/// assert_eq!(l.item(), 1.5);
+/// assert_eq!(l.backward().wrt(&lp).unwrap().to_vec(), vec![0.0, -0.5, -0.5, 0.0]);
+/// ```
+///
+/// # Errors
+/// [`TensorError::IndexOutOfRange`] for a class index too large, and
+/// [`TensorError::IndexShapeMismatch`] when there is not one target per row.
+///
+/// # Panics
+/// When `log_probs` is not 2-D.
+#[track_caller]
+pub fn nll_loss<'t, T: Element>(
+    log_probs: &Var<'t, T>,
+    targets: &[usize],
+    r: Reduction,
+) -> Result<Var<'t, T>, TensorError> {
+    picked("nll_loss", log_probs, targets, r, |lp| lp.clone())
+}
+
+/// `−f(x)[i, tᵢ]` per row, reduced: the shared body of [`nll_loss`] and
+/// [`cross_entropy`], with their checks, errors and messages under `op`.
+#[track_caller]
+fn picked<'t, T: Element>(
+    op: &'static str,
+    x: &Var<'t, T>,
+    targets: &[usize],
+    r: Reduction,
+    f: impl FnOnce(&Var<'t, T>) -> Var<'t, T>,
+) -> Result<Var<'t, T>, TensorError> {
+    assert!(
+        x.shape().len() == 2,
+        "{op}: input must be [batch, classes], got {:?}, called at {}",
+        x.shape(),
+        std::panic::Location::caller()
+    );
+    let (rows, classes) = (x.shape()[0], x.shape()[1]);
+    if targets.len() != rows {
+        return Err(TensorError::IndexShapeMismatch {
+            op,
+            shape: x.shape().to_vec(),
+            index_shape: vec![targets.len()],
+        });
+    }
+    if let Some(&index) = targets.iter().find(|&&t| t >= classes) {
+        return Err(TensorError::IndexOutOfRange {
+            op,
+            axis: 1,
+            index,
+            size: classes,
+        });
+    }
+    let picked = f(x).gather(1, targets, &[targets.len(), 1])?;
+    // one loss per row, `[batch]` (PyTorch's shape for reduction="none")
+    let per_row = (-picked).reshape(&[rows]).expect("one value per row");
+    Ok(reduce(per_row, r))
+}
+
 /// Cross-entropy of `[batch, classes]` logits against integer class
 /// targets: `−mean(log_softmax(z)[i, tᵢ])`. Stable at logits of ±1e4.
 /// PyTorch: `cross_entropy`.
@@ -110,32 +289,5 @@ pub fn cross_entropy<'t, T: Element>(
     targets: &[usize],
     r: Reduction,
 ) -> Result<Var<'t, T>, TensorError> {
-    assert!(
-        logits.shape().len() == 2,
-        "cross_entropy: logits must be [batch, classes], got {:?}, called at {}",
-        logits.shape(),
-        std::panic::Location::caller()
-    );
-    let (rows, classes) = (logits.shape()[0], logits.shape()[1]);
-    if targets.len() != rows {
-        return Err(TensorError::IndexShapeMismatch {
-            op: "cross_entropy",
-            shape: logits.shape().to_vec(),
-            index_shape: vec![targets.len()],
-        });
-    }
-    if let Some(&index) = targets.iter().find(|&&t| t >= classes) {
-        return Err(TensorError::IndexOutOfRange {
-            op: "cross_entropy",
-            axis: 1,
-            index,
-            size: classes,
-        });
-    }
-    let picked = logits
-        .log_softmax(1)
-        .gather(1, targets, &[targets.len(), 1])?;
-    // one loss per row, `[batch]` (PyTorch's shape for reduction="none")
-    let per_row = (-picked).reshape(&[rows]).expect("one value per row");
-    Ok(reduce(per_row, r))
+    picked("cross_entropy", logits, targets, r, |z| z.log_softmax(1))
 }

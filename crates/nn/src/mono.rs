@@ -69,6 +69,10 @@ fn layers<T: Element>(tape: &Tape<T>, t: &Tensor<T>, rng: &mut StdRng) {
         .push(Relu)
         .push(Sigmoid);
     let seq = seq.push(Tanh).push(Softmax).push(LogSoftmax).push(Flatten);
+    let seq = seq
+        .push(Silu)
+        .push(LeakyRelu::default())
+        .push(Elu::new(1.0));
     let mut seq = seq
         .push(MaxPool2d::new(1))
         .push(AvgPool2d::new(1))

@@ -59,6 +59,14 @@ impl<'t, T: Element> Var<'t, T> {
         /// incoming gradient). PyTorch: `relu` (`threshold_backward`).
         relu, false, Values, relu_rule);
     unary!(
+        /// `ln(1 + x)`, accurate where `x` is tiny; derivative `1/(1 + x)`
+        /// (∞ at −1). PyTorch: `log1p`.
+        log1p, false, Values, log1p_rule);
+    unary!(
+        /// `eˣ − 1`, accurate where `x` is tiny; derivative `y + 1` from
+        /// the saved output `y`, as PyTorch computes it. PyTorch: `expm1`.
+        expm1, true, Shapes, expm1_rule);
+    unary!(
         /// `sin x`; derivative `cos x`. PyTorch: `sin`.
         sin, false, Values, sin_rule);
     unary!(
@@ -409,6 +417,14 @@ fn relu_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t
         .input_value(0)
         .map(|x| if x <= T::zero() { T::one() } else { T::zero() });
     one(g.masked_fill(&off, T::zero()))
+}
+
+fn log1p_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(&g / &c.input(0).add_scalar(T::one()))
+}
+
+fn expm1_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {
+    one(&g * &c.output().add_scalar(T::one()))
 }
 
 fn sin_rule<'t, T: Element>(c: &Ctx<'t, '_, T>, g: Var<'t, T>) -> InputGrads<'t, T> {

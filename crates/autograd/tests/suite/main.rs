@@ -13,6 +13,7 @@ mod hardening;
 mod in_place;
 mod model_ops;
 mod owned_activation;
+mod rectifiers;
 
 /// A 1-D f64 tensor holding `v`.
 fn t(v: &[f64]) -> Tensor<f64> {

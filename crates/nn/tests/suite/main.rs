@@ -7,6 +7,7 @@ mod checkpoints;
 mod derive;
 mod hardening;
 mod layers;
+mod losses;
 mod recurrent;
 mod torch_fixtures;
 mod training;

@@ -116,6 +116,40 @@ unary_ops! {
     square => |x: T| x * x;
     /// The sign: -1, 0 or 1 (NaN stays NaN). PyTorch: `sign`.
     sign => |x: T| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
+    /// `ln(1 + x)`, accurate where `x` is tiny (`log(1 + x)` rounds
+    /// `1 + 1e-17` to 1). PyTorch: `log1p`.
+    log1p => |x: T| x.ln_1p();
+    /// `eˣ − 1`, accurate where `x` is tiny. PyTorch: `expm1`.
+    expm1 => |x: T| x.exp_m1();
+    /// SiLU (swish), `x·σ(x)`, computed as PyTorch does: `x / (1 + e⁻ˣ)`
+    /// (−0 at −∞ overflow, NaN at −∞ itself). PyTorch: `silu`.
+    silu => #[inline(always)] |x: T| x / (T::one() + (-x).exp_vectorised());
+}
+
+impl<T: Element> Tensor<T> {
+    /// `x` where `x > 0`, else `slope · x` (NaN stays NaN). PyTorch:
+    /// `leaky_relu(x, negative_slope=slope)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![-2.0, 0.0, 3.0], &[3]).unwrap();
+    /// assert_eq!(x.leaky_relu(0.1).to_vec(), vec![-0.2, 0.0, 3.0]);
+    /// ```
+    pub fn leaky_relu(&self, slope: T) -> Self {
+        self.map_fused(move |x: T| if x > T::zero() { x } else { x * slope })
+    }
+
+    /// ELU: `x` where `x > 0`, else `alpha · (eˣ − 1)` (through `expm1`,
+    /// as PyTorch; NaN stays NaN). PyTorch: `elu(x, alpha)`.
+    ///
+    /// ```
+    /// use mnemon_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![f64::NEG_INFINITY, 0.0, 3.0], &[3]).unwrap();
+    /// assert_eq!(x.elu(2.0).to_vec(), vec![-2.0, 0.0, 3.0]);
+    /// ```
+    pub fn elu(&self, alpha: T) -> Self {
+        self.map_fused(move |x: T| if x > T::zero() { x } else { alpha * x.exp_m1() })
+    }
 }
 
 impl<T: Element> Tensor<T> {
