@@ -173,10 +173,19 @@ where
             mnemon::nn::cross_entropy(a, &idx(ps), mnemon::nn::Reduction::Mean).unwrap()
         }
         "nll" => mnemon::nn::nll_loss(a, &idx(ps), mnemon::nn::Reduction::Mean).unwrap(),
-        "l1" => mnemon::nn::l1_loss(a, &x[1], mnemon::nn::Reduction::None),
-        "smooth_l1" => {
-            mnemon::nn::smooth_l1_loss(a, &x[1], p(ps, 0), mnemon::nn::Reduction::None)
+        "ce_opts" => {
+            // ignore index (−1: none), label smoothing, reduction, targets
+            use mnemon::nn::{CrossEntropyOptions, Reduction};
+            let ignore: i64 = p(ps, 0);
+            let opts = CrossEntropyOptions {
+                ignore_index: usize::try_from(ignore).ok(),
+                label_smoothing: p(ps, 1),
+            };
+            let r = [Reduction::Mean, Reduction::Sum, Reduction::None][p::<usize>(ps, 2)];
+            mnemon::nn::cross_entropy_with(a, &idx(&ps[3..]), r, opts).unwrap()
         }
+        "l1" => mnemon::nn::l1_loss(a, &x[1], mnemon::nn::Reduction::None),
+        "smooth_l1" => mnemon::nn::smooth_l1_loss(a, &x[1], p(ps, 0), mnemon::nn::Reduction::None),
         "huber" => mnemon::nn::huber_loss(a, &x[1], p(ps, 0), mnemon::nn::Reduction::None),
         "linear" => a.linear(&x[1], x.get(2)),
         "where" => Var::where_(&masks[0], a, &x[1]),

@@ -41,7 +41,8 @@ pub mod prelude {
         TransformerEncoderLayer, Warmup,
     };
     pub use mnemon_nn::{
-        huber_loss, l1_loss, nll_loss, smooth_l1_loss, Elu, LeakyRelu, Lstm, Rnn, Silu,
+        cross_entropy_with, huber_loss, l1_loss, nll_loss, smooth_l1_loss, CrossEntropyOptions,
+        Elu, LeakyRelu, Lstm, Rnn, Silu,
     };
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError, Window2d};
 }

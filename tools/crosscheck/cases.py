@@ -272,3 +272,13 @@ for op, ks in [("smooth_l1", [1.0, 0.5, 2.0, 0.0]), ("huber", [1.0, 0.25, 3.0])]
 for i in range(4):
     n, c = ri(1, 5), ri(1, 6)
     add(f"nll_{i}", "nll", [ri(0, c - 1) for _ in range(n)], [R(n, c)])
+# cross_entropy_with: ignore_index (rows of padding, any id) and label
+# smoothing, every reduction
+for i in range(8):
+    n, c = ri(1, 6), ri(1, 6)
+    ign = [-1, 9, 0][i % 3]
+    t = [ri(0, c - 1) for _ in range(n)]
+    if ign >= 0:
+        t = [ign if rng.random() < 0.4 else v for v in t]
+    eps = [0.0, 0.1, 0.5, 1.0][i % 4]
+    add(f"ce_opts_{i}", "ce_opts", [ign, eps, i % 3] + t, [R(n, c) * 3.0])

@@ -125,6 +125,13 @@ def ref(op, ps, xs, masks):
     if op == "nll":
         t = jnp.array([int(v) for v in ps], dtype=int)
         return -jnp.take_along_axis(a, t[:, None], -1).mean()
+    if op == "ce_opts":
+        ign, eps, red = int(ps[0]), float(ps[1]), int(ps[2])
+        t = np.array([int(v) for v in ps[3:]]); keep = t != ign
+        lp = jax.nn.log_softmax(a, -1)
+        nll = -jnp.take_along_axis(lp, jnp.array(np.where(keep, t, 0))[:, None], -1)[:, 0]
+        rows = jnp.where(jnp.array(keep), (1 - eps) * nll - eps / a.shape[1] * lp.sum(-1), 0.0)
+        return [rows.sum() / keep.sum(), rows.sum(), rows][red]
     if op == "l1": return t_l1(a - xs[1])
     if op == "smooth_l1": return t_smooth_l1(float(ps[0]))(a - xs[1])
     if op == "huber": return t_huber(float(ps[0]))(a - xs[1])

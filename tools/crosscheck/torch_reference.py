@@ -24,6 +24,10 @@ def ref(op, ps, xs, masks):
     if op == "cross_entropy": return F.cross_entropy(a, ints(P))
     if op == "linear": return F.linear(a, b, xs[2] if len(xs) > 2 else None)
     if op == "nll": return F.nll_loss(a, ints(P))
+    if op == "ce_opts":
+        ign = int(P[0]) if int(P[0]) >= 0 else -100
+        return F.cross_entropy(a, ints(P[3:]), ignore_index=ign, label_smoothing=float(P[1]),
+                               reduction=["mean", "sum", "none"][int(P[2])])
     if op == "l1": return F.l1_loss(a, b, reduction="none")
     if op == "smooth_l1": return F.smooth_l1_loss(a, b, reduction="none", beta=float(P[0]))
     if op == "huber": return F.huber_loss(a, b, reduction="none", delta=float(P[0]))

@@ -74,8 +74,8 @@ pub use dropout::{dropout, Dropout};
 pub use gru::{Gru, GruCell};
 pub use linear::{init_tensor, Init, Linear};
 pub use loss::{
-    bce, bce_with_logits, cross_entropy, huber_loss, l1_loss, mse, nll_loss, smooth_l1_loss,
-    Reduction,
+    bce, bce_with_logits, cross_entropy, cross_entropy_with, huber_loss, l1_loss, mse, nll_loss,
+    smooth_l1_loss, CrossEntropyOptions, Reduction,
 };
 pub use mnemon_derive::Module;
 pub use module::{BoxedModule, DynModule, Module, Sequential};

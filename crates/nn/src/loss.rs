@@ -232,11 +232,13 @@ pub fn nll_loss<'t, T: Element>(
     targets: &[usize],
     r: Reduction,
 ) -> Result<Var<'t, T>, TensorError> {
-    picked("nll_loss", log_probs, targets, r, |lp| lp.clone())
+    let opts = CrossEntropyOptions::default();
+    picked("nll_loss", log_probs, targets, r, |lp| lp.clone(), opts)
 }
 
-/// `−f(x)[i, tᵢ]` per row, reduced: the shared body of [`nll_loss`] and
-/// [`cross_entropy`], with their checks, errors and messages under `op`.
+/// `−f(x)[i, tᵢ]` per row (with `opts`' label smoothing and ignored
+/// rows), reduced: the shared body of [`nll_loss`] and the
+/// cross-entropies, with their checks, errors and messages under `op`.
 #[track_caller]
 fn picked<'t, T: Element>(
     op: &'static str,
@@ -244,12 +246,18 @@ fn picked<'t, T: Element>(
     targets: &[usize],
     r: Reduction,
     f: impl FnOnce(&Var<'t, T>) -> Var<'t, T>,
+    opts: CrossEntropyOptions,
 ) -> Result<Var<'t, T>, TensorError> {
+    let loc = std::panic::Location::caller();
     assert!(
         x.shape().len() == 2,
-        "{op}: input must be [batch, classes], got {:?}, called at {}",
+        "{op}: input must be [batch, classes], got {:?}, called at {loc}",
         x.shape(),
-        std::panic::Location::caller()
+    );
+    let eps = opts.label_smoothing;
+    assert!(
+        (0.0..=1.0).contains(&eps),
+        "{op}: label_smoothing {eps} is not in [0, 1], called at {loc}"
     );
     let (rows, classes) = (x.shape()[0], x.shape()[1]);
     if targets.len() != rows {
@@ -259,7 +267,8 @@ fn picked<'t, T: Element>(
             index_shape: vec![targets.len()],
         });
     }
-    if let Some(&index) = targets.iter().find(|&&t| t >= classes) {
+    let ignored = |t: usize| opts.ignore_index == Some(t);
+    if let Some(&index) = targets.iter().find(|&&t| t >= classes && !ignored(t)) {
         return Err(TensorError::IndexOutOfRange {
             op,
             axis: 1,
@@ -267,15 +276,50 @@ fn picked<'t, T: Element>(
             size: classes,
         });
     }
-    let picked = f(x).gather(1, targets, &[targets.len(), 1])?;
-    // one loss per row, `[batch]` (PyTorch's shape for reduction="none")
-    let per_row = (-picked).reshape(&[rows]).expect("one value per row");
-    Ok(reduce(per_row, r))
+    let y = f(x);
+    let mut per_row = if classes == 0 {
+        // every row ignored (any other target was an error above): 0 each
+        y.sum(1, false)
+    } else {
+        // an ignored row picks class 0, then is set to 0 below
+        let safe: Vec<usize> = targets
+            .iter()
+            .map(|&t| if ignored(t) { 0 } else { t })
+            .collect();
+        let picked = y.gather(1, &safe, &[rows, 1])?;
+        // one loss per row, `[batch]` (PyTorch's shape for reduction="none")
+        (-picked).reshape(&[rows]).expect("one value per row")
+    };
+    if eps > 0.0 && classes > 0 {
+        // (1 − ε)·nll + ε/C · (−Σ_c y), PyTorch's label smoothing
+        let smooth = y.sum(1, false).mul_scalar(T::of_f64(-eps / classes as f64));
+        per_row = per_row.mul_scalar(T::of_f64(1.0 - eps)) + smooth;
+    }
+    let kept = targets.iter().filter(|&&t| !ignored(t)).count();
+    if kept == rows {
+        return Ok(reduce(per_row, r));
+    }
+    // ignored rows: 0 by a select (so that no NaN of theirs leaks into
+    // the loss), and out of the mean's count, as PyTorch's
+    let off = targets
+        .iter()
+        .map(|&t| if ignored(t) { T::one() } else { T::zero() })
+        .collect();
+    let off = mnemon_tensor::Tensor::from_vec(off, &[rows]).expect("one per row");
+    let per_row = per_row.masked_fill(&off, T::zero());
+    Ok(match r {
+        // 0/0 = NaN when every row is ignored, as PyTorch
+        Reduction::Mean => per_row
+            .sum_all()
+            .mul_scalar(T::one() / T::of_f64(kept as f64)),
+        _ => reduce(per_row, r),
+    })
 }
 
 /// Cross-entropy of `[batch, classes]` logits against integer class
 /// targets: `−mean(log_softmax(z)[i, tᵢ])`. Stable at logits of ±1e4.
-/// PyTorch: `cross_entropy`.
+/// PyTorch: `cross_entropy`. For PyTorch's `ignore_index` and
+/// `label_smoothing`, see [`cross_entropy_with`].
 ///
 /// # Errors
 /// [`TensorError::IndexOutOfRange`] for a class index too large, and
@@ -289,5 +333,68 @@ pub fn cross_entropy<'t, T: Element>(
     targets: &[usize],
     r: Reduction,
 ) -> Result<Var<'t, T>, TensorError> {
-    picked("cross_entropy", logits, targets, r, |z| z.log_softmax(1))
+    let opts = CrossEntropyOptions::default();
+    picked(
+        "cross_entropy",
+        logits,
+        targets,
+        r,
+        |z| z.log_softmax(1),
+        opts,
+    )
+}
+
+/// The options of [`cross_entropy_with`], PyTorch's names.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CrossEntropyOptions {
+    /// Rows whose target is this class add nothing to the loss, get no
+    /// gradient, and are not counted by the mean (PyTorch's
+    /// `ignore_index`, there −100 by default; here none by default). The
+    /// mean over no counted rows is NaN, as PyTorch's.
+    pub ignore_index: Option<usize>,
+    /// ε in `[0, 1]`: the target puts `1 − ε` on the class and `ε/C` on
+    /// every class (PyTorch's `label_smoothing`, default 0).
+    pub label_smoothing: f64,
+}
+
+/// [`cross_entropy`] with PyTorch's `ignore_index` and `label_smoothing`:
+/// per row, `(1 − ε)·(−log pᵢ[tᵢ]) + ε/C · Σ_c (−log pᵢ[c])`, 0 for an
+/// ignored row; the mean is over the rows not ignored. An ignored row's
+/// target is not range-checked (a padding id may be any number).
+///
+/// ```
+/// use mnemon_autograd::Tape;
+/// use mnemon_nn::{cross_entropy, cross_entropy_with, CrossEntropyOptions, Reduction};
+/// use mnemon_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let z = tape.leaf(Tensor::from_vec(vec![2.0, 0.0, 0.0, 1.0, 9.0, 9.0], &[3, 2]).unwrap());
+/// const PAD: usize = 99;
+/// let opts = CrossEntropyOptions { ignore_index: Some(PAD), ..Default::default() };
+/// let l = cross_entropy_with(&z, &[0, 1, PAD], Reduction::Mean, opts).unwrap();
+/// let first_two = cross_entropy(&z.narrow(0, 0, 2), &[0, 1], Reduction::Mean).unwrap();
+/// assert!((l.item() - first_two.item()).abs() < 1e-15);
+/// let g = l.backward().wrt(&z).unwrap().to_vec();
+/// assert_eq!(&g[4..], &[0.0, 0.0]); // the padding row gets no gradient
+/// ```
+///
+/// # Errors
+/// As [`cross_entropy`].
+///
+/// # Panics
+/// When `logits` is not 2-D, or `label_smoothing` is not in `[0, 1]`.
+#[track_caller]
+pub fn cross_entropy_with<'t, T: Element>(
+    logits: &Var<'t, T>,
+    targets: &[usize],
+    r: Reduction,
+    opts: CrossEntropyOptions,
+) -> Result<Var<'t, T>, TensorError> {
+    picked(
+        "cross_entropy",
+        logits,
+        targets,
+        r,
+        |z| z.log_softmax(1),
+        opts,
+    )
 }

@@ -5,7 +5,10 @@
 
 use mnemon_autograd::check::{gradcheck, gradgradcheck, strategies, Tolerance};
 use mnemon_autograd::{Tape, Var};
-use mnemon_nn::{cross_entropy, huber_loss, l1_loss, nll_loss, smooth_l1_loss, Reduction};
+use mnemon_nn::{
+    cross_entropy, cross_entropy_with, huber_loss, l1_loss, nll_loss, smooth_l1_loss,
+    CrossEntropyOptions, Reduction,
+};
 use mnemon_tensor::{Tensor, TensorError};
 use proptest::prelude::*;
 
@@ -207,6 +210,141 @@ fn bad_targets_are_errors_and_bad_settings_panic_at_the_caller() {
     );
 }
 
+/// PyTorch's cross-entropy with `ignore_index` and `label_smoothing` as a
+/// plain loop: per-row losses and the mean over the rows kept.
+fn ce_ref(
+    z: &[f64],
+    c: usize,
+    targets: &[usize],
+    ignore: Option<usize>,
+    eps: f64,
+) -> (Vec<f64>, f64) {
+    let mut rows = vec![];
+    for (i, &t) in targets.iter().enumerate() {
+        if Some(t) == ignore {
+            rows.push(0.0);
+            continue;
+        }
+        let row = &z[i * c..(i + 1) * c];
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        let nll = lse - row[t];
+        let smooth: f64 = row.iter().map(|v| lse - v).sum();
+        rows.push((1.0 - eps) * nll + eps / c as f64 * smooth);
+    }
+    let kept = targets.iter().filter(|&&t| Some(t) != ignore).count();
+    let mean = rows.iter().sum::<f64>() / kept as f64;
+    (rows, mean)
+}
+
+#[test]
+fn cross_entropy_with_ignore_index_and_label_smoothing_matches_a_plain_loop() {
+    let z: Vec<f64> = (0..12).map(|i| ((i * 5 % 7) as f64 - 3.0) * 0.7).collect();
+    let targets = [2, 9, 0, 1];
+    for (ignore, eps) in [
+        (None, 0.0),
+        (Some(9), 0.0),
+        (None, 0.1),
+        (Some(9), 0.25),
+        (Some(0), 1.0),
+    ] {
+        let targets: Vec<usize> = if ignore == Some(9) {
+            targets.to_vec()
+        } else {
+            vec![2, 1, 0, 1]
+        };
+        let opts = CrossEntropyOptions {
+            ignore_index: ignore,
+            label_smoothing: eps,
+        };
+        let (rows, mean) = ce_ref(&z, 3, &targets, ignore, eps);
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::from_vec(z.clone(), &[4, 3]).unwrap());
+        let none = cross_entropy_with(&x, &targets, Reduction::None, opts).unwrap();
+        for (g, w) in none.value().to_vec().iter().zip(&rows) {
+            assert!((g - w).abs() < 1e-14, "{ignore:?} {eps}: {g} vs {w}");
+        }
+        let m = cross_entropy_with(&x, &targets, Reduction::Mean, opts).unwrap();
+        assert!(
+            (m.item() - mean).abs() < 1e-14,
+            "{ignore:?} {eps}: {} vs {mean}",
+            m.item()
+        );
+        let s = cross_entropy_with(&x, &targets, Reduction::Sum, opts).unwrap();
+        assert!((s.item() - rows.iter().sum::<f64>()).abs() < 1e-14);
+        // ignored rows get no gradient
+        let g = m.backward().wrt(&x).unwrap().to_vec();
+        for (i, &t) in targets.iter().enumerate() {
+            if Some(t) == ignore {
+                assert_eq!(&g[i * 3..i * 3 + 3], &[0.0; 3]);
+            }
+        }
+    }
+    // the defaults are cross_entropy, bit for bit
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec(z.clone(), &[4, 3]).unwrap());
+    let a = cross_entropy_with(
+        &x,
+        &[2, 1, 0, 1],
+        Reduction::Mean,
+        CrossEntropyOptions::default(),
+    );
+    assert_eq!(
+        a.unwrap().item(),
+        cross_entropy(&x, &[2, 1, 0, 1], Reduction::Mean)
+            .unwrap()
+            .item()
+    );
+}
+
+#[test]
+fn ignored_rows_are_inert() {
+    let tape = Tape::<f64>::new();
+    let opts = CrossEntropyOptions {
+        ignore_index: Some(7),
+        label_smoothing: 0.1,
+    };
+    // a NaN row that is ignored does not reach the loss
+    let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0, f64::NAN, 0.0], &[2, 2]).unwrap());
+    let l = cross_entropy_with(&x, &[1, 7], Reduction::Mean, opts).unwrap();
+    let (_, want) = ce_ref(&[1.0, 2.0], 2, &[1], None, 0.1);
+    assert!((l.item() - want).abs() < 1e-15);
+    // every row ignored: the mean is 0/0 = NaN, the sum 0, as PyTorch
+    let y = tape.leaf(Tensor::ones(&[2, 2]));
+    assert!(cross_entropy_with(&y, &[7, 7], Reduction::Mean, opts)
+        .unwrap()
+        .item()
+        .is_nan());
+    assert_eq!(
+        cross_entropy_with(&y, &[7, 7], Reduction::Sum, opts)
+            .unwrap()
+            .item(),
+        0.0
+    );
+    // an ignored target is not range-checked; any other is
+    assert!(matches!(
+        cross_entropy_with(&y, &[7, 2], Reduction::Mean, opts),
+        Err(TensorError::IndexOutOfRange {
+            op: "cross_entropy",
+            index: 2,
+            ..
+        })
+    ));
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let bad = CrossEntropyOptions {
+            label_smoothing: 1.5,
+            ..opts
+        };
+        let _ = cross_entropy_with(&y, &[0, 1], Reduction::Mean, bad);
+    }))
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.starts_with("cross_entropy: label_smoothing 1.5 is not in [0, 1], called at"),
+        "{msg}"
+    );
+}
+
 fn tol() -> Tolerance {
     Tolerance {
         eps: 1e-6,
@@ -224,8 +362,20 @@ where
 }
 
 /// `nll_loss` against these targets, as a function of the inputs.
-fn nll_of(targets: &[usize], r: Reduction) -> impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + '_ {
+fn nll_of(
+    targets: &[usize],
+    r: Reduction,
+) -> impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + '_ {
     move |v| nll_loss(&v[0], targets, r).unwrap()
+}
+
+/// `cross_entropy_with` against these targets, as a function of the inputs.
+fn ce_of(
+    targets: &[usize],
+    r: Reduction,
+    opts: CrossEntropyOptions,
+) -> impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + '_ {
+    move |v| cross_entropy_with(&v[0], targets, r, opts).unwrap()
 }
 
 fn pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
@@ -251,6 +401,19 @@ proptest! {
         both(move |v| l1_loss(&v[0], &v[1], r), &pt)?;
         both(move |v| smooth_l1_loss(&v[0], &v[1], k, r), &pt)?;
         both(move |v| huber_loss(&v[0], &v[1], k, r), &pt)?;
+    }
+
+    #[test]
+    fn cross_entropy_with_both_orders(rows in 1usize..5, classes in 1usize..5, seed in 0u64..1000, eps in 0.0f64..1.0) {
+        let x = Tensor::from_vec((0..rows * classes).map(|i| (((i as u64 * 5 + seed) % 11) as f64 - 5.0) / 2.0).collect(), &[rows, classes]).unwrap();
+        // every third row padding
+        let targets: Vec<usize> = (0..rows).map(|i| if i % 3 == 1 { 50 } else { (i + seed as usize) % classes }).collect();
+        let opts = CrossEntropyOptions { ignore_index: Some(50), label_smoothing: eps };
+        for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+            let f = ce_of(&targets, r, opts);
+            gradcheck(&f, std::slice::from_ref(&x), tol()).map_err(|e| TestCaseError::fail(format!("1st: {e}")))?;
+            gradgradcheck(&f, std::slice::from_ref(&x), tol()).map_err(|e| TestCaseError::fail(format!("2nd: {e}")))?;
+        }
     }
 
     #[test]
