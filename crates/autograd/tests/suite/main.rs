@@ -27,3 +27,24 @@ const TOL: Tolerance = Tolerance {
     atol: 1e-6,
     rtol: 1e-5,
 };
+
+/// The finite-difference tolerance of the smooth ops' checks
+/// (`model_ops`, `rectifiers`).
+fn tol() -> Tolerance {
+    Tolerance {
+        eps: 1e-6,
+        atol: 1e-5,
+        rtol: 1e-4,
+    }
+}
+
+/// `gradcheck` then `gradgradcheck` of `f`, as a proptest outcome.
+fn both<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), proptest::test_runner::TestCaseError>
+where
+    F: for<'t> Fn(&[mnemon_autograd::Var<'t, f64>]) -> mnemon_autograd::Var<'t, f64> + Copy,
+{
+    use mnemon_autograd::check::{gradcheck, gradgradcheck};
+    use proptest::test_runner::TestCaseError;
+    gradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("1st: {e}")))?;
+    gradgradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("2nd: {e}")))
+}

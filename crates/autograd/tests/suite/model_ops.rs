@@ -3,26 +3,12 @@
 //! against plain formulas, gradients first and second order against
 //! finite differences over proptest shapes.
 
-use mnemon_autograd::check::{gradcheck, gradgradcheck, strategies, Tolerance};
+use mnemon_autograd::check::strategies;
 use mnemon_autograd::{causal_mask, Tape, Var};
 use mnemon_tensor::Tensor;
 use proptest::prelude::*;
 
-fn tol() -> Tolerance {
-    Tolerance {
-        eps: 1e-6,
-        atol: 1e-5,
-        rtol: 1e-4,
-    }
-}
-
-fn both<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
-where
-    F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy,
-{
-    gradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("1st: {e}")))?;
-    gradgradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("2nd: {e}")))
-}
+use super::both;
 
 fn rank_at_least(r: usize) -> impl Strategy<Value = Tensor<f64>> {
     strategies::shape(3, 4)

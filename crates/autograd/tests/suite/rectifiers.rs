@@ -175,21 +175,7 @@ fn f32_follows_f64() {
     }
 }
 
-fn tol() -> Tolerance {
-    Tolerance {
-        eps: 1e-6,
-        atol: 1e-5,
-        rtol: 1e-4,
-    }
-}
-
-fn both<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
-where
-    F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64> + Copy,
-{
-    gradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("1st: {e}")))?;
-    gradgradcheck(f, inputs, tol()).map_err(|e| TestCaseError::fail(format!("2nd: {e}")))
-}
+use super::both;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
