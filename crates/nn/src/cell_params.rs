@@ -151,7 +151,7 @@ pub(crate) fn steps<'t, T: Element>(op: &str, x: &Var<'t, T>, inputs: usize) -> 
             Location::caller()
         );
     }
-    (0..s[1]).map(|t| x.narrow(1, t, 1).squeeze(1)).collect()
+    crate::sequence::per_step(x)
 }
 
 /// Every step's state stacked along time, `[batch, time, hidden]`. A

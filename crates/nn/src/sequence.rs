@@ -165,7 +165,8 @@ pub(crate) fn run_from<'t, T: Element, C: Recurrence<T>>(
     (out, h_n)
 }
 
-/// The steps of `out` `[batch, time, width]`, each `[batch, width]`.
+/// The steps of `out` `[batch, time, width]`, each `[batch, width]` (no
+/// shape check: `cell_params::steps` checks a layer's input first).
 pub(crate) fn per_step<'t, T: Element>(out: &Var<'t, T>) -> Vec<Var<'t, T>> {
     (0..out.shape()[1])
         .map(|t| out.narrow(1, t, 1).squeeze(1))
