@@ -380,6 +380,11 @@ fn run_case<T: Element>(state: &Path, io: &Io) -> Vec<String> {
             m.eps = io.get("eps");
             check(&m, io, |m, _, x| m.forward(x))
         }
+        "group_norm" => {
+            let mut m = loaded!(GroupNorm::<T>::new(io.get("groups"), io.get("channels")));
+            m.eps = io.get("eps");
+            check(&m, io, |m, _, x| m.forward(x))
+        }
         "batch_norm" => {
             let mut m = loaded!(BatchNorm::<T>::new(io.get("channels")));
             (m.eps, m.momentum) = (io.get("eps"), io.get("momentum"));

@@ -42,7 +42,7 @@ pub mod prelude {
     };
     pub use mnemon_nn::{
         cross_entropy_with, huber_loss, l1_loss, nll_loss, smooth_l1_loss, CrossEntropyOptions,
-        Elu, LeakyRelu, Lstm, Rnn, Silu,
+        Elu, GroupNorm, LeakyRelu, Lstm, Rnn, Silu,
     };
     pub use mnemon_tensor::{DType, Element, Tensor, TensorError, Window2d};
 }

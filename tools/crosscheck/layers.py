@@ -465,5 +465,16 @@ for i in range(6):
     shuffle_params(m)
     cfg = {"in": n_in, "hidden": hidden, "layers": layers, "bidirectional": i >= 3}
     case(kind, cfg, m, randn(ri(1, 2), ri(5, 12), n_in), lambda m, x: m(x)[0])
+# group norm over 2-D to 4-D inputs, 1 to all channels per group (last, so
+# that the draws above stay)
+for i in range(8):
+    groups, per = ri(1, 3), ri(1, 3)
+    c = groups * per
+    shape = [ri(1, 3), c] + [ri(1, 4) for _ in range(i % 3)]
+    if per * int(np.prod(shape[2:])) == 1:
+        shape.append(2)  # one element per group: x − mean is rounding noise
+    m = torch.nn.GroupNorm(groups, c, eps=10.0 ** -ri(2, 6))
+    shuffle_params(m)
+    case("group_norm", {"groups": groups, "channels": c, "eps": m.eps}, m, randn(*shape) * 10.0 ** ri(-1, 1) + 1.0, forward)
 
 print(f"{count} cases in {out_dir}")

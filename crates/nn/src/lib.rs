@@ -79,7 +79,7 @@ pub use loss::{
 };
 pub use mnemon_derive::Module;
 pub use module::{BoxedModule, DynModule, Module, Sequential};
-pub use norm::{Embedding, LayerNorm};
+pub use norm::{Embedding, GroupNorm, LayerNorm};
 pub use optim::{grad_norm, Adam, ModuleParams, Optimizer, Sgd};
 pub use param::{GradsParamExt, Param, ParamId, TapeParamExt};
 pub use recurrent::{Lstm, LstmCell, Rnn, RnnCell};

@@ -58,6 +58,7 @@ fn layers<T: Element>(tape: &Tape<T>, t: &Tensor<T>, rng: &mut StdRng) {
     model(&mut LayerNorm::new(&[1]), x, t);
     model(&mut BatchNorm::new(1), x, t);
     model(&mut Embedding::new(1, 1, rng), x, t);
+    model(&mut GroupNorm::new(1, 1), x, t);
     model(&mut MultiheadAttention::new(1, 1, rng), x, t);
     model(&mut TransformerEncoderLayer::new(1, 1, 1, rng), x, t);
     model(&mut GruCell::new(1, 1, rng), x, t);

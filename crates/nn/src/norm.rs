@@ -1,4 +1,4 @@
-//! `LayerNorm` and `Embedding`.
+//! `LayerNorm`, `GroupNorm` and `Embedding`.
 
 use crate::module::{join, Module};
 use crate::param::{Param, TapeParamExt};
@@ -44,6 +44,96 @@ impl<T: Element> Module<T> for LayerNorm<T> {
         let tape = x.tape();
         let (w, b) = (tape.param(&self.weight), tape.param(&self.bias));
         x.layer_norm(self.weight.shape().len(), Some(&w), Some(&b), self.eps)
+    }
+
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {
+        f(&join(prefix, "weight"), &self.weight);
+        f(&join(prefix, "bias"), &self.bias);
+    }
+
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
+        f(&join(prefix, "weight"), &mut self.weight);
+        f(&join(prefix, "bias"), &mut self.bias);
+    }
+}
+
+/// Group normalization: the `C` channels of an `[N, C, *]` input split
+/// into `groups` groups of adjacent channels; each group of each sample is
+/// normalized to zero mean and unit (biased) variance over its channels
+/// and positions, then every channel is scaled by `weight` (ones) and
+/// shifted by `bias` (zeros). Built on [`Var::layer_norm`], so its
+/// gradients of every order are that op's. PyTorch:
+/// `nn.GroupNorm(num_groups, num_channels, eps=1e-5)`.
+///
+/// ```
+/// use mnemon_nn::{GroupNorm, Module};
+/// use mnemon_tensor::Tensor;
+/// let gn = GroupNorm::<f64>::new(2, 4);
+/// // two groups of two channels, one position each
+/// let y = gn.predict(&Tensor::from_vec(vec![1.0, 3.0, 10.0, 10.0], &[1, 4]).unwrap());
+/// assert_eq!(y.to_vec()[..2], [-1.0 / (1.0f64 + 1e-5).sqrt(), 1.0 / (1.0f64 + 1e-5).sqrt()]);
+/// assert_eq!(y.to_vec()[2..], [0.0, 0.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct GroupNorm<T: Element = f32> {
+    /// The number of channel groups.
+    pub groups: usize,
+    /// Per-channel scale, `[C]`.
+    pub weight: Param<T>,
+    /// Per-channel shift, `[C]`.
+    pub bias: Param<T>,
+    /// Added to the variance.
+    pub eps: f64,
+}
+
+impl<T: Element> GroupNorm<T> {
+    /// `groups` groups over `channels` channels.
+    ///
+    /// # Panics
+    /// When `groups` is 0 or does not divide `channels` (PyTorch's check).
+    #[track_caller]
+    pub fn new(groups: usize, channels: usize) -> Self {
+        assert!(
+            groups > 0 && channels.is_multiple_of(groups),
+            "GroupNorm: {channels} channels do not split into {groups} groups, called at {}",
+            std::panic::Location::caller()
+        );
+        GroupNorm {
+            groups,
+            weight: Param::new(Tensor::ones(&[channels])),
+            bias: Param::new(Tensor::zeros(&[channels])),
+            eps: 1e-5,
+        }
+    }
+}
+
+impl<T: Element> Module<T> for GroupNorm<T> {
+    #[track_caller]
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Var<'t, T> {
+        let c = self.weight.shape()[0];
+        let s = x.shape().to_vec();
+        if s.len() < 2 || s[1] != c {
+            panic!(
+                "GroupNorm: input {s:?} is not [batch, {c}, ..], called at {}",
+                std::panic::Location::caller()
+            );
+        }
+        // each sample's groups as rows: [N, groups, C/groups · positions]
+        let per_group = x.shape()[1..].iter().product::<usize>() / self.groups;
+        let rows = x
+            .reshape(&[s[0], self.groups, per_group])
+            .expect("the same elements");
+        let y = rows
+            .layer_norm(1, None, None, self.eps)
+            .reshape(&s)
+            .expect("the same elements");
+        // weight and bias as [C, 1, ..]: one value per channel
+        let mut along = vec![c];
+        along.resize(s.len() - 1, 1);
+        let tape = x.tape();
+        let w = tape.param(&self.weight).reshape(&along).expect("[C]");
+        let b = tape.param(&self.bias).reshape(&along).expect("[C]");
+        &(&y * &w) + &b
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<T>)) {

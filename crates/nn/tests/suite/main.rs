@@ -5,6 +5,7 @@
 
 mod checkpoints;
 mod derive;
+mod group_norm;
 mod hardening;
 mod layers;
 mod losses;
