@@ -146,6 +146,18 @@ fn saturation_stays_finite_through_second_order() {
 }
 
 #[test]
+fn empty_tensors_give_empty_values_and_gradients() {
+    for (name, op, _, _) in reference() {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::zeros(&[2, 0, 3]));
+        let y = op(&x);
+        assert_eq!(y.shape(), &[2, 0, 3], "{name}");
+        let g = y.sum_all().backward().wrt(&x).unwrap().shape().to_vec();
+        assert_eq!(g, vec![2, 0, 3], "{name}");
+    }
+}
+
+#[test]
 fn f32_follows_f64() {
     let xs: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) * 0.173).collect();
     for (name, op32, op64) in [

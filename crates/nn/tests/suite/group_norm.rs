@@ -108,6 +108,18 @@ fn matches_pytorchs_definition_as_a_plain_loop() {
 }
 
 #[test]
+fn no_positions_give_an_empty_output_and_gradient() {
+    let gn = group_norm(2, 4, 1);
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[2, 4, 0]));
+    let y = gn.forward(&x);
+    assert_eq!(y.shape(), &[2, 4, 0]);
+    let g = y.sum_all().backward();
+    assert_eq!(g.wrt(&x).unwrap().shape(), &[2, 4, 0]);
+    assert_eq!(g.param(&gn.weight).unwrap().to_vec(), vec![0.0; 4]);
+}
+
+#[test]
 fn bad_shapes_panic_at_the_caller() {
     let err = std::panic::catch_unwind(|| GroupNorm::<f32>::new(4, 6)).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();

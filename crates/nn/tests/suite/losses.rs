@@ -143,6 +143,42 @@ fn reductions_and_the_target_side() {
 }
 
 #[test]
+fn empty_batches_give_pytorchs_nan_mean_and_zero_sum() {
+    let tape = Tape::<f64>::new();
+    let p = tape.leaf(Tensor::zeros(&[0, 3]));
+    let t = tape.constant(Tensor::zeros(&[0, 3]));
+    type Loss = for<'t> fn(&Var<'t, f64>, &Var<'t, f64>, Reduction) -> Var<'t, f64>;
+    let losses: [(&str, Loss); 3] = [
+        ("l1", |p, t, r| l1_loss(p, t, r)),
+        ("smooth_l1", |p, t, r| smooth_l1_loss(p, t, 1.0, r)),
+        ("huber", |p, t, r| huber_loss(p, t, 1.0, r)),
+    ];
+    for (name, loss) in losses {
+        assert!(loss(&p, &t, Reduction::Mean).item().is_nan(), "{name}");
+        let sum = loss(&p, &t, Reduction::Sum);
+        assert_eq!(sum.item(), 0.0, "{name}");
+        assert_eq!(sum.backward().wrt(&p).unwrap().shape(), &[0, 3], "{name}");
+        assert_eq!(loss(&p, &t, Reduction::None).shape(), &[0, 3], "{name}");
+    }
+    let z = tape.leaf(Tensor::zeros(&[0, 4]));
+    assert!(nll_loss(&z, &[], Reduction::Mean).unwrap().item().is_nan());
+    let opts = CrossEntropyOptions {
+        ignore_index: Some(1),
+        label_smoothing: 0.2,
+    };
+    assert!(cross_entropy_with(&z, &[], Reduction::Mean, opts)
+        .unwrap()
+        .item()
+        .is_nan());
+    assert_eq!(
+        cross_entropy_with(&z, &[], Reduction::Sum, opts)
+            .unwrap()
+            .item(),
+        0.0
+    );
+}
+
+#[test]
 fn nll_is_cross_entropy_after_log_softmax() {
     let z = Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0, 0.0, -1.0], &[2, 3]).unwrap();
     for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
